@@ -1,0 +1,32 @@
+/*
+ * Error log. Lines go to stderr (or the file set by log_open) as
+ * "YYYY-mm-ddTHH:MM:SS.mmmZ [level] message". Safe from any thread: each line is built in a
+ * stack buffer and written with one write(2), so lines never interleave and no lock is taken.
+ */
+#ifndef RINGEDGE_CORE_LOG_H
+#define RINGEDGE_CORE_LOG_H
+
+#include "core/api-t.h"
+
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG,
+};
+
+/* Current threshold; lines above it are dropped. Set once at start-up or reload. */
+extern int log_threshold;
+
+void log_msg(int level, const char *fmt, ...) RE_PRINTF(2, 3);
+
+#define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)	do { if (log_threshold >= LOG_WARN) log_msg(LOG_WARN, __VA_ARGS__); } while (0)
+#define log_info(...)	do { if (log_threshold >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...)	do { if (log_threshold >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* Parses "error|warn|info|debug"; returns the level or -1. */
+int log_level_parse(const char *s);
+const char *log_level_name(int level);
+
+#endif
