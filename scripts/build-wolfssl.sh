@@ -132,12 +132,16 @@ fi
 
 # --- the machine's Debian mirror ----------------------------------------------------------
 # Prints "URI SIGNED-BY" of the first binary entry for the machine's own suite, from deb822
-# *.sources files or one-line sources.list / *.list files. Security and -updates suites are
-# skipped: they do not carry trixie's wolfssl.
+# *.sources files or one-line sources.list / *.list files, where apt-config says they are
+# (APT_CONFIG is honoured). Security and -updates suites are skipped: they do not carry
+# trixie's wolfssl.
 find_mirror()
 {
 	codename=$1
-	for f in /etc/apt/sources.list.d/*.sources; do
+	sl=/etc/apt/sources.list
+	sp=/etc/apt/sources.list.d/
+	eval "$(apt-config shell sl Dir::Etc::sourcelist/f sp Dir::Etc::sourceparts/d 2>/dev/null)"
+	for f in "$sp"*.sources; do
 		[ -f "$f" ] || continue
 		awk -v want="$codename" '
 		function flush() {
@@ -160,7 +164,7 @@ find_mirror()
 		}
 		END { flush() }' "$f"
 	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+	for f in "$sl" "$sp"*.list; do
 		[ -f "$f" ] || continue
 		awk -v want="$codename" '
 		/^[ \t]*deb[ \t]/ {
@@ -177,28 +181,34 @@ find_mirror()
 	done
 }
 
+# shellcheck disable=SC1091
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || codename=bookworm
 mirror=$(find_mirror "$codename" | head -1)
-[ -n "$mirror" ] || die "no Debian '$codename' entry in /etc/apt/sources.list or sources.list.d"
+[ -n "$mirror" ] || die "no 'deb' entry for Debian '$codename' in the apt sources (apt-config dump Dir::Etc)"
 uri=${mirror% *}
 signed=${mirror#* }
-if [ "$signed" = - ] || [ ! -f "$signed" ]; then
+# Trixie's Release is signed with keys a bookworm-only keyring (or an inline Signed-By) lacks;
+# debian-archive-keyring.gpg holds all current Debian archive keys. Without any keyring file apt
+# falls back to its trusted.gpg.d.
+if [ -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
 	signed=/usr/share/keyrings/debian-archive-keyring.gpg
+elif [ "$signed" = - ] || [ ! -f "$signed" ]; then
+	signed=
 fi
-[ -f "$signed" ] || die "no Debian archive keyring ($signed): apt-get install debian-archive-keyring"
-log "mirror from apt configuration: $uri (keyring $signed)"
+log "mirror from apt configuration: $uri (keyring ${signed:-apt trusted.gpg.d})"
 
 # --- fetch the Debian source package with a private apt state ------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/build-wolfssl.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+stage=$prefix.tmp.$$
+trap 'rm -rf "$work" "$stage"' EXIT
 mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/parts" "$work/src"
 cat >"$work/sources.sources" <<EOF
 Types: deb-src
 URIs: $uri
 Suites: $codename $WOLFSSL_SUITE
 Components: main
-Signed-By: $signed
+${signed:+Signed-By: $signed}
 EOF
 # Our own sources, lists and caches: the machine's apt state is neither read for sources nor
 # written. The sandbox user is root because _apt cannot write into our private directory.
@@ -209,12 +219,17 @@ cp "$work/sources.sources" "$work/parts/ringedge-wolfssl.sources"
 
 start=$(date +%s)
 log "apt-get update (private source index for $codename $WOLFSSL_SUITE)"
-apt-get "$@" update >&2 || die "apt-get update of the deb-src index failed"
+# --error-on=any: a mirror that cannot be reached must fail here, not as a confusing
+# "unable to find a source package" below.
+apt-get "$@" --error-on=any update >&2 || die "apt-get update of the deb-src index failed"
 log "apt-get source wolfssl/$WOLFSSL_SUITE"
 (cd "$work/src" && apt-get "$@" source --download-only "wolfssl/$WOLFSSL_SUITE" >&2) ||
 	die "apt-get source --download-only wolfssl/$WOLFSSL_SUITE failed"
 
-dsc=$(ls "$work"/src/wolfssl_*.dsc 2>/dev/null | head -1)
+dsc=
+for f in "$work"/src/wolfssl_*.dsc; do
+	[ -f "$f" ] && dsc=$f
+done
 [ -n "$dsc" ] || die "apt-get source fetched no wolfssl .dsc"
 debver=$(sed -n 's/^Version: //p' "$dsc" | head -1)
 upver=${debver#*:}
@@ -235,7 +250,7 @@ log "autogen + configure"
 ./autogen.sh >&2 || die "autogen.sh failed"
 # shellcheck disable=SC2086
 ./configure --prefix="$prefix" $CONFIGURE_FLAGS >"$work/configure.log" 2>&1 ||
-	{ tail -30 "$work/configure.log" >&2; die "configure failed (flags:$(echo $CONFIGURE_FLAGS))"; }
+	{ tail -30 "$work/configure.log" >&2; die "configure failed (flags: CONFIGURE_FLAGS in $0)"; }
 for d in WOLFSSL_AESNI USE_INTEL_SPEEDUP WOLFSSL_SP_X86_64_ASM WOLFSSL_TLS13 HAVE_SNI HAVE_ALPN \
     HAVE_SESSION_TICKET HAVE_CURVE25519 HAVE_AESGCM HAVE_CHACHA; do
 	grep -q "^#define $d\$\|^#define $d " wolfssl/options.h ||
@@ -250,7 +265,6 @@ make -j"$jobs" >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; die "m
 
 # Install into a staging prefix and rename it: a half-installed prefix is never seen as
 # complete by installed(), even if this run is killed.
-stage=$prefix.tmp.$$
 rm -rf "$stage"
 make install prefix="$stage" >"$work/install.log" 2>&1 ||
 	{ tail -30 "$work/install.log" >&2; rm -rf "$stage"; die "make install failed"; }
