@@ -1,0 +1,145 @@
+/*
+ * The parsed configuration: plain data, built by config_load() on the control thread and
+ * immutable afterwards. Workers only read it (through the generation that owns it). Every
+ * string and array is owned by the struct config and freed by config_free().
+ *
+ * Durations are milliseconds; sizes are bytes. `line` fields remember where an object was
+ * declared so later checks can still say FILE:LINE.
+ */
+#ifndef RINGEDGE_CONFIG_CONFIG_T_H
+#define RINGEDGE_CONFIG_CONFIG_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CFG_MAX_LISTENERS	64	/* routes name listeners in a 64-bit set */
+
+enum cfg_proto {
+	CFG_TLS10 = 1 << 0,
+	CFG_TLS11 = 1 << 1,
+	CFG_TLS12 = 1 << 2,
+	CFG_TLS13 = 1 << 3,
+};
+
+enum cfg_balance {
+	CFG_BALANCE_ROUND_ROBIN = 0,
+	CFG_BALANCE_LEAST_CONN,
+	CFG_BALANCE_SOURCE_HASH,
+	CFG_BALANCE_COOKIE,
+};
+
+enum cfg_route_kind {
+	CFG_ROUTE_POOL = 0,		/* proxy to route->pool */
+	CFG_ROUTE_REDIRECT_HTTPS,	/* 301 to https://host/target */
+};
+
+struct cfg_global {
+	int		 workers;		/* 0 = auto: online CPUs */
+	uint64_t	 max_connections;
+	char		*access_log;		/* path, "stderr" or "off" */
+	int		 log_level;		/* enum log_level */
+	char		*user;			/* NULL: keep running as we are */
+	uint64_t	 drain_timeout;
+};
+
+/* One certificate + key pair; several on a listener form an SNI set, first = default. */
+struct cfg_cert {
+	char		*certificate;
+	char		*private_key;
+	int		 line;
+};
+
+struct cfg_tls_defaults {
+	struct cfg_cert	 cert;			/* certificate/private_key may be NULL */
+	unsigned	 protocols;		/* enum cfg_proto bits */
+	bool		 session_tickets;
+};
+
+struct cfg_bind {
+	struct sockaddr_storage addr;
+	socklen_t	 addrlen;
+	char		*text;			/* as written, for logs */
+	int		 line;
+};
+
+struct cfg_listener {
+	char		*name;
+	int		 line;			/* of the [listener NAME] header */
+	struct cfg_bind	*binds;
+	int		 nbinds;
+	bool		 tls;
+	struct cfg_cert	*certs;			/* listener's own pairs; none = [tls] default */
+	int		 ncerts;
+	unsigned	 protocols;		/* copied from [tls] */
+	bool		 session_tickets;	/* copied from [tls] */
+	uint64_t	 header_timeout;
+	uint64_t	 idle_timeout;
+};
+
+struct cfg_server {
+	char		*host;			/* as written: also the default SNI / verify name */
+	uint16_t	 port;
+	int		 weight;		/* 1..256 */
+	bool		 backup;
+	struct sockaddr_storage addr;		/* first address the resolver returned */
+	socklen_t	 addrlen;
+	int		 line;
+};
+
+struct cfg_pool {
+	char		*name;
+	int		 line;
+	struct cfg_server *servers;
+	int		 nservers;
+	bool		 tls;
+	char		*ca;			/* NULL: system CAs */
+	bool		 verify;
+	char		*sni;			/* NULL: each server's host name */
+	int		 balance;		/* enum cfg_balance */
+	uint64_t	 connect_timeout;
+	uint64_t	 response_timeout;
+	uint64_t	 idle_timeout;
+	uint64_t	 keepalive;
+	bool		 forwarded_for;
+	char		*health_check;		/* NULL: no active checks */
+	uint64_t	 health_interval;
+	uint64_t	 max_fails;
+	uint64_t	 fail_timeout;
+};
+
+struct cfg_route {
+	char		*name;
+	int		 line;
+	uint64_t	 listeners;		/* bit i = config.listeners[i]; all set by default */
+	char		*listeners_text;	/* as written, NULL = all */
+	int		 listeners_line;
+	char		*host;
+	char		*path;
+	int		 kind;			/* enum cfg_route_kind */
+	char		*pool_name;
+	int		 pool_line;
+	int		 pool;			/* index into config.pools, -1 for redirects */
+};
+
+struct config {
+	char		*file;
+	struct cfg_global global;
+	struct cfg_tls_defaults tls;
+	struct cfg_listener *listeners;
+	int		 nlisteners;
+	struct cfg_pool	*pools;
+	int		 npools;
+	struct cfg_route *routes;
+	int		 nroutes;
+};
+
+/* Accumulated "FILE:LINE: message" lines, newline-separated. */
+struct cfg_errors {
+	char		*text;
+	size_t		 len;
+	size_t		 cap;
+	int		 count;
+};
+
+#endif

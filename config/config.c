@@ -1,0 +1,1520 @@
+/*
+ * INI loader: inih does the lexing; a table of keys (name, section, setter, offset, default,
+ * help) does everything else. The same table produces the unknown-key errors, the defaults
+ * and the reference section of docs/configuration.md, so they cannot drift apart.
+ *
+ * inih (Debian's build) does not pass line numbers to the handler, so we feed it through our
+ * own line reader: the reader counts lines, notices section headers (so empty sections and
+ * bad section names are reported too) and rejects over-long lines instead of letting inih
+ * silently split them.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define CFG_MAX_LINE	4096
+
+enum sec {
+	SEC_GLOBAL	= 1 << 0,
+	SEC_TLS		= 1 << 1,
+	SEC_LISTENER	= 1 << 2,
+	SEC_POOL	= 1 << 3,
+	SEC_ROUTE	= 1 << 4,
+};
+
+struct loader;
+struct cfg_key;
+
+/* A setter parses `val` into obj + key->offset; returns NULL or a message (static or
+ * in ld->msg). */
+typedef const char *(*cfg_set_fn)(struct loader *ld, void *obj, const struct cfg_key *k,
+				  const char *val);
+
+struct cfg_key {
+	unsigned	 sec;
+	const char	*name;
+	cfg_set_fn	 set;
+	size_t		 off;
+	const char	*def;		/* default, applied through set; NULL = none */
+	uint64_t	 min, max;	/* for numbers, durations, sizes */
+	const char	*type;		/* for the reference */
+	const char	*help;
+	bool		 repeatable;
+};
+
+struct loader {
+	struct config	*c;
+	struct cfg_errors *err;
+	const char	*file;
+	unsigned	 flags;
+	int		 line;		/* line inih is handling now */
+	/* the section being read */
+	unsigned	 sec;		/* 0: none yet or invalid (keys are then ignored) */
+	void		*obj;
+	uint64_t	 seen;		/* keys already set in this section (by table index) */
+	bool		 sec_bad;	/* invalid header: skip its keys silently */
+	bool		 saw_global, saw_tls;
+	/* reader state */
+	const char	*text;
+	size_t		 pos, len;
+	FILE		*fp;
+	char		 msg[512];
+};
+
+/* ---- errors ---- */
+
+void
+cfg_error(struct cfg_errors *err, const char *file, int line, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	if (line > 0)
+		n = snprintf(buf, sizeof(buf), "%s:%d: ", file, line);
+	else
+		n = snprintf(buf, sizeof(buf), "%s: ", file);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(buf);
+
+	if (err->len + (size_t)n + 2 > err->cap) {
+		size_t cap = err->cap ? err->cap * 2 : 1024;
+		char *t;
+
+		while (cap < err->len + (size_t)n + 2)
+			cap *= 2;
+		t = realloc(err->text, cap);
+		if (t == NULL)
+			return;
+		err->text = t;
+		err->cap = cap;
+	}
+	memcpy(err->text + err->len, buf, (size_t)n);
+	err->len += (size_t)n;
+	err->text[err->len++] = '\n';
+	err->text[err->len] = '\0';
+	err->count++;
+}
+
+void
+cfg_errors_free(struct cfg_errors *err)
+{
+	free(err->text);
+	memset(err, 0, sizeof(*err));
+}
+
+/* ---- value parsers ---- */
+
+static int
+parse_u64(const char **sp, uint64_t *out)
+{
+	const char *s = *sp;
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
+static int
+scale(uint64_t v, uint64_t mul, uint64_t *out)
+{
+	if (mul != 0 && v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
+int
+cfg_parse_duration(const char *s, uint64_t *ms)
+{
+	uint64_t v, mul;
+	int rc;
+
+	if ((rc = parse_u64(&s, &v)) < 0)
+		return rc;
+	if (strcmp(s, "ms") == 0)
+		mul = 1;
+	else if (strcmp(s, "s") == 0 || *s == '\0')	/* bare number: seconds, like nginx */
+		mul = 1000;
+	else if (strcmp(s, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(s, "h") == 0)
+		mul = 3600 * 1000;
+	else
+		return -EINVAL;
+	return scale(v, mul, ms);
+}
+
+int
+cfg_parse_size(const char *s, uint64_t *bytes)
+{
+	uint64_t v, mul;
+	int rc;
+
+	if ((rc = parse_u64(&s, &v)) < 0)
+		return rc;
+	if (*s == '\0')
+		mul = 1;
+	else if ((s[0] == 'k' || s[0] == 'K') && s[1] == '\0')
+		mul = 1024;
+	else if ((s[0] == 'm' || s[0] == 'M') && s[1] == '\0')
+		mul = 1024 * 1024;
+	else if ((s[0] == 'g' || s[0] == 'G') && s[1] == '\0')
+		mul = 1024 * 1024 * 1024;
+	else
+		return -EINVAL;
+	return scale(v, mul, bytes);
+}
+
+int
+cfg_parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+
+	for (size_t i = 0; i < RE_ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*b = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* ---- helpers for setters ---- */
+
+#define FIELD(obj, k, type)	((type *)((char *)(obj) + (k)->off))
+
+static const char *
+msgf(struct loader *ld, const char *fmt, ...) RE_PRINTF(2, 3);
+
+static const char *
+msgf(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ld->msg, sizeof(ld->msg), fmt, ap);
+	va_end(ap);
+	return ld->msg;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL) {
+		fprintf(stderr, "ringedge: out of memory\n");
+		abort();
+	}
+	return d;
+}
+
+static void *
+xgrow(void *arr, int n, size_t size)
+{
+	/* arrays grow one element at a time; configs are small and this runs once */
+	void *p = realloc(arr, (size_t)(n + 1) * size);
+
+	if (p == NULL) {
+		fprintf(stderr, "ringedge: out of memory\n");
+		abort();
+	}
+	memset((char *)p + (size_t)n * size, 0, size);
+	return p;
+}
+
+/* Returns NULL, or "KEY: cannot read "PATH": reason". */
+static const char *
+check_readable(struct loader *ld, const struct cfg_key *k, const char *path)
+{
+	int fd;
+
+	if (ld->flags & CONFIG_NO_FILES)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return msgf(ld, "%s: cannot read \"%s\": %s", k->name, path, strerror(errno));
+	close(fd);
+	return NULL;
+}
+
+static bool
+is_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+			return false;
+	return s[0] != '.' && strstr(s, "..") == NULL;
+}
+
+/* ---- setters ---- */
+
+static const char *
+set_duration(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	uint64_t v;
+	int rc = cfg_parse_duration(val, &v);
+
+	if (rc == -ERANGE || (rc == 0 && (v < k->min || v > k->max)))
+		return msgf(ld, "%s: duration \"%s\" out of range (%llums..%llums)", k->name, val,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (rc < 0)
+		return msgf(ld, "%s: bad duration \"%s\" (expected a number with ms, s, m or h)",
+			    k->name, val);
+	*FIELD(obj, k, uint64_t) = v;
+	return NULL;
+}
+
+static const char *
+set_uint(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	const char *s = val;
+	uint64_t v;
+	int rc = parse_u64(&s, &v);
+
+	if (rc == 0 && *s != '\0')
+		rc = -EINVAL;
+	if (rc == -ERANGE || (rc == 0 && (v < k->min || v > k->max)))
+		return msgf(ld, "%s: %s out of range (%llu..%llu)", k->name, val,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (rc < 0)
+		return msgf(ld, "%s: bad number \"%s\"", k->name, val);
+	*FIELD(obj, k, uint64_t) = v;
+	return NULL;
+}
+
+static const char *
+set_bool(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (cfg_parse_bool(val, FIELD(obj, k, bool)) < 0)
+		return msgf(ld, "%s: expected on or off, got \"%s\"", k->name, val);
+	return NULL;
+}
+
+static const char *
+set_string(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	char **p = FIELD(obj, k, char *);
+
+	(void)ld;
+	free(*p);
+	*p = val[0] ? xstrdup(val) : NULL;
+	return NULL;
+}
+
+static const char *
+set_file(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	const char *e;
+
+	if (val[0] == '\0')
+		return msgf(ld, "%s: empty file name", k->name);
+	if ((e = check_readable(ld, k, val)) != NULL)
+		return e;
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_workers(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	const char *s = val;
+	uint64_t v = 0;
+
+	if (strcmp(val, "auto") == 0) {
+		*FIELD(obj, k, int) = 0;
+		return NULL;
+	}
+	if (parse_u64(&s, &v) < 0 || *s != '\0')
+		return msgf(ld, "workers: expected auto or a number, got \"%s\"", val);
+	if (v < k->min || v > k->max)
+		return msgf(ld, "workers: %s out of range (auto or %llu..%llu)", val,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+	*FIELD(obj, k, int) = (int)v;
+	return NULL;
+}
+
+static const char *
+set_access_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	int fd;
+
+	if (val[0] == '\0')
+		return "access_log: expected a path, stderr or off";
+	if (strcmp(val, "off") != 0 && strcmp(val, "stderr") != 0 &&
+	    !(ld->flags & CONFIG_NO_FILES)) {
+		/* like nginx -t: the log must be openable for appending */
+		fd = open(val, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return msgf(ld, "access_log: cannot open \"%s\": %s", val, strerror(errno));
+		close(fd);
+	}
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_log_level(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	int l = log_level_parse(val);
+
+	if (l < 0)
+		return msgf(ld, "log_level: expected error, warn, info or debug, got \"%s\"", val);
+	*FIELD(obj, k, int) = l;
+	return NULL;
+}
+
+static const char *
+set_user(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] && !(ld->flags & CONFIG_NO_FILES) && getpwnam(val) == NULL)
+		return msgf(ld, "user: unknown user \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_protocols(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "TLSv1", CFG_TLS10 }, { "TLSv1.0", CFG_TLS10 }, { "TLSv1.1", CFG_TLS11 },
+		{ "TLSv1.2", CFG_TLS12 }, { "TLSv1.3", CFG_TLS13 },
+	};
+	char buf[256], *save = NULL, *tok;
+	unsigned bits = 0;
+
+	if (strlen(val) >= sizeof(buf))
+		return "protocols: value too long";
+	strcpy(buf, val);
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		size_t i;
+
+		for (i = 0; i < RE_ARRAY_SIZE(names); i++)
+			if (strcasecmp(tok, names[i].name) == 0)
+				break;
+		if (i == RE_ARRAY_SIZE(names))
+			return msgf(ld, "protocols: unknown protocol \"%s\" (expected TLSv1.2, "
+				    "TLSv1.3, TLSv1.1 or TLSv1)", tok);
+		bits |= names[i].bit;
+	}
+	if (bits == 0)
+		return "protocols: no protocol given";
+	*FIELD(obj, k, unsigned) = bits;
+	return NULL;
+}
+
+static const char *
+set_balance(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	static const char *const names[] = {
+		[CFG_BALANCE_ROUND_ROBIN] = "round_robin",
+		[CFG_BALANCE_LEAST_CONN] = "least_conn",
+		[CFG_BALANCE_SOURCE_HASH] = "source_hash",
+		[CFG_BALANCE_COOKIE] = "cookie",
+	};
+
+	for (size_t i = 0; i < RE_ARRAY_SIZE(names); i++) {
+		if (strcmp(val, names[i]) == 0) {
+			*FIELD(obj, k, int) = (int)i;
+			return NULL;
+		}
+	}
+	return msgf(ld, "balance: expected round_robin, least_conn, source_hash or cookie, "
+		    "got \"%s\"", val);
+}
+
+/* "ADDR:PORT", "[V6]:PORT", "*:PORT" or ":PORT". Numeric addresses only: a listener must not
+ * depend on DNS at start-up. */
+static const char *
+parse_bind(struct loader *ld, const char *val, struct cfg_bind *b)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h, *port;
+	size_t hlen;
+	unsigned long p;
+	char *end;
+
+	if (val[0] == '[') {
+		const char *close = strchr(val, ']');
+
+		if (close == NULL || close[1] != ':')
+			return msgf(ld, "bind: bad address \"%s\" (expected [IPv6]:PORT)", val);
+		h = val + 1;
+		hlen = (size_t)(close - h);
+		port = close + 2;
+	} else {
+		colon = strrchr(val, ':');
+		if (colon == NULL)
+			return msgf(ld, "bind: \"%s\" has no port (expected ADDRESS:PORT)", val);
+		if (memchr(val, ':', (size_t)(colon - val)) != NULL)
+			return msgf(ld, "bind: IPv6 address \"%s\" must be in brackets: [ADDR]:PORT",
+				    val);
+		h = val;
+		hlen = (size_t)(colon - val);
+		port = colon + 1;
+	}
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (port[0] == '\0' || !isdigit((unsigned char)port[0]) || *end != '\0' || p == 0 ||
+	    p > 65535 || errno)
+		return msgf(ld, "bind: bad port in \"%s\"", val);
+	if (hlen >= sizeof(host))
+		return msgf(ld, "bind: bad address \"%s\"", val);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+
+	memset(&b->addr, 0, sizeof(b->addr));
+	if (hlen == 0 || strcmp(host, "*") == 0) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&b->addr;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = htons((uint16_t)p);
+		b->addrlen = sizeof(*sin);
+	} else if (val[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&b->addr;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return msgf(ld, "bind: bad IPv6 address \"%s\"", host);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		b->addrlen = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&b->addr;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return msgf(ld, "bind: bad IPv4 address \"%s\" (numeric addresses only)",
+				    host);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		b->addrlen = sizeof(*sin);
+	}
+	return NULL;
+}
+
+static const char *
+set_bind(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_listener *l = obj;
+	struct cfg_bind b = { .line = ld->line };
+	const char *e;
+
+	(void)k;
+	if ((e = parse_bind(ld, val, &b)) != NULL)
+		return e;
+	b.text = xstrdup(val);
+	l->binds = xgrow(l->binds, l->nbinds, sizeof(*l->binds));
+	l->binds[l->nbinds++] = b;
+	return NULL;
+}
+
+/* certificate / private_key: in [tls] they set the default pair; in a listener each
+ * `certificate` starts a new pair of its SNI set and `private_key` completes the last one. */
+static const char *
+set_cert(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	bool is_key = strcmp(k->name, "private_key") == 0;
+	struct cfg_cert *pair;
+	const char *e;
+
+	if (val[0] == '\0')
+		return msgf(ld, "%s: empty file name", k->name);
+	if ((e = check_readable(ld, k, val)) != NULL)
+		return e;
+	if (ld->sec == SEC_TLS) {
+		pair = &((struct cfg_tls_defaults *)obj)->cert;
+		if (!is_key)
+			pair->line = ld->line;
+	} else {
+		struct cfg_listener *l = obj;
+
+		if (!is_key) {
+			l->certs = xgrow(l->certs, l->ncerts, sizeof(*l->certs));
+			l->certs[l->ncerts].line = ld->line;
+			l->ncerts++;
+		} else if (l->ncerts == 0 || l->certs[l->ncerts - 1].private_key != NULL) {
+			return "private_key: no certificate before it (write certificate, then "
+			       "private_key)";
+		}
+		pair = &l->certs[l->ncerts - 1];
+	}
+	if (is_key) {
+		free(pair->private_key);
+		pair->private_key = xstrdup(val);
+	} else {
+		free(pair->certificate);
+		pair->certificate = xstrdup(val);
+	}
+	return NULL;
+}
+
+/* "host:port [weight=N] [backup]" */
+static const char *
+set_server(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_pool *p = obj;
+	struct cfg_server s = { .weight = 1, .line = ld->line };
+	char buf[512], *save = NULL, *tok, *addr, *colon, *end;
+	unsigned long port;
+
+	(void)k;
+	if (strlen(val) >= sizeof(buf))
+		return "server: value too long";
+	strcpy(buf, val);
+	addr = strtok_r(buf, " \t", &save);
+	if (addr == NULL)
+		return "server: expected HOST:PORT";
+	if (addr[0] == '[') {
+		char *close = strchr(addr, ']');
+
+		if (close == NULL || close[1] != ':')
+			return msgf(ld, "server: bad address \"%s\" (expected [IPv6]:PORT)", addr);
+		*close = '\0';
+		colon = close + 1;
+		addr++;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL)
+			return msgf(ld, "server: \"%s\" has no port (expected HOST:PORT)", addr);
+		*colon = '\0';
+		if (!is_hostname(addr))
+			return msgf(ld, "server: bad host name \"%s\"", addr);
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || port == 0 || port > 65535 ||
+	    errno)
+		return msgf(ld, "server: bad port \"%s\"", colon + 1);
+	s.port = (uint16_t)port;
+
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (strncmp(tok, "weight=", 7) == 0) {
+			unsigned long w;
+
+			errno = 0;
+			w = strtoul(tok + 7, &end, 10);
+			if (!isdigit((unsigned char)tok[7]) || *end != '\0' || w < 1 || w > 256 ||
+			    errno)
+				return msgf(ld, "server: bad weight \"%s\" (1..256)", tok + 7);
+			s.weight = (int)w;
+		} else if (strcmp(tok, "backup") == 0) {
+			s.backup = true;
+		} else {
+			return msgf(ld, "server: unknown option \"%s\" (expected weight=N or backup)",
+				    tok);
+		}
+	}
+
+	if (!(ld->flags & CONFIG_NO_RESOLVE)) {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+		struct addrinfo *res = NULL;
+		char portstr[8];
+		int rc;
+
+		snprintf(portstr, sizeof(portstr), "%u", s.port);
+		rc = getaddrinfo(addr, portstr, &hints, &res);
+		if (rc != 0 || res == NULL)
+			return msgf(ld, "server: host \"%s\" does not resolve: %s", addr,
+				    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		memcpy(&s.addr, res->ai_addr, res->ai_addrlen);
+		s.addrlen = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	s.host = xstrdup(addr);
+	p->servers = xgrow(p->servers, p->nservers, sizeof(*p->servers));
+	p->servers[p->nservers++] = s;
+	return NULL;
+}
+
+static const char *
+set_sni(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (!is_hostname(val))
+		return msgf(ld, "sni: bad host name \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_health_check(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] != '/' || strpbrk(val, " \t\r\n") != NULL)
+		return msgf(ld, "health_check: expected a path starting with /, got \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_route_listeners(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_route *r = obj;
+
+	if (val[0] == '\0')
+		return "listeners: empty list";
+	r->listeners_line = ld->line;
+	return set_string(ld, obj, k, val);
+}
+
+/* exact host, *.suffix or *; stored lower-case without a trailing dot */
+static const char *
+set_route_host(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	char buf[256];
+	size_t n = strlen(val);
+
+	if (n == 0 || n >= sizeof(buf))
+		return msgf(ld, "host: bad host \"%s\"", val);
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = (char)tolower((unsigned char)val[i]);
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	if (strcmp(buf, "*") != 0 && !is_hostname(buf[0] == '*' && buf[1] == '.' ? buf + 2 : buf))
+		return msgf(ld, "host: bad host \"%s\" (expected a name, *.suffix or *)", val);
+	return set_string(ld, obj, k, buf);
+}
+
+static const char *
+set_route_path(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] != '/')
+		return msgf(ld, "path: \"%s\" must start with /", val);
+	for (const char *p = val; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '?' ||
+		    *p == '#')
+			return msgf(ld, "path: \"%s\" has a character not allowed in a path prefix",
+				    val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_route_pool(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_route *r = obj;
+
+	if (val[0] == '\0')
+		return "pool: empty pool name";
+	r->pool_line = ld->line;
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_route_redirect(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_route *r = obj;
+
+	(void)k;
+	if (strcmp(val, "https") != 0)
+		return msgf(ld, "redirect: only \"https\" is supported, got \"%s\"", val);
+	r->kind = CFG_ROUTE_REDIRECT_HTTPS;
+	return NULL;
+}
+
+/* ---- the key table ---- */
+
+#define G(f)	offsetof(struct cfg_global, f)
+#define T(f)	offsetof(struct cfg_tls_defaults, f)
+#define L(f)	offsetof(struct cfg_listener, f)
+#define P(f)	offsetof(struct cfg_pool, f)
+#define R(f)	offsetof(struct cfg_route, f)
+#define DUR_MAX	(7ULL * 24 * 3600 * 1000)
+
+static const struct cfg_key keys[] = {
+	{ SEC_GLOBAL, "workers", set_workers, G(workers), "auto", 1, 1024, "auto | N",
+	  "worker threads, one io_uring ring each; auto = online CPUs", false },
+	{ SEC_GLOBAL, "max_connections", set_uint, G(max_connections), "100000", 1, 10000000,
+	  "number", "client connections across all workers; above it, accept pauses", false },
+	{ SEC_GLOBAL, "access_log", set_access_log, G(access_log), "stderr", 0, 0,
+	  "path | stderr | off", "one line per request", false },
+	{ SEC_GLOBAL, "log_level", set_log_level, G(log_level), "info", 0, 0,
+	  "error | warn | info | debug", "error log threshold", false },
+	{ SEC_GLOBAL, "user", set_user, G(user), NULL, 0, 0, "user name",
+	  "drop privileges to this user after binding (optional)", false },
+	{ SEC_GLOBAL, "drain_timeout", set_duration, G(drain_timeout), "30s", 0, DUR_MAX,
+	  "duration", "graceful stop: time left for in-flight requests", false },
+
+	{ SEC_TLS, "certificate", set_cert, 0, NULL, 0, 0, "file",
+	  "PEM leaf + chain used by TLS listeners that name none", false },
+	{ SEC_TLS, "private_key", set_cert, 0, NULL, 0, 0, "file",
+	  "PEM private key of that certificate", false },
+	{ SEC_TLS, "protocols", set_protocols, T(protocols), "TLSv1.2 TLSv1.3", 0, 0,
+	  "list of TLSv1.2 TLSv1.3 (TLSv1.1 TLSv1)", "TLS versions accepted from clients", false },
+	{ SEC_TLS, "session_tickets", set_bool, T(session_tickets), "on", 0, 0, "on | off",
+	  "TLS session tickets (resumption on any worker)", false },
+
+	{ SEC_LISTENER, "bind", set_bind, 0, NULL, 0, 0, "ADDRESS:PORT",
+	  "address to listen on, repeatable; [::]:443 for IPv6, *:80 for any IPv4", true },
+	{ SEC_LISTENER, "tls", set_bool, L(tls), "off", 0, 0, "on | off",
+	  "terminate TLS on this listener", false },
+	{ SEC_LISTENER, "certificate", set_cert, 0, NULL, 0, 0, "file",
+	  "overrides [tls]; repeated certificate/private_key pairs form an SNI set", true },
+	{ SEC_LISTENER, "private_key", set_cert, 0, NULL, 0, 0, "file",
+	  "key of the certificate written just before it", true },
+	{ SEC_LISTENER, "header_timeout", set_duration, L(header_timeout), "30s", 1, DUR_MAX,
+	  "duration", "time to receive a full request head (and the TLS handshake)", false },
+	{ SEC_LISTENER, "idle_timeout", set_duration, L(idle_timeout), "1800s", 1, DUR_MAX,
+	  "duration", "keep-alive / long-poll inactivity on the client side", false },
+
+	{ SEC_POOL, "server", set_server, 0, NULL, 0, 0, "HOST:PORT [weight=N] [backup]",
+	  "a backend server, repeatable; the host must resolve", true },
+	{ SEC_POOL, "tls", set_bool, P(tls), "off", 0, 0, "on | off",
+	  "re-originate TLS to the servers", false },
+	{ SEC_POOL, "ca", set_file, P(ca), NULL, 0, 0, "file",
+	  "trust anchors for the servers' certificates; default: system CAs", false },
+	{ SEC_POOL, "verify", set_bool, P(verify), "on", 0, 0, "on | off",
+	  "verify the servers' certificates; off only with a startup warning", false },
+	{ SEC_POOL, "sni", set_sni, P(sni), NULL, 0, 0, "host name",
+	  "SNI sent and name verified; default: the server's host name", false },
+	{ SEC_POOL, "balance", set_balance, P(balance), "round_robin", 0, 0,
+	  "round_robin | least_conn | source_hash | cookie", "how requests are spread", false },
+	{ SEC_POOL, "connect_timeout", set_duration, P(connect_timeout), "5s", 1, DUR_MAX,
+	  "duration", "TCP (and TLS) connect to a server", false },
+	{ SEC_POOL, "response_timeout", set_duration, P(response_timeout), "1800s", 1, DUR_MAX,
+	  "duration", "wait for the response head (long polls wait long)", false },
+	{ SEC_POOL, "idle_timeout", set_duration, P(idle_timeout), "1800s", 1, DUR_MAX,
+	  "duration", "inactivity either way once streaming", false },
+	{ SEC_POOL, "keepalive", set_uint, P(keepalive), "32", 0, 100000, "number",
+	  "idle backend connections kept per server per worker", false },
+	{ SEC_POOL, "forwarded_for", set_bool, P(forwarded_for), "off", 0, 0, "on | off",
+	  "add X-Forwarded-For / X-Forwarded-Proto", false },
+	{ SEC_POOL, "health_check", set_health_check, P(health_check), NULL, 0, 0, "path",
+	  "GET path probed on each server (optional)", false },
+	{ SEC_POOL, "health_interval", set_duration, P(health_interval), "5s", 100, DUR_MAX,
+	  "duration", "time between two probes of a server", false },
+	{ SEC_POOL, "max_fails", set_uint, P(max_fails), "3", 0, 1000, "number",
+	  "failures within fail_timeout that mark a server down; 0 = never", false },
+	{ SEC_POOL, "fail_timeout", set_duration, P(fail_timeout), "30s", 1, DUR_MAX,
+	  "duration", "window for max_fails, and time down without probes", false },
+
+	{ SEC_ROUTE, "listeners", set_route_listeners, R(listeners_text), NULL, 0, 0,
+	  "name[,name...]", "listeners this route applies to; default: all", false },
+	{ SEC_ROUTE, "host", set_route_host, R(host), "*", 0, 0, "name | *.suffix | *",
+	  "Host matched exactly, by longest suffix wildcard, or any", false },
+	{ SEC_ROUTE, "path", set_route_path, R(path), "/", 0, 0, "/prefix",
+	  "vDir prefix, matched on whole segments, ASCII case-insensitive", false },
+	{ SEC_ROUTE, "pool", set_route_pool, R(pool_name), NULL, 0, 0, "pool name",
+	  "the pool serving this route", false },
+	{ SEC_ROUTE, "redirect", set_route_redirect, 0, NULL, 0, 0, "https",
+	  "instead of a pool: 301 to the same host and target over https", false },
+};
+
+_Static_assert(RE_ARRAY_SIZE(keys) <= 64, "the seen-key bitmap is 64 bits");
+
+static const char *
+sec_name(unsigned sec)
+{
+	switch (sec) {
+	case SEC_GLOBAL:	return "global";
+	case SEC_TLS:		return "tls";
+	case SEC_LISTENER:	return "listener";
+	case SEC_POOL:		return "pool";
+	case SEC_ROUTE:		return "route";
+	}
+	return "?";
+}
+
+static void
+apply_defaults(struct loader *ld, unsigned sec, void *obj)
+{
+	for (size_t i = 0; i < RE_ARRAY_SIZE(keys); i++) {
+		const char *e;
+
+		if (keys[i].sec != sec || keys[i].def == NULL)
+			continue;
+		e = keys[i].set(ld, obj, &keys[i], keys[i].def);
+		if (e != NULL)	/* a bad default is our bug, not the user's */
+			cfg_error(ld->err, ld->file, 0, "internal: default of %s: %s", keys[i].name, e);
+	}
+}
+
+/* ---- sections ---- */
+
+static bool
+valid_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+static void
+begin_section(struct loader *ld, const char *hdr)
+{
+	struct config *c = ld->c;
+	char kind[32];
+	const char *sp, *name;
+	size_t klen;
+
+	ld->sec = 0;
+	ld->obj = NULL;
+	ld->seen = 0;
+	ld->sec_bad = true;
+
+	sp = strchr(hdr, ' ');
+	klen = sp ? (size_t)(sp - hdr) : strlen(hdr);
+	name = sp ? sp + 1 : "";
+	while (*name == ' ' || *name == '\t')
+		name++;
+	if (klen >= sizeof(kind)) {
+		cfg_error(ld->err, ld->file, ld->line, "unknown section [%s]", hdr);
+		return;
+	}
+	memcpy(kind, hdr, klen);
+	kind[klen] = '\0';
+
+	if (strcmp(kind, "global") == 0 || strcmp(kind, "tls") == 0) {
+		bool *saw = kind[0] == 'g' ? &ld->saw_global : &ld->saw_tls;
+
+		if (*name) {
+			cfg_error(ld->err, ld->file, ld->line, "section [%s] takes no name", kind);
+			return;
+		}
+		if (*saw) {
+			cfg_error(ld->err, ld->file, ld->line, "duplicate section [%s]", kind);
+			return;
+		}
+		*saw = true;
+		ld->sec = kind[0] == 'g' ? SEC_GLOBAL : SEC_TLS;
+		ld->obj = kind[0] == 'g' ? (void *)&c->global : (void *)&c->tls;
+		ld->sec_bad = false;
+		return;
+	}
+
+	if (strcmp(kind, "listener") != 0 && strcmp(kind, "pool") != 0 &&
+	    strcmp(kind, "route") != 0) {
+		cfg_error(ld->err, ld->file, ld->line,
+			  "unknown section [%s] (expected global, tls, listener NAME, pool NAME or "
+			  "route NAME)", hdr);
+		return;
+	}
+	if (!valid_name(name)) {
+		cfg_error(ld->err, ld->file, ld->line,
+			  *name ? "[%s %s]: bad name (letters, digits, - _ . only)"
+				: "[%s%s]: a name is required", kind, name);
+		return;
+	}
+
+	if (kind[0] == 'l') {
+		for (int i = 0; i < c->nlisteners; i++)
+			if (strcmp(c->listeners[i].name, name) == 0) {
+				cfg_error(ld->err, ld->file, ld->line,
+					  "duplicate section [listener %s] (first at line %d)", name,
+					  c->listeners[i].line);
+				return;
+			}
+		if (c->nlisteners == CFG_MAX_LISTENERS) {
+			cfg_error(ld->err, ld->file, ld->line, "too many listeners (max %d)",
+				  CFG_MAX_LISTENERS);
+			return;
+		}
+		c->listeners = xgrow(c->listeners, c->nlisteners, sizeof(*c->listeners));
+		ld->obj = &c->listeners[c->nlisteners++];
+		ld->sec = SEC_LISTENER;
+		((struct cfg_listener *)ld->obj)->name = xstrdup(name);
+		((struct cfg_listener *)ld->obj)->line = ld->line;
+	} else if (kind[0] == 'p') {
+		for (int i = 0; i < c->npools; i++)
+			if (strcmp(c->pools[i].name, name) == 0) {
+				cfg_error(ld->err, ld->file, ld->line,
+					  "duplicate section [pool %s] (first at line %d)", name,
+					  c->pools[i].line);
+				return;
+			}
+		c->pools = xgrow(c->pools, c->npools, sizeof(*c->pools));
+		ld->obj = &c->pools[c->npools++];
+		ld->sec = SEC_POOL;
+		((struct cfg_pool *)ld->obj)->name = xstrdup(name);
+		((struct cfg_pool *)ld->obj)->line = ld->line;
+	} else {
+		for (int i = 0; i < c->nroutes; i++)
+			if (strcmp(c->routes[i].name, name) == 0) {
+				cfg_error(ld->err, ld->file, ld->line,
+					  "duplicate section [route %s] (first at line %d)", name,
+					  c->routes[i].line);
+				return;
+			}
+		c->routes = xgrow(c->routes, c->nroutes, sizeof(*c->routes));
+		ld->obj = &c->routes[c->nroutes++];
+		ld->sec = SEC_ROUTE;
+		((struct cfg_route *)ld->obj)->name = xstrdup(name);
+		((struct cfg_route *)ld->obj)->line = ld->line;
+		((struct cfg_route *)ld->obj)->pool = -1;
+	}
+	ld->sec_bad = false;
+	apply_defaults(ld, ld->sec, ld->obj);
+}
+
+/* ---- inih glue ---- */
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* Notices section headers as lines go by, so that sections without keys exist too. */
+static void
+see_line(struct loader *ld, const char *line)
+{
+	char buf[CFG_MAX_LINE];
+	char *s, *close;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '[')
+		return;
+	snprintf(buf, sizeof(buf), "%s", line + 1);
+	close = strchr(buf, ']');
+	if (close == NULL)
+		return;		/* inih reports the syntax error */
+	*close = '\0';
+	s = trim(buf);
+	begin_section(ld, s);
+}
+
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct loader *ld = stream;
+	size_t n = 0, max = (size_t)num - 1;
+	bool nl = false;
+
+	if (ld->fp) {
+		if (fgets(str, num, ld->fp) == NULL)
+			return NULL;
+		n = strlen(str);
+		nl = n > 0 && str[n - 1] == '\n';
+		if (!nl && !feof(ld->fp)) {
+			int ch;
+
+			while ((ch = fgetc(ld->fp)) != EOF && ch != '\n')
+				;
+			ld->line++;
+			cfg_error(ld->err, ld->file, ld->line, "line too long (max %d bytes)",
+				  CFG_MAX_LINE - 3);
+			str[0] = '\0';
+			return str;
+		}
+	} else {
+		if (ld->pos >= ld->len)
+			return NULL;
+		while (ld->pos < ld->len && n < max) {
+			char ch = ld->text[ld->pos++];
+
+			str[n++] = ch;
+			if (ch == '\n') {
+				nl = true;
+				break;
+			}
+		}
+		str[n] = '\0';
+		if (!nl && ld->pos < ld->len) {
+			while (ld->pos < ld->len && ld->text[ld->pos++] != '\n')
+				;
+			ld->line++;
+			cfg_error(ld->err, ld->file, ld->line, "line too long (max %d bytes)",
+				  CFG_MAX_LINE - 3);
+			str[0] = '\0';
+			return str;
+		}
+	}
+	ld->line++;
+	if (memchr(str, '\0', n) != NULL || strlen(str) != n) {
+		cfg_error(ld->err, ld->file, ld->line, "NUL byte in line");
+		str[0] = '\0';
+		return str;
+	}
+	see_line(ld, str);
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *ld = user;
+	const char *e;
+	size_t i;
+
+	(void)section;	/* the reader already tracked it, with its line */
+	if (ld->sec == 0) {
+		if (!ld->sec_bad)
+			cfg_error(ld->err, ld->file, ld->line,
+				  "key \"%s\" outside of any section", name);
+		return 1;
+	}
+	for (i = 0; i < RE_ARRAY_SIZE(keys); i++)
+		if (keys[i].sec == ld->sec && strcmp(keys[i].name, name) == 0)
+			break;
+	if (i == RE_ARRAY_SIZE(keys)) {
+		cfg_error(ld->err, ld->file, ld->line, "unknown key \"%s\" in [%s]", name,
+			  sec_name(ld->sec));
+		return 1;
+	}
+	if (!keys[i].repeatable && (ld->seen & (1ULL << i))) {
+		cfg_error(ld->err, ld->file, ld->line, "duplicate key \"%s\" in [%s]", name,
+			  sec_name(ld->sec));
+		return 1;
+	}
+	ld->seen |= 1ULL << i;
+	if ((e = keys[i].set(ld, ld->obj, &keys[i], value)) != NULL)
+		cfg_error(ld->err, ld->file, ld->line, "%s", e);
+	return 1;
+}
+
+/* ---- checks across sections ---- */
+
+static bool
+same_addr(const struct cfg_bind *a, const struct cfg_bind *b)
+{
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static void
+check_listeners(struct loader *ld)
+{
+	struct config *c = ld->c;
+
+	if (c->nlisteners == 0)
+		cfg_error(ld->err, ld->file, 0, "no [listener NAME] section: nothing to serve");
+	for (int i = 0; i < c->nlisteners; i++) {
+		struct cfg_listener *l = &c->listeners[i];
+
+		l->protocols = c->tls.protocols;
+		l->session_tickets = c->tls.session_tickets;
+		if (l->nbinds == 0)
+			cfg_error(ld->err, ld->file, l->line, "[listener %s] has no bind", l->name);
+		for (int j = 0; j < l->ncerts; j++)
+			if (l->certs[j].private_key == NULL)
+				cfg_error(ld->err, ld->file, l->certs[j].line,
+					  "[listener %s]: certificate without private_key", l->name);
+		if (l->tls && l->ncerts == 0 && c->tls.cert.certificate == NULL)
+			cfg_error(ld->err, ld->file, l->line,
+				  "[listener %s] has tls = on but no certificate (set certificate and "
+				  "private_key here or in [tls])", l->name);
+		if (!l->tls && l->ncerts > 0)
+			log_warn("%s:%d: [listener %s] has a certificate but tls = off", ld->file,
+				 l->certs[0].line, l->name);
+		/* the same address twice cannot be bound (SO_REUSEPORT would hide the mistake) */
+		for (int b = 0; b < l->nbinds; b++)
+			for (int j = 0; j <= i; j++)
+				for (int d = 0; d < (j == i ? b : c->listeners[j].nbinds); d++)
+					if (same_addr(&l->binds[b], &c->listeners[j].binds[d]))
+						cfg_error(ld->err, ld->file, l->binds[b].line,
+							  "bind %s: address already used by [listener %s] "
+							  "at line %d", l->binds[b].text,
+							  c->listeners[j].name,
+							  c->listeners[j].binds[d].line);
+	}
+	if (c->tls.cert.certificate != NULL && c->tls.cert.private_key == NULL)
+		cfg_error(ld->err, ld->file, c->tls.cert.line, "[tls]: certificate without private_key");
+	if (c->tls.cert.certificate == NULL && c->tls.cert.private_key != NULL)
+		cfg_error(ld->err, ld->file, 0, "[tls]: private_key without certificate");
+}
+
+static void
+check_pools(struct loader *ld)
+{
+	struct config *c = ld->c;
+
+	for (int i = 0; i < c->npools; i++) {
+		struct cfg_pool *p = &c->pools[i];
+		bool primary = false;
+
+		if (p->nservers == 0) {
+			cfg_error(ld->err, ld->file, p->line, "[pool %s] has no server", p->name);
+			continue;
+		}
+		for (int j = 0; j < p->nservers; j++)
+			primary |= !p->servers[j].backup;
+		if (!primary)
+			cfg_error(ld->err, ld->file, p->line,
+				  "[pool %s]: every server is a backup; at least one must not be",
+				  p->name);
+		if (p->tls && !p->verify)
+			log_warn("%s:%d: [pool %s] verify = off: backend certificates are NOT "
+				 "checked", ld->file, p->line, p->name);
+		if (!p->tls && (p->ca || p->sni))
+			log_warn("%s:%d: [pool %s] sets ca/sni but tls = off", ld->file, p->line,
+				 p->name);
+	}
+}
+
+static int
+find_listener(const struct config *c, const char *name, size_t len)
+{
+	for (int i = 0; i < c->nlisteners; i++)
+		if (strlen(c->listeners[i].name) == len &&
+		    memcmp(c->listeners[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
+static void
+check_routes(struct loader *ld)
+{
+	struct config *c = ld->c;
+	uint64_t all = c->nlisteners >= 64 ? UINT64_MAX : (1ULL << c->nlisteners) - 1;
+
+	if (c->nroutes == 0 && c->nlisteners > 0)
+		log_warn("%s: no [route NAME] section: every request will get 404", ld->file);
+
+	for (int i = 0; i < c->nroutes; i++) {
+		struct cfg_route *r = &c->routes[i];
+
+		/* listeners */
+		r->listeners = all;
+		if (r->listeners_text != NULL) {
+			const char *s = r->listeners_text;
+
+			r->listeners = 0;
+			while (*s) {
+				const char *e = s + strcspn(s, ",");
+				const char *a = s, *b = e;
+				int idx;
+
+				while (a < b && (*a == ' ' || *a == '\t'))
+					a++;
+				while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+					b--;
+				idx = find_listener(c, a, (size_t)(b - a));
+				if (idx < 0)
+					cfg_error(ld->err, ld->file, r->listeners_line,
+						  "[route %s]: unknown listener \"%.*s\"", r->name,
+						  (int)(b - a), a);
+				else
+					r->listeners |= 1ULL << idx;
+				s = *e ? e + 1 : e;
+			}
+		}
+
+		/* target */
+		if (r->kind == CFG_ROUTE_REDIRECT_HTTPS && r->pool_name != NULL)
+			cfg_error(ld->err, ld->file, r->line,
+				  "[route %s]: both pool and redirect; choose one", r->name);
+		else if (r->kind == CFG_ROUTE_POOL && r->pool_name == NULL)
+			cfg_error(ld->err, ld->file, r->line,
+				  "[route %s]: needs pool = NAME or redirect = https", r->name);
+		if (r->pool_name != NULL) {
+			for (int j = 0; j < c->npools; j++)
+				if (strcmp(c->pools[j].name, r->pool_name) == 0)
+					r->pool = j;
+			if (r->pool < 0)
+				cfg_error(ld->err, ld->file, r->pool_line,
+					  "[route %s]: unknown pool \"%s\"", r->name, r->pool_name);
+		}
+
+		/* duplicates: the same host + path on a listener both routes apply to */
+		for (int j = 0; j < i; j++) {
+			struct cfg_route *o = &c->routes[j];
+			uint64_t common = o->listeners & r->listeners;
+
+			if (common == 0 || strcmp(o->host, r->host) != 0 ||
+			    strcasecmp(o->path, r->path) != 0)
+				continue;
+			cfg_error(ld->err, ld->file, r->line,
+				  "[route %s]: duplicate route: host %s path %s already routed by "
+				  "[route %s] at line %d on listener %s", r->name, r->host, r->path,
+				  o->name, o->line, c->listeners[__builtin_ctzll(common)].name);
+			break;
+		}
+	}
+}
+
+/* ---- entry points ---- */
+
+static struct config *
+load(struct loader *ld)
+{
+	int rc;
+
+	ld->c = calloc(1, sizeof(*ld->c));
+	if (ld->c == NULL)
+		return NULL;
+	ld->c->file = xstrdup(ld->file);
+	apply_defaults(ld, SEC_GLOBAL, &ld->c->global);
+	apply_defaults(ld, SEC_TLS, &ld->c->tls);
+
+	/* Debian's inih exposes its options as variables; set the ones we depend on */
+	ini_max_line = CFG_MAX_LINE;
+	ini_allow_multiline = false;	/* an indented key is a key, not a continuation */
+	ini_allow_inline_comments = true;
+	ini_stop_on_first_error = false;
+	ini_allow_no_value = false;
+
+	rc = ini_parse_stream(reader, ld, handler, ld);
+	if (rc > 0)
+		cfg_error(ld->err, ld->file, rc,
+			  "syntax error (expected [section], key = value, or a ; or # comment)");
+	else if (rc < 0)
+		cfg_error(ld->err, ld->file, 0, "cannot parse: out of memory");
+
+	check_listeners(ld);
+	check_pools(ld);
+	check_routes(ld);
+
+	if (ld->err->count > 0) {
+		config_free(ld->c);
+		return NULL;
+	}
+	return ld->c;
+}
+
+struct config *
+config_load(const char *file, unsigned flags, struct cfg_errors *err)
+{
+	struct loader ld = { .err = err, .file = file, .flags = flags };
+	struct config *c;
+
+	ld.fp = fopen(file, "re");
+	if (ld.fp == NULL) {
+		cfg_error(err, file, 0, "cannot open configuration: %s", strerror(errno));
+		return NULL;
+	}
+	c = load(&ld);
+	fclose(ld.fp);
+	return c;
+}
+
+struct config *
+config_load_string(const char *name, const char *text, unsigned flags, struct cfg_errors *err)
+{
+	struct loader ld = { .err = err, .file = name, .flags = flags, .text = text,
+			     .len = strlen(text) };
+
+	return load(&ld);
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->file);
+	free(c->global.access_log);
+	free(c->global.user);
+	free(c->tls.cert.certificate);
+	free(c->tls.cert.private_key);
+	for (int i = 0; i < c->nlisteners; i++) {
+		struct cfg_listener *l = &c->listeners[i];
+
+		free(l->name);
+		for (int j = 0; j < l->nbinds; j++)
+			free(l->binds[j].text);
+		free(l->binds);
+		for (int j = 0; j < l->ncerts; j++) {
+			free(l->certs[j].certificate);
+			free(l->certs[j].private_key);
+		}
+		free(l->certs);
+	}
+	free(c->listeners);
+	for (int i = 0; i < c->npools; i++) {
+		struct cfg_pool *p = &c->pools[i];
+
+		free(p->name);
+		for (int j = 0; j < p->nservers; j++)
+			free(p->servers[j].host);
+		free(p->servers);
+		free(p->ca);
+		free(p->sni);
+		free(p->health_check);
+	}
+	free(c->pools);
+	for (int i = 0; i < c->nroutes; i++) {
+		struct cfg_route *r = &c->routes[i];
+
+		free(r->name);
+		free(r->listeners_text);
+		free(r->host);
+		free(r->path);
+		free(r->pool_name);
+	}
+	free(c->routes);
+	free(c);
+}
+
+/* ---- reference and dump ---- */
+
+/* Markdown table cell: '|' would end the cell */
+static void
+put_cell(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
+void
+config_write_reference(FILE *f)
+{
+	static const struct { unsigned sec; const char *title; } secs[] = {
+		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
+		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
+		{ SEC_ROUTE, "[route NAME]" },
+	};
+
+	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
+		fprintf(f, "### %s\n\n", secs[s].title);
+		fprintf(f, "| key | value | default | meaning |\n|---|---|---|---|\n");
+		for (size_t i = 0; i < RE_ARRAY_SIZE(keys); i++) {
+			if (keys[i].sec != secs[s].sec)
+				continue;
+			fprintf(f, "| `%s`%s | ", keys[i].name,
+				keys[i].repeatable ? " (repeatable)" : "");
+			put_cell(f, keys[i].type);
+			fprintf(f, " | %s | ", keys[i].def ? keys[i].def : "-");
+			put_cell(f, keys[i].help);
+			fprintf(f, " |\n");
+		}
+		fprintf(f, "\n");
+	}
+}
+
+static void
+dump_dur(FILE *f, const char *k, uint64_t ms)
+{
+	if (ms % 1000 == 0)
+		fprintf(f, "%s = %llus\n", k, (unsigned long long)(ms / 1000));
+	else
+		fprintf(f, "%s = %llums\n", k, (unsigned long long)ms);
+}
+
+static void
+dump_protocols(FILE *f, unsigned p)
+{
+	fprintf(f, "protocols =%s%s%s%s\n", p & CFG_TLS10 ? " TLSv1" : "",
+		p & CFG_TLS11 ? " TLSv1.1" : "", p & CFG_TLS12 ? " TLSv1.2" : "",
+		p & CFG_TLS13 ? " TLSv1.3" : "");
+}
+
+void
+config_dump(const struct config *c, FILE *f)
+{
+	static const char *const bal[] = { "round_robin", "least_conn", "source_hash", "cookie" };
+
+	fprintf(f, "; effective configuration of %s\n[global]\n", c->file);
+	if (c->global.workers)
+		fprintf(f, "workers = %d\n", c->global.workers);
+	else
+		fprintf(f, "workers = auto\n");
+	fprintf(f, "max_connections = %llu\naccess_log = %s\nlog_level = %s\n",
+		(unsigned long long)c->global.max_connections, c->global.access_log,
+		log_level_name(c->global.log_level));
+	if (c->global.user)
+		fprintf(f, "user = %s\n", c->global.user);
+	dump_dur(f, "drain_timeout", c->global.drain_timeout);
+
+	fprintf(f, "\n[tls]\n");
+	if (c->tls.cert.certificate)
+		fprintf(f, "certificate = %s\nprivate_key = %s\n", c->tls.cert.certificate,
+			c->tls.cert.private_key);
+	dump_protocols(f, c->tls.protocols);
+	fprintf(f, "session_tickets = %s\n", c->tls.session_tickets ? "on" : "off");
+
+	for (int i = 0; i < c->nlisteners; i++) {
+		const struct cfg_listener *l = &c->listeners[i];
+
+		fprintf(f, "\n[listener %s]\n", l->name);
+		for (int j = 0; j < l->nbinds; j++)
+			fprintf(f, "bind = %s\n", l->binds[j].text);
+		fprintf(f, "tls = %s\n", l->tls ? "on" : "off");
+		for (int j = 0; j < l->ncerts; j++)
+			fprintf(f, "certificate = %s\nprivate_key = %s\n", l->certs[j].certificate,
+				l->certs[j].private_key);
+		dump_dur(f, "header_timeout", l->header_timeout);
+		dump_dur(f, "idle_timeout", l->idle_timeout);
+	}
+	for (int i = 0; i < c->npools; i++) {
+		const struct cfg_pool *p = &c->pools[i];
+
+		fprintf(f, "\n[pool %s]\n", p->name);
+		for (int j = 0; j < p->nservers; j++) {
+			const struct cfg_server *s = &p->servers[j];
+			char addr[INET6_ADDRSTRLEN] = "?";
+
+			if (s->addr.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&s->addr)->sin_addr, addr,
+					  sizeof(addr));
+			else if (s->addr.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s->addr)->sin6_addr, addr,
+					  sizeof(addr));
+			fprintf(f, "server = %s:%u weight=%d%s ; resolves to %s\n", s->host, s->port,
+				s->weight, s->backup ? " backup" : "", addr);
+		}
+		fprintf(f, "tls = %s\n", p->tls ? "on" : "off");
+		if (p->ca)
+			fprintf(f, "ca = %s\n", p->ca);
+		fprintf(f, "verify = %s\n", p->verify ? "on" : "off");
+		if (p->sni)
+			fprintf(f, "sni = %s\n", p->sni);
+		fprintf(f, "balance = %s\n", bal[p->balance]);
+		dump_dur(f, "connect_timeout", p->connect_timeout);
+		dump_dur(f, "response_timeout", p->response_timeout);
+		dump_dur(f, "idle_timeout", p->idle_timeout);
+		fprintf(f, "keepalive = %llu\nforwarded_for = %s\n",
+			(unsigned long long)p->keepalive, p->forwarded_for ? "on" : "off");
+		if (p->health_check)
+			fprintf(f, "health_check = %s\n", p->health_check);
+		dump_dur(f, "health_interval", p->health_interval);
+		fprintf(f, "max_fails = %llu\n", (unsigned long long)p->max_fails);
+		dump_dur(f, "fail_timeout", p->fail_timeout);
+	}
+	for (int i = 0; i < c->nroutes; i++) {
+		const struct cfg_route *r = &c->routes[i];
+		const char *sep = "";
+
+		fprintf(f, "\n[route %s]\nlisteners = ", r->name);
+		for (int j = 0; j < c->nlisteners; j++)
+			if (r->listeners & (1ULL << j)) {
+				fprintf(f, "%s%s", sep, c->listeners[j].name);
+				sep = ",";
+			}
+		fprintf(f, "\nhost = %s\npath = %s\n", r->host, r->path);
+		if (r->kind == CFG_ROUTE_REDIRECT_HTTPS)
+			fprintf(f, "redirect = https\n");
+		else
+			fprintf(f, "pool = %s\n", r->pool_name);
+	}
+}
