@@ -1,0 +1,1814 @@
+/*
+ * ringbench: ringedge's HTTP/1.1 load generator. One io_uring ring per thread, no locks on
+ * the request path. Closed loop (-c connections, wrk-like) or open loop (-R total rate,
+ * latency from the intended send time, wrk2-like); plain or TLS (wolfSSL over memory buffers).
+ * Usage and method: docs/benchmarking.md.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <liburing.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/hist.h"
+#include "bench/rb_http.h"
+#include "bench/rb_tls.h"
+#include "bench/sched.h"
+
+#define RB_RBUF_CAP		(16 * 1024)	/* plaintext: a response head must fit */
+#define RB_MAX_URLS		64
+#define RB_MAX_HDRS		64
+#define RB_MAX_THREADS		256
+#define RB_MAX_CONNS		1000000
+#define RB_LATE_NS		1000000ull	/* an open-loop send more than 1 ms late is "late" */
+#define RB_BACKOFF_NS		10000000ull	/* wait after a failed connect before retrying */
+#define RB_DRAIN_NS		1000000000ull	/* at the end, wait this long for cancelled ops */
+#define RB_TICK_NS		50000000ull	/* the loop wakes at least this often */
+#define RB_CQE_BATCH		256		/* CQEs handled per loop iteration, at most */
+#define RB_NELEM(a)		(sizeof(a) / sizeof((a)[0]))
+
+/* io_uring user_data: {op:8, slot:24, generation:32}; a stale generation is ignored. */
+enum rb_op {
+	OP_CONNECT = 1,
+	OP_SEND,
+	OP_RECV,
+	OP_CANCEL,	/* completion of a cancel request: nothing to do */
+};
+
+static inline uint64_t
+token(enum rb_op op, uint32_t slot, uint32_t gen)
+{
+	return (uint64_t)op << 56 | (uint64_t)(slot & 0xffffff) << 32 | gen;
+}
+
+/* Error kinds, each counted apart. */
+enum rb_err {
+	E_CONNECT,	/* connect failed or timed out (refused, unreachable, ...) */
+	E_TLS,		/* handshake or record-layer failure */
+	E_RESET,	/* send or recv failed (ECONNRESET, EPIPE, ...) */
+	E_CLOSED,	/* peer closed before any byte of the response */
+	E_SHORT,	/* peer closed inside the body (short body) */
+	E_PARSE,	/* malformed response, head too large, or bytes after the response */
+	E_TIMEOUT,	/* no complete response within --timeout */
+	E_STATUS,	/* status not in --expect-status */
+	E_NERR,
+};
+
+static const char *const err_names[E_NERR] = {
+	"connect", "tls", "reset", "closed", "short_body", "parse", "timeout", "status",
+};
+
+/* Connection lifecycle. */
+enum conn_state {
+	C_IDLE,		/* no socket; in the wait heap until its next start (ramp, slot, back-off) */
+	C_CONNECTING,	/* connect in flight */
+	C_HANDSHAKE,	/* TLS handshake in flight */
+	C_READY,	/* connected, no request; waiting for its next open-loop slot */
+	C_ACTIVE,	/* a request is being sent and its response read */
+	C_CLOSING,	/* shut down and cancelled; closed when no op is in flight */
+	C_DONE,		/* finished for this run */
+};
+
+struct target {
+	int			tls;
+	char			host[256];
+	char			port[8];
+	struct sockaddr_storage	addr;
+	socklen_t		addrlen;
+	char			addrtext[80];
+	int			local;		/* loopback or an address of this host */
+	uint32_t		urls[RB_MAX_URLS];
+	uint32_t		nurls;
+};
+
+struct request {
+	char		*buf;
+	size_t		len;
+	int		head;		/* HEAD request: the response has no body */
+	uint32_t	target;
+};
+
+struct opts {
+	uint32_t	conns, threads;
+	uint64_t	duration_ns, warmup_ns, ramp_ns, timeout_ns;
+	uint64_t	nreq;		/* -n, 0 = duration mode */
+	int		have_duration;
+	double		rate;		/* -R, 0 = closed loop */
+	int		new_conn, resume, insecure, json, quiet;
+	const char	*cacert, *method, *body_file;
+	char		*body;
+	size_t		body_len;
+	char		*hdrs[RB_MAX_HDRS];
+	int		nhdrs;
+	int		expect[16];
+	int		nexpect;
+	struct rb_url	urls[RB_MAX_URLS];
+	uint32_t	nurls;
+};
+
+/* Everything the workers read, set up before they start and never written after. */
+struct run {
+	struct opts	o;
+	struct target	targets[RB_MAX_URLS];
+	uint32_t	ntargets;
+	struct request	reqs[RB_MAX_URLS];
+	size_t		max_req_len;
+	uint64_t	t0, tr, tw, te;	/* start, end of ramp-up, end of warm-up, end (duration mode) */
+	_Atomic uint64_t tickets;	/* -n: request attempts claimed so far */
+	_Atomic int	stop;		/* SIGINT/SIGTERM */
+	_Atomic uint32_t running;	/* workers still running */
+};
+
+static struct run R;
+
+struct stats {
+	uint64_t	responses;
+	uint64_t	status[6];	/* by status / 100; [0] = outside 1xx..5xx */
+	uint64_t	errors[E_NERR];
+	uint64_t	bytes_in;
+	uint64_t	sent;		/* open loop: requests sent in the window */
+	uint64_t	late;		/* open loop: sent more than RB_LATE_NS after their intended time */
+	uint64_t	unsent;		/* open loop: slots due in the window and never sent */
+	uint64_t	hs_full, hs_resumed;
+	uint64_t	connects;
+};
+
+struct conn {
+	uint32_t	slot, gen;
+	int		fd;
+	enum conn_state	state;
+	uint8_t		nflight;	/* ops in flight that reference this conn and its buffers */
+	uint8_t		send_busy, recv_busy, connect_busy;
+	uint8_t		in_request;	/* a request attempt is under way (started, not finished) */
+	uint8_t		resp_done;	/* response complete; finishes once the send completes too */
+	uint8_t		measured;	/* -n mode: this attempt holds a ticket */
+	uint8_t		retired;	/* -n used up: never start again */
+	uint32_t	target, rr;
+	const struct request *req;
+	const char	*out;		/* plaintext request bytes (plain) */
+	size_t		out_len, out_off;
+	char		*rbuf;
+	size_t		rlen;
+	struct rb_resp	resp;
+	uint64_t	t_intended, t_start, t_deadline, wake, backoff;
+	struct sched	sched;
+	struct rb_tls	tls;
+	WOLFSSL_SESSION	*sess;
+};
+
+struct worker {
+	uint32_t	id;
+	pthread_t	tid;
+	struct io_uring	ring;
+	struct conn	*conns;
+	uint32_t	nconn, gbase;	/* global index of conns[0] (open-loop phase) */
+	struct conn	**heap;		/* min-heap on conn->wake */
+	uint32_t	nheap;
+	WOLFSSL_CTX	*tls_ctx;
+	struct hist	*lat, *lat_unc;
+	struct stats	st;
+	int		stopping;
+	uint64_t	t_stop, t_last_done, next_scan;
+	struct rusage	ru0, ru1;
+	uint64_t	ru_t0, ru_t1;
+	int		ru_started;
+	const char	*tls_version, *tls_cipher;
+	char		first_err[192];
+	char		fatal[192];
+	_Atomic uint64_t live_done, live_err;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+note_err(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->first_err[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->first_err, sizeof(w->first_err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- wait heap: connections waiting for a start time ---- */
+
+static void
+heap_push(struct worker *w, struct conn *c, uint64_t wake)
+{
+	uint32_t i = w->nheap++, p;
+
+	c->wake = wake;
+	while (i > 0) {
+		p = (i - 1) / 2;
+		if (w->heap[p]->wake <= wake)
+			break;
+		w->heap[i] = w->heap[p];
+		i = p;
+	}
+	w->heap[i] = c;
+}
+
+static struct conn *
+heap_pop(struct worker *w)
+{
+	struct conn *top = w->heap[0], *last = w->heap[--w->nheap];
+	uint32_t i = 0, k;
+
+	for (;;) {
+		k = 2 * i + 1;
+		if (k >= w->nheap)
+			break;
+		if (k + 1 < w->nheap && w->heap[k + 1]->wake < w->heap[k]->wake)
+			k++;
+		if (last->wake <= w->heap[k]->wake)
+			break;
+		w->heap[i] = w->heap[k];
+		i = k;
+	}
+	if (w->nheap > 0)
+		w->heap[i] = last;
+	return top;
+}
+
+/* ---- ring helpers ---- */
+
+/* Never assume an SQE is free: on a full SQ, submit what is queued and try once more. */
+static struct io_uring_sqe *
+get_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (sqe == NULL) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+static int is_measured(struct worker *w, struct conn *c, uint64_t now);
+static void conn_error(struct worker *w, struct conn *c, enum rb_err kind, uint64_t now);
+static void conn_wake(struct worker *w, struct conn *c, uint64_t now);
+static void request_finish(struct worker *w, struct conn *c, uint64_t now);
+
+static const char *
+out_ptr(struct conn *c)
+{
+	return R.targets[c->target].tls ? c->tls.out : c->out;
+}
+
+static size_t
+out_end(struct conn *c)
+{
+	return R.targets[c->target].tls ? c->tls.out_len : c->out_len;
+}
+
+static int
+queue_send(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->send_busy || c->out_off >= out_end(c))
+		return 0;
+	sqe = get_sqe(w);
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_send(sqe, c->fd, out_ptr(c) + c->out_off, out_end(c) - c->out_off,
+	    MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, token(OP_SEND, c->slot, c->gen));
+	c->send_busy = 1;
+	c->nflight++;
+	return 0;
+}
+
+static int
+queue_recv(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	char *p;
+	size_t n;
+
+	if (c->recv_busy)
+		return 0;
+	if (R.targets[c->target].tls) {
+		p = c->tls.in + c->tls.in_len;
+		n = rb_tls_in_space(&c->tls);
+	} else {
+		p = c->rbuf + c->rlen;
+		n = RB_RBUF_CAP - c->rlen;
+	}
+	if (n == 0)
+		return -ENOBUFS;
+	sqe = get_sqe(w);
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, c->fd, p, n, 0);
+	io_uring_sqe_set_data64(sqe, token(OP_RECV, c->slot, c->gen));
+	c->recv_busy = 1;
+	c->nflight++;
+	return 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+/* Closes the socket once nothing in flight references it, then schedules the next start. */
+static void
+conn_maybe_close(struct worker *w, struct conn *c, uint64_t now)
+{
+	uint64_t wake;
+
+	if (c->state != C_CLOSING || c->nflight > 0)
+		return;
+	/* Safe: no SQE references this fd or its buffers any more. */
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
+	c->rlen = 0;
+	c->out_off = 0;
+	c->tls.in_off = c->tls.in_len = c->tls.out_len = 0;
+	if (w->stopping || c->retired) {
+		c->state = C_DONE;
+		return;
+	}
+	c->state = C_IDLE;
+	wake = now + c->backoff;
+	/* A new-connection open loop starts its next connection at its next slot. */
+	if (R.o.rate > 0 && R.o.new_conn && sched_due(&c->sched) > wake)
+		wake = sched_due(&c->sched);
+	heap_push(w, c, wake);
+}
+
+/* Shuts the socket down and cancels its ops; the close happens in conn_maybe_close. */
+static void
+conn_shutdown(struct worker *w, struct conn *c, uint64_t now)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->tls.ssl != NULL)
+		rb_tls_end(&c->tls, NULL);
+	c->state = C_CLOSING;
+	if (c->nflight > 0) {
+		/* shutdown() ends a pending recv/send; the cancel also covers a pending connect. */
+		shutdown(c->fd, SHUT_RDWR);
+		sqe = get_sqe(w);
+		if (sqe != NULL) {
+			io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data64(sqe, token(OP_CANCEL, c->slot, c->gen));
+		}
+	}
+	conn_maybe_close(w, c, now);
+}
+
+static void
+count_error(struct worker *w, struct conn *c, enum rb_err kind, uint64_t now)
+{
+	if (is_measured(w, c, now)) {
+		w->st.errors[kind]++;
+		/* A timed-out request still enters the histogram (at its age now): nothing is dropped. */
+		if (kind == E_TIMEOUT) {
+			hist_record(w->lat, now - c->t_intended);
+			if (R.o.rate > 0)
+				hist_record(w->lat_unc, now - c->t_start);
+		}
+	}
+	atomic_fetch_add_explicit(&w->live_err, 1, memory_order_relaxed);
+}
+
+/* -n mode: claims one request attempt; 0 when all n are taken. */
+static int
+claim_ticket(struct conn *c, uint64_t now)
+{
+	c->measured = 0;
+	if (R.o.nreq == 0 || now < R.tw)
+		return 1;
+	if (atomic_fetch_add(&R.tickets, 1) >= R.o.nreq)
+		return 0;
+	c->measured = 1;
+	return 1;
+}
+
+static void
+conn_retire(struct worker *w, struct conn *c, uint64_t now)
+{
+	c->in_request = 0;
+	c->retired = 1;
+	if (c->fd >= 0)
+		conn_shutdown(w, c, now);
+	else
+		c->state = C_DONE;
+}
+
+static void
+conn_error(struct worker *w, struct conn *c, enum rb_err kind, uint64_t now)
+{
+	/* A failed pre-connect (keep-alive, no request yet) is an attempt too in -n mode. */
+	if (!c->in_request && R.o.nreq > 0 && !claim_ticket(c, now)) {
+		c->backoff = 0;
+		conn_retire(w, c, now);
+		return;
+	}
+	count_error(w, c, kind, now);
+	c->in_request = 0;
+	c->backoff = kind == E_CONNECT ? RB_BACKOFF_NS : 0;
+	conn_shutdown(w, c, now);
+}
+
+static int
+is_measured(struct worker *w, struct conn *c, uint64_t now)
+{
+	(void)w;
+	if (R.o.nreq > 0)
+		return c->measured;
+	return now >= R.tw && now < R.te;
+}
+
+static const struct request *
+next_request(struct conn *c)
+{
+	const struct target *t = &R.targets[c->target];
+
+	return &R.reqs[t->urls[c->rr++ % t->nurls]];
+}
+
+static int
+conn_connect(struct worker *w, struct conn *c, uint64_t now)
+{
+	const struct target *t = &R.targets[c->target];
+	struct io_uring_sqe *sqe;
+	int one = 1;
+
+	c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		note_err(w, "socket: %s", strerror(errno));
+		c->state = C_CLOSING;
+		conn_error(w, c, E_CONNECT, now);
+		return -1;
+	}
+	/* Requests are small and latency-bound: do not let Nagle hold them back. */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->state = C_CONNECTING;
+	c->t_deadline = now + R.o.timeout_ns;
+	sqe = get_sqe(w);
+	if (sqe == NULL) {
+		note_err(w, "submission queue full");
+		conn_error(w, c, E_CONNECT, now);
+		return -1;
+	}
+	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&t->addr, t->addrlen);
+	io_uring_sqe_set_data64(sqe, token(OP_CONNECT, c->slot, c->gen));
+	c->connect_busy = 1;
+	c->nflight++;
+	return 0;
+}
+
+/* Starts a request attempt on c (ticket, intended time, URL). 0 if the run has no more. */
+static int
+request_begin(struct worker *w, struct conn *c, uint64_t now)
+{
+	if (!claim_ticket(c, now))
+		return 0;
+	c->in_request = 1;
+	c->resp_done = 0;
+	c->t_start = now;
+	c->t_deadline = now + R.o.timeout_ns;
+	c->req = next_request(c);
+	rb_resp_init(&c->resp, c->req->head);
+	if (R.o.rate > 0) {
+		c->t_intended = sched_take(&c->sched);
+		if (is_measured(w, c, c->t_intended)) {
+			w->st.sent++;
+			if (now > c->t_intended + RB_LATE_NS)
+				w->st.late++;
+		}
+	} else {
+		c->t_intended = now;
+	}
+	return 1;
+}
+
+static void
+send_request(struct worker *w, struct conn *c, uint64_t now)
+{
+	c->state = C_ACTIVE;
+	c->rlen = 0;
+	if (R.targets[c->target].tls) {
+		if (rb_tls_write(&c->tls, c->req->buf, c->req->len) < 0) {
+			note_err(w, "TLS write failed");
+			conn_error(w, c, E_TLS, now);
+			return;
+		}
+	} else {
+		c->out = c->req->buf;
+		c->out_len = c->req->len;
+		c->out_off = 0;
+	}
+	if (queue_send(w, c) < 0 || queue_recv(w, c) < 0) {
+		note_err(w, "submission queue full");
+		conn_error(w, c, E_RESET, now);
+	}
+}
+
+/* The connection is usable: send the pending request, or wait for the next one. */
+static void
+conn_established(struct worker *w, struct conn *c, uint64_t now)
+{
+	if (c->in_request) {
+		send_request(w, c, now);
+		return;
+	}
+	c->state = C_READY;
+	if (R.o.rate > 0 && sched_due(&c->sched) > now)
+		heap_push(w, c, sched_due(&c->sched));
+	else
+		conn_wake(w, c, now);
+}
+
+static void
+tls_drive_handshake(struct worker *w, struct conn *c, uint64_t now)
+{
+	char err[160];
+	int ret = rb_tls_handshake(&c->tls, err, sizeof(err));
+
+	if (queue_send(w, c) < 0)
+		ret = -1;
+	if (ret < 0) {
+		note_err(w, "%s: %s", R.targets[c->target].addrtext, err);
+		conn_error(w, c, E_TLS, now);
+		return;
+	}
+	if (ret == 0) {
+		if (queue_recv(w, c) < 0)
+			conn_error(w, c, E_TLS, now);
+		return;
+	}
+	if (rb_tls_resumed(&c->tls)) {
+		if (is_measured(w, c, now))
+			w->st.hs_resumed++;
+	} else if (is_measured(w, c, now)) {
+		w->st.hs_full++;
+	}
+	if (w->tls_version == NULL) {
+		w->tls_version = wolfSSL_get_version(c->tls.ssl);
+		w->tls_cipher = wolfSSL_get_cipher_name(c->tls.ssl);
+	}
+	conn_established(w, c, now);
+}
+
+/* A start time came due (heap) or the conn is free in closed loop. */
+static void
+conn_wake(struct worker *w, struct conn *c, uint64_t now)
+{
+	if (w->stopping || c->state == C_DONE)
+		return;
+	if (c->state == C_IDLE) {
+		if (R.o.new_conn && !request_begin(w, c, now)) {
+			c->state = C_DONE;
+			return;
+		}
+		conn_connect(w, c, now);
+		return;
+	}
+	if (c->state == C_READY) {
+		if (!request_begin(w, c, now)) {
+			conn_retire(w, c, now);
+			return;
+		}
+		send_request(w, c, now);
+	}
+}
+
+/* Feeds plaintext to the parser: 1 response complete, 0 need more, -1 conn failed. */
+static int
+conn_feed(struct worker *w, struct conn *c, uint64_t now)
+{
+	size_t used;
+	int ret = rb_resp_feed(&c->resp, c->rbuf, c->rlen, &used);
+
+	if (ret < 0) {
+		note_err(w, "malformed response from %s", R.targets[c->target].addrtext);
+		conn_error(w, c, E_PARSE, now);
+		return -1;
+	}
+	memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+	c->rlen -= used;
+	if (ret > 0) {
+		if (c->rlen > 0) {
+			note_err(w, "%s sent bytes after the response", R.targets[c->target].addrtext);
+			conn_error(w, c, E_PARSE, now);
+			return -1;
+		}
+		c->resp_done = 1;
+		if (!c->send_busy)
+			request_finish(w, c, now);
+		return 1;
+	}
+	if (c->rlen == RB_RBUF_CAP) {
+		note_err(w, "response head larger than %d bytes", RB_RBUF_CAP);
+		conn_error(w, c, E_PARSE, now);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conn_eof(struct worker *w, struct conn *c, uint64_t now)
+{
+	int ret;
+
+	if (c->state == C_HANDSHAKE) {
+		note_err(w, "%s closed the connection during the TLS handshake",
+		    R.targets[c->target].addrtext);
+		conn_error(w, c, E_TLS, now);
+		return;
+	}
+	if (c->state != C_ACTIVE) {
+		conn_error(w, c, E_CLOSED, now);
+		return;
+	}
+	ret = rb_resp_eof(&c->resp);
+	if (ret == RB_RESP_EEMPTY) {
+		conn_error(w, c, E_CLOSED, now);
+	} else if (ret < 0) {
+		conn_error(w, c, E_SHORT, now);
+	} else {
+		c->resp.keepalive = 0;
+		c->resp_done = 1;
+		if (!c->send_busy)
+			request_finish(w, c, now);
+	}
+}
+
+static void
+tls_read_loop(struct worker *w, struct conn *c, uint64_t now)
+{
+	int i, ret;
+
+	/* Bounded: each pass drains at least one record or returns. */
+	for (i = 0; i < 64; i++) {
+		ret = rb_tls_read(&c->tls, c->rbuf + c->rlen, RB_RBUF_CAP - c->rlen);
+		if (ret > 0) {
+			c->rlen += (size_t)ret;
+			if (conn_feed(w, c, now) != 0)
+				return;
+			continue;
+		}
+		if (ret == -2) {
+			conn_eof(w, c, now);
+			return;
+		}
+		if (ret < 0) {
+			note_err(w, "TLS read error from %s", R.targets[c->target].addrtext);
+			conn_error(w, c, E_TLS, now);
+			return;
+		}
+		break;
+	}
+	if (queue_recv(w, c) < 0)
+		conn_error(w, c, E_PARSE, now);
+}
+
+static void
+request_finish(struct worker *w, struct conn *c, uint64_t now)
+{
+	int status = c->resp.status, ok, i;
+
+	if (is_measured(w, c, now)) {
+		w->st.responses++;
+		w->st.status[status >= 100 && status < 600 ? status / 100 : 0]++;
+		hist_record(w->lat, now - c->t_intended);
+		if (R.o.rate > 0)
+			hist_record(w->lat_unc, now - c->t_start);
+		if (R.o.nexpect > 0) {
+			for (ok = 0, i = 0; i < R.o.nexpect; i++)
+				ok |= R.o.expect[i] == status;
+			if (!ok)
+				w->st.errors[E_STATUS]++;
+		}
+		w->t_last_done = now;
+	}
+	atomic_fetch_add_explicit(&w->live_done, 1, memory_order_relaxed);
+	c->in_request = 0;
+	c->resp_done = 0;
+	if (!c->resp.keepalive || R.o.new_conn) {
+		/* With --resume the session (and its ticket) is kept for the next connection. */
+		if (c->tls.ssl != NULL)
+			rb_tls_end(&c->tls, R.o.resume ? &c->sess : NULL);
+		c->backoff = 0;
+		conn_shutdown(w, c, now);
+		return;
+	}
+	c->state = C_READY;
+	if (R.o.rate > 0 && sched_due(&c->sched) > now)
+		heap_push(w, c, sched_due(&c->sched));
+	else
+		conn_wake(w, c, now);
+}
+
+/* ---- completions ---- */
+
+static void
+on_connect(struct worker *w, struct conn *c, int res, uint64_t now)
+{
+	const struct target *t = &R.targets[c->target];
+
+	c->connect_busy = 0;
+	if (res < 0) {
+		note_err(w, "connect %s: %s", t->addrtext, strerror(-res));
+		conn_error(w, c, E_CONNECT, now);
+		return;
+	}
+	w->st.connects++;
+	if (!t->tls) {
+		conn_established(w, c, now);
+		return;
+	}
+	if (rb_tls_begin(&c->tls, w->tls_ctx, t->host, !R.o.insecure,
+	    R.o.resume ? c->sess : NULL) < 0) {
+		note_err(w, "cannot set up a TLS session for %s", t->host);
+		conn_error(w, c, E_TLS, now);
+		return;
+	}
+	c->out_off = 0;
+	c->state = C_HANDSHAKE;
+	tls_drive_handshake(w, c, now);
+}
+
+static void
+on_send(struct worker *w, struct conn *c, int res, uint64_t now)
+{
+	c->send_busy = 0;
+	if (res < 0) {
+		if (res != -ECANCELED)
+			note_err(w, "send to %s: %s", R.targets[c->target].addrtext, strerror(-res));
+		conn_error(w, c, E_RESET, now);
+		return;
+	}
+	c->out_off += (size_t)res;
+	if (c->out_off < out_end(c)) {
+		if (queue_send(w, c) < 0)
+			conn_error(w, c, E_RESET, now);
+		return;
+	}
+	if (R.targets[c->target].tls)
+		c->out_off = c->tls.out_len = 0;
+	if (c->resp_done)
+		request_finish(w, c, now);
+}
+
+static void
+on_recv(struct worker *w, struct conn *c, int res, uint64_t now)
+{
+	int tls = R.targets[c->target].tls;
+
+	c->recv_busy = 0;
+	if (res < 0) {
+		note_err(w, "recv from %s: %s", R.targets[c->target].addrtext, strerror(-res));
+		conn_error(w, c, E_RESET, now);
+		return;
+	}
+	if (now >= R.tw && now < R.te)
+		w->st.bytes_in += (uint64_t)res;
+	if (res == 0) {
+		if (tls) {
+			/* wolfSSL may still hold buffered records; its recv callback now reports close. */
+			c->tls.eof = 1;
+			if (c->state == C_ACTIVE) {
+				tls_read_loop(w, c, now);
+				return;
+			}
+		}
+		conn_eof(w, c, now);
+		return;
+	}
+	if (!tls) {
+		c->rlen += (size_t)res;
+		if (conn_feed(w, c, now) == 0 && queue_recv(w, c) < 0)
+			conn_error(w, c, E_PARSE, now);
+		return;
+	}
+	c->tls.in_len += (size_t)res;
+	if (c->state == C_HANDSHAKE)
+		tls_drive_handshake(w, c, now);
+	else
+		tls_read_loop(w, c, now);
+}
+
+static void
+dispatch(struct worker *w, struct io_uring_cqe *cqe, uint64_t now)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	enum rb_op op = (enum rb_op)(ud >> 56);
+	uint32_t slot = (uint32_t)(ud >> 32) & 0xffffff, gen = (uint32_t)ud;
+	struct conn *c;
+
+	if (op == OP_CANCEL || slot >= w->nconn)
+		return;
+	c = &w->conns[slot];
+	if (gen != c->gen)
+		return;		/* stale: the slot has a new socket since */
+	c->nflight--;
+	if (c->state == C_CLOSING) {
+		if (op == OP_SEND)
+			c->send_busy = 0;
+		else if (op == OP_RECV)
+			c->recv_busy = 0;
+		else
+			c->connect_busy = 0;
+		conn_maybe_close(w, c, now);
+		return;
+	}
+	switch (op) {
+	case OP_CONNECT:
+		on_connect(w, c, cqe->res, now);
+		break;
+	case OP_SEND:
+		on_send(w, c, cqe->res, now);
+		break;
+	case OP_RECV:
+		on_recv(w, c, cqe->res, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the worker loop ---- */
+
+static void
+scan_timeouts(struct worker *w, uint64_t now)
+{
+	uint32_t i;
+	struct conn *c;
+
+	for (i = 0; i < w->nconn; i++) {
+		c = &w->conns[i];
+		if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_ACTIVE) &&
+		    now >= c->t_deadline) {
+			note_err(w, "timeout (%s) waiting for %s",
+			    c->state == C_ACTIVE ? "response" : "connect/handshake",
+			    R.targets[c->target].addrtext);
+			conn_error(w, c, c->in_request ? E_TIMEOUT : E_CONNECT, now);
+		}
+	}
+}
+
+static int
+busy_requests(struct worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->nconn; i++)
+		if (w->conns[i].in_request)
+			return 1;
+	return 0;
+}
+
+static void
+begin_stop(struct worker *w, uint64_t now)
+{
+	uint32_t i;
+	struct conn *c;
+	uint64_t due, due_w, k;
+
+	w->stopping = 1;
+	w->t_stop = now;
+	getrusage(RUSAGE_THREAD, &w->ru1);
+	w->ru_t1 = now;
+	for (i = 0; i < w->nconn; i++) {
+		c = &w->conns[i];
+		if (R.o.rate > 0 && R.o.nreq == 0) {
+			/* Slots due inside the window that were never sent. */
+			due = sched_due_before(&c->sched, R.te);
+			due_w = sched_due_before(&c->sched, R.tw);
+			k = c->sched.k > due_w ? c->sched.k : due_w;
+			if (due > k)
+				w->st.unsent += due - k;
+		}
+		c->in_request = 0;
+		if (c->fd >= 0 && c->state != C_CLOSING)
+			conn_shutdown(w, c, now);
+		else if (c->fd < 0)
+			c->state = C_DONE;
+	}
+}
+
+static int
+all_quiet(struct worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->nconn; i++)
+		if (w->conns[i].nflight > 0)
+			return 0;
+	return 1;
+}
+
+static int
+worker_ring_init(struct worker *w)
+{
+	struct io_uring_params p;
+	unsigned entries = 64;
+	int ret;
+
+	/* Each conn has at most 2 ops in flight plus a cancel; size the SQ so it never fills. */
+	while (entries < 2 * w->nconn + 16 && entries < 4096)
+		entries *= 2;
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4;
+	ret = io_uring_queue_init_params(entries, &w->ring, &p);
+	if (ret == -EINVAL) {
+		/* Kernels before 6.1: no DEFER_TASKRUN. */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+		p.cq_entries = entries * 4;
+		ret = io_uring_queue_init_params(entries, &w->ring, &p);
+	}
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		ret = io_uring_queue_init_params(entries, &w->ring, &p);
+	}
+	return ret;
+}
+
+static int
+should_stop(struct worker *w, uint64_t now)
+{
+	if (atomic_load_explicit(&R.stop, memory_order_relaxed))
+		return 1;
+	if ((R.o.nreq == 0 || R.o.have_duration) && now >= R.te)
+		return 1;
+	if (R.o.nreq > 0 && atomic_load(&R.tickets) >= R.o.nreq && !busy_requests(w))
+		return 1;
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+	uint64_t now, until, drain_end = 0;
+	unsigned head, n;
+	int ret;
+
+	ret = worker_ring_init(w);
+	if (ret < 0) {
+		snprintf(w->fatal, sizeof(w->fatal), "io_uring_queue_init: %s", strerror(-ret));
+		goto out;
+	}
+	/* Bounded: the loop ends at the stop time (or when -n is used up) plus the drain time. */
+	for (;;) {
+		now = now_ns();
+		if (!w->ru_started && now >= R.tw) {
+			getrusage(RUSAGE_THREAD, &w->ru0);
+			w->ru_t0 = now;
+			w->ru_started = 1;
+		}
+		if (!w->stopping && should_stop(w, now)) {
+			begin_stop(w, now);
+			drain_end = now + RB_DRAIN_NS;
+		}
+		if (w->stopping && (all_quiet(w) || now >= drain_end))
+			break;
+		while (!w->stopping && w->nheap > 0 && w->heap[0]->wake <= now)
+			conn_wake(w, heap_pop(w), now);
+		if (now >= w->next_scan) {
+			if (!w->stopping)
+				scan_timeouts(w, now);
+			w->next_scan = now + (R.o.timeout_ns / 10 < RB_TICK_NS ?
+			    R.o.timeout_ns / 10 + 1 : RB_TICK_NS);
+		}
+		until = w->next_scan;
+		if (!w->stopping && w->nheap > 0 && w->heap[0]->wake < until)
+			until = w->heap[0]->wake;
+		if (!w->stopping && R.te < until && R.te > now)
+			until = R.te;
+		now = now_ns();
+		until = until > now ? until - now : 0;
+		ts.tv_sec = (long long)(until / 1000000000ull);
+		ts.tv_nsec = (long long)(until % 1000000000ull);
+		/* One submit (and wait) per iteration. */
+		ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			snprintf(w->fatal, sizeof(w->fatal), "io_uring_submit_and_wait: %s",
+			    strerror(-ret));
+			break;
+		}
+		now = now_ns();
+		n = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			dispatch(w, cqe, now);
+			if (++n == RB_CQE_BATCH)
+				break;
+		}
+		io_uring_cq_advance(&w->ring, n);
+	}
+	if (!w->ru_started) {
+		w->ru0 = w->ru1;
+		w->ru_t0 = w->ru_t1;
+	}
+	/* Tearing the ring down cancels whatever is left; buffers are freed only after this. */
+	io_uring_queue_exit(&w->ring);
+out:
+	atomic_fetch_sub(&R.running, 1);
+	return NULL;
+}
+
+/* ---- set-up ---- */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ringbench [options] URL [URL...]\n"
+	    "  -c N              connections (total over all threads; default 10)\n"
+	    "  -t N              threads, one io_uring ring each (default 1)\n"
+	    "  -d DURATION       measured duration (default 10s): 500ms, 10s, 2m\n"
+	    "  -n N              stop after N measured requests instead of a duration\n"
+	    "  -R RATE           open loop: total requests/s over all connections\n"
+	    "      --warmup D    run D before measuring (excluded from results; default 0)\n"
+	    "      --ramp D      open the connections gradually over D (default 0)\n"
+	    "      --timeout D   per request (default 10s); timed-out requests are errors\n"
+	    "  -H 'Name: value'  add a header (Host overrides the URL's)\n"
+	    "  -m METHOD         request method (default GET)\n"
+	    "      --body FILE   request body\n"
+	    "      --new-conn    a new connection per request (TLS: full handshake each time)\n"
+	    "      --resume      with https: new connection per request, resuming TLS sessions\n"
+	    "  -k, --insecure    do not verify the server certificate\n"
+	    "      --cacert FILE CA certificates to verify the server with\n"
+	    "      --expect-status LIST  e.g. 200,204; other statuses count as errors\n"
+	    "      --json        machine-readable result on stdout\n"
+	    "  -q, --quiet       no live progress line\n"
+	    "URLs of one host:port share connections and are sent round-robin.\n");
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+read_body(struct opts *o)
+{
+	FILE *f = fopen(o->body_file, "rb");
+	struct stat sb;
+
+	if (f == NULL || fstat(fileno(f), &sb) < 0 || sb.st_size > (64 << 20)) {
+		fprintf(stderr, "ringbench: --body %s: %s\n", o->body_file,
+		    f == NULL ? strerror(errno) : "larger than 64 MiB or unreadable");
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	o->body_len = (size_t)sb.st_size;
+	o->body = malloc(o->body_len + 1);
+	if (o->body == NULL || fread(o->body, 1, o->body_len, f) != o->body_len) {
+		fprintf(stderr, "ringbench: --body %s: read failed\n", o->body_file);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+enum {
+	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO,
+};
+
+static int
+parse_args(struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"warmup", required_argument, NULL, OPT_WARMUP},
+		{"ramp", required_argument, NULL, OPT_RAMP},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"body", required_argument, NULL, OPT_BODY},
+		{"new-conn", no_argument, NULL, OPT_NEWCONN},
+		{"resume", no_argument, NULL, OPT_RESUME},
+		{"insecure", no_argument, NULL, 'k'},
+		{"cacert", required_argument, NULL, OPT_CACERT},
+		{"expect-status", required_argument, NULL, OPT_EXPECT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"crypto", no_argument, NULL, OPT_CRYPTO},
+		{NULL, 0, NULL, 0},
+	};
+	char err[512], *tok, *save;
+	int64_t d;
+	uint64_t v;
+	int ch;
+
+	o->conns = 10;
+	o->threads = 1;
+	o->duration_ns = 10000000000ull;
+	o->timeout_ns = 10000000000ull;
+	o->method = "GET";
+	while ((ch = getopt_long(argc, argv, "c:t:d:n:R:H:m:kq", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (parse_u64(optarg, RB_MAX_CONNS, &v) < 0 || v == 0)
+				goto bad;
+			o->conns = (uint32_t)v;
+			break;
+		case 't':
+			if (parse_u64(optarg, RB_MAX_THREADS, &v) < 0 || v == 0)
+				goto bad;
+			o->threads = (uint32_t)v;
+			break;
+		case 'n':
+			if (parse_u64(optarg, UINT64_MAX / 2, &o->nreq) < 0 || o->nreq == 0)
+				goto bad;
+			break;
+		case 'R':
+			o->rate = strtod(optarg, &tok);
+			if (*tok != '\0' || !(o->rate > 0) || o->rate > 1e9)
+				goto bad;
+			break;
+		case 'H':
+			if (o->nhdrs == RB_MAX_HDRS || strchr(optarg, ':') == NULL ||
+			    strpbrk(optarg, "\r\n") != NULL) {
+				fprintf(stderr, "ringbench: -H '%s': want 'Name: value'\n", optarg);
+				return -1;
+			}
+			o->hdrs[o->nhdrs++] = optarg;
+			break;
+		case 'm':
+			if (strpbrk(optarg, " \t\r\n") != NULL || *optarg == '\0')
+				goto bad;
+			o->method = optarg;
+			break;
+		case 'k':
+			o->insecure = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'd':
+		case OPT_WARMUP:
+		case OPT_RAMP:
+		case OPT_TIMEOUT:
+			d = rb_parse_duration(optarg);
+			if (d < 0 || (d == 0 && (ch == 'd' || ch == OPT_TIMEOUT)))
+				goto bad;
+			if (ch == 'd') {
+				o->duration_ns = (uint64_t)d;
+				o->have_duration = 1;
+			} else if (ch == OPT_WARMUP) {
+				o->warmup_ns = (uint64_t)d;
+			} else if (ch == OPT_RAMP) {
+				o->ramp_ns = (uint64_t)d;
+			} else {
+				o->timeout_ns = (uint64_t)d;
+			}
+			break;
+		case OPT_BODY:
+			o->body_file = optarg;
+			break;
+		case OPT_NEWCONN:
+			o->new_conn = 1;
+			break;
+		case OPT_RESUME:
+			o->resume = 1;
+			o->new_conn = 1;
+			break;
+		case OPT_CACERT:
+			o->cacert = optarg;
+			break;
+		case OPT_EXPECT:
+			for (tok = strtok_r(optarg, ",", &save); tok != NULL;
+			    tok = strtok_r(NULL, ",", &save)) {
+				if (o->nexpect == (int)RB_NELEM(o->expect) ||
+				    parse_u64(tok, 599, &v) < 0 || v < 100)
+					goto bad;
+				o->expect[o->nexpect++] = (int)v;
+			}
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		case OPT_CRYPTO:
+			fprintf(stderr, "ringbench: --crypto is provided by bench/crypto\n");
+			return -1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "ringbench: no URL given\n");
+		usage(stderr);
+		return -1;
+	}
+	for (; optind < argc; optind++) {
+		if (o->nurls == RB_MAX_URLS) {
+			fprintf(stderr, "ringbench: at most %d URLs\n", RB_MAX_URLS);
+			return -1;
+		}
+		if (rb_url_parse(&o->urls[o->nurls], argv[optind], err, sizeof(err)) < 0) {
+			fprintf(stderr, "ringbench: bad URL %s\n", err);
+			return -1;
+		}
+		o->nurls++;
+	}
+	if (o->threads > o->conns)
+		o->threads = o->conns;
+	if (o->body_file != NULL && read_body(o) < 0)
+		return -1;
+	return 0;
+bad:
+	fprintf(stderr, "ringbench: bad value for -%c: '%s'\n", ch < 256 ? ch : '-', optarg);
+	usage(stderr);
+	return -1;
+}
+
+/* Is addr loopback or one of this host's own addresses? */
+static int
+addr_is_local(const struct sockaddr_storage *a)
+{
+	struct ifaddrs *ifa, *i;
+	int local = 0;
+
+	if (a->ss_family == AF_INET &&
+	    (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127)
+		return 1;
+	if (a->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr))
+		return 1;
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i != NULL && !local; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a->ss_family)
+			continue;
+		if (a->ss_family == AF_INET)
+			local = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+			    ((const struct sockaddr_in *)a)->sin_addr.s_addr;
+		else
+			local = memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			    &((const struct sockaddr_in6 *)a)->sin6_addr, 16) == 0;
+	}
+	freeifaddrs(ifa);
+	return local;
+}
+
+/* One blocking connect with a deadline, so a dead target is a clear error before the run. */
+static int
+probe_target(const struct target *t, char *err, size_t errlen)
+{
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fd, ret, soerr = 0;
+
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)&t->addr, t->addrlen);
+	if (ret < 0 && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		ret = poll(&pfd, 1, 3000);
+		if (ret == 0) {
+			snprintf(err, errlen, "connect %s: no answer within 3 s", t->addrtext);
+			close(fd);
+			return -1;
+		}
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		ret = soerr ? -1 : 0;
+		errno = soerr;
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "connect %s: %s", t->addrtext, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+setup_targets(void)
+{
+	struct addrinfo hints, *res;
+	struct rb_url *u;
+	struct target *t;
+	uint32_t i, j;
+	char err[512], host[INET6_ADDRSTRLEN];
+	int ret;
+
+	for (i = 0; i < R.o.nurls; i++) {
+		u = &R.o.urls[i];
+		for (j = 0; j < R.ntargets; j++) {
+			t = &R.targets[j];
+			if (t->tls == u->tls && strcmp(t->host, u->host) == 0 &&
+			    strcmp(t->port, u->port) == 0)
+				break;
+		}
+		if (j == R.ntargets) {
+			t = &R.targets[R.ntargets++];
+			t->tls = u->tls;
+			strcpy(t->host, u->host);
+			strcpy(t->port, u->port);
+			memset(&hints, 0, sizeof(hints));
+			hints.ai_socktype = SOCK_STREAM;
+			ret = getaddrinfo(u->host, u->port, &hints, &res);
+			if (ret != 0) {
+				fprintf(stderr, "ringbench: %s: cannot resolve %s: %s\n", u->text,
+				    u->host, gai_strerror(ret));
+				return -1;
+			}
+			memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+			t->addrlen = res->ai_addrlen;
+			freeaddrinfo(res);
+			if (t->addr.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->addr)->sin6_addr,
+				    host, sizeof(host));
+			else
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&t->addr)->sin_addr,
+				    host, sizeof(host));
+			snprintf(t->addrtext, sizeof(t->addrtext),
+			    t->addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, t->port);
+			t->local = addr_is_local(&t->addr);
+			if (probe_target(t, err, sizeof(err)) < 0) {
+				fprintf(stderr, "ringbench: %s: target unreachable: %s\n", u->text, err);
+				return -1;
+			}
+		}
+		t->urls[t->nurls++] = i;
+		R.reqs[i].target = j;
+		R.reqs[i].head = strcasecmp(R.o.method, "HEAD") == 0;
+		if (rb_req_build(&R.reqs[i].buf, &R.reqs[i].len, u, R.o.method, R.o.hdrs, R.o.nhdrs,
+		    R.o.body, R.o.body_len, R.o.new_conn) < 0)
+			return -1;
+		if (R.reqs[i].len > R.max_req_len)
+			R.max_req_len = R.reqs[i].len;
+	}
+	return 0;
+}
+
+/* Each connection needs an fd; raise the soft limit when the hard one allows it. */
+static int
+check_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)R.o.conns + 32 + 2 * R.o.threads;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		fprintf(stderr, "ringbench: -c %u needs %llu file descriptors but the hard limit "
+		    "(RLIMIT_NOFILE) is %llu: raise it (ulimit -Hn, limits.conf) or lower -c\n",
+		    R.o.conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		fprintf(stderr, "ringbench: cannot raise the fd limit to %llu: %s\n",
+		    (unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+worker_setup(struct worker *w, uint32_t id, uint32_t gbase, uint32_t nconn)
+{
+	char err[256];
+	size_t out_cap;
+	uint32_t i;
+	struct conn *c;
+
+	w->id = id;
+	w->gbase = gbase;
+	w->nconn = nconn;
+	w->conns = calloc(nconn, sizeof(*w->conns));
+	w->heap = calloc(nconn + 1, sizeof(*w->heap));
+	w->lat = hist_new();
+	w->lat_unc = hist_new();
+	if (w->conns == NULL || w->heap == NULL || w->lat == NULL || w->lat_unc == NULL)
+		return -1;
+	for (i = 0; i < R.ntargets; i++) {
+		if (R.targets[i].tls && w->tls_ctx == NULL) {
+			w->tls_ctx = rb_tls_ctx_new(R.o.insecure, R.o.cacert, err, sizeof(err));
+			if (w->tls_ctx == NULL) {
+				fprintf(stderr, "ringbench: %s\n", err);
+				return -1;
+			}
+		}
+	}
+	/* Room for the largest request as TLS records, plus handshake messages. */
+	out_cap = R.max_req_len + (R.max_req_len / 16384 + 1) * 64 + 16384;
+	for (i = 0; i < nconn; i++) {
+		c = &w->conns[i];
+		c->slot = i;
+		c->fd = -1;
+		c->target = (gbase + i) % R.ntargets;
+		c->rr = (gbase + i) / R.ntargets;
+		c->rbuf = malloc(RB_RBUF_CAP);
+		if (c->rbuf == NULL)
+			return -1;
+		if (R.targets[c->target].tls && rb_tls_alloc(&c->tls, out_cap) < 0)
+			return -1;
+		if (R.o.rate > 0)
+			sched_init(&c->sched, R.tr, R.o.rate, R.o.conns, gbase + i);
+		/* Ramp-up: connection g starts at t0 + ramp * g / c. */
+		heap_push(w, c, R.t0 + (uint64_t)((double)R.o.ramp_ns * (gbase + i) / R.o.conns));
+	}
+	return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; w->conns != NULL && i < w->nconn; i++) {
+		if (w->conns[i].fd >= 0)
+			close(w->conns[i].fd);
+		rb_tls_release(&w->conns[i].tls);
+		if (w->conns[i].sess != NULL)
+			wolfSSL_SESSION_free(w->conns[i].sess);
+		free(w->conns[i].rbuf);
+	}
+	if (w->tls_ctx != NULL)
+		wolfSSL_CTX_free(w->tls_ctx);
+	free(w->conns);
+	free(w->heap);
+	free(w->lat);
+	free(w->lat_unc);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&R.stop, 1);
+}
+
+/* ---- reporting ---- */
+
+static double
+tv_sec(struct timeval tv)
+{
+	return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static void
+fmt_ns(char *b, size_t n, uint64_t ns)
+{
+	if (ns < 1000000)
+		snprintf(b, n, "%.1fus", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(b, n, "%.2fms", ns / 1e6);
+	else
+		snprintf(b, n, "%.2fs", ns / 1e9);
+}
+
+static const double pcts[] = { 50, 90, 99, 99.9, 99.99, 100 };
+static const char *const pct_names[] = { "p50", "p90", "p99", "p99.9", "p99.99", "max" };
+
+struct result {
+	struct stats	st;
+	struct hist	*lat, *unc;
+	double		secs, cpu[RB_MAX_THREADS];
+	int		local;
+	int		saturated;	/* some thread > 80% busy */
+};
+
+static void
+report_text(struct result *r, struct worker *ws)
+{
+	const struct opts *o = &R.o;
+	char a[32], b[32];
+	uint64_t errs = 0, hs;
+	size_t i;
+	uint32_t t;
+
+	printf("ringbench %s: %u threads, %u connections, %s, %s%s, %s\n", RINGEDGE_VERSION,
+	    o->threads, o->conns, o->rate > 0 ? "open loop" : "closed loop",
+	    o->resume ? "new connection per request, TLS resumption" :
+	    o->new_conn ? "new connection per request" : "keep-alive",
+	    R.targets[0].tls ? " (TLS)" : "",
+	    o->nreq ? "request count" : "duration");
+	for (t = 0; t < R.ntargets; t++)
+		printf("  target %s (%s%s)\n", R.targets[t].addrtext, R.targets[t].tls ? "https" : "http",
+		    R.targets[t].local ? "; same host as ringbench" : "");
+	if (o->rate > 0) {
+		printf("  Latency  corrected (from intended send)   uncorrected (from actual send)\n");
+		for (i = 0; i < RB_NELEM(pcts); i++) {
+			fmt_ns(a, sizeof(a), hist_percentile(r->lat, pcts[i]));
+			fmt_ns(b, sizeof(b), hist_percentile(r->unc, pcts[i]));
+			printf("    %-7s %12s %36s\n", pct_names[i], a, b);
+		}
+	} else {
+		printf("  Latency (closed loop: service time; coordinated omission applies, use -R for "
+		    "real latency)\n");
+		for (i = 0; i < RB_NELEM(pcts); i++) {
+			fmt_ns(a, sizeof(a), hist_percentile(r->lat, pcts[i]));
+			printf("    %-7s %12s\n", pct_names[i], a);
+		}
+	}
+	fmt_ns(a, sizeof(a), (uint64_t)hist_mean(r->lat));
+	fmt_ns(b, sizeof(b), (uint64_t)hist_stddev(r->lat));
+	printf("    mean %s, stdev %s\n", a, b);
+	printf("  Requests: %llu in %.2fs = %.1f req/s, %.2f MB/s in\n",
+	    (unsigned long long)r->st.responses, r->secs, r->st.responses / r->secs,
+	    r->st.bytes_in / r->secs / 1e6);
+	if (o->rate > 0)
+		printf("  Rate: target %.1f req/s, sent %.1f req/s; late sends (>1ms): %llu, unsent: %llu\n",
+		    o->rate, r->st.sent / r->secs, (unsigned long long)r->st.late,
+		    (unsigned long long)r->st.unsent);
+	printf("  Status: 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu 5xx=%llu other=%llu\n",
+	    (unsigned long long)r->st.status[1], (unsigned long long)r->st.status[2],
+	    (unsigned long long)r->st.status[3], (unsigned long long)r->st.status[4],
+	    (unsigned long long)r->st.status[5], (unsigned long long)r->st.status[0]);
+	printf("  Errors:");
+	for (i = 0; i < (size_t)E_NERR; i++) {
+		printf(" %s=%llu", err_names[i], (unsigned long long)r->st.errors[i]);
+		errs += r->st.errors[i];
+	}
+	printf("\n");
+	hs = r->st.hs_full + r->st.hs_resumed;
+	if (R.targets[0].tls || hs > 0)
+		printf("  TLS: %llu handshakes (%.1f/s), %llu resumed (%.1f%%); %s %s\n",
+		    (unsigned long long)hs, hs / r->secs, (unsigned long long)r->st.hs_resumed,
+		    hs ? 100.0 * r->st.hs_resumed / hs : 0.0,
+		    ws[0].tls_version ? ws[0].tls_version : "-", ws[0].tls_cipher ? ws[0].tls_cipher : "");
+	printf("  Client CPU:");
+	for (t = 0; t < o->threads; t++)
+		printf(" t%u=%.0f%%", t, r->cpu[t] * 100);
+	printf("\n");
+	for (t = 0; t < o->threads; t++) {
+		if (r->cpu[t] > 0.8) {
+			printf("  WARNING: thread %u was %.0f%% busy: the client may be the bottleneck; "
+			    "add threads (-t) or use another machine\n", t, r->cpu[t] * 100);
+			break;
+		}
+	}
+	if (r->local)
+		printf("  NOTE: target is on this host: client and server share CPUs, the figures "
+		    "include that contention\n");
+	for (t = 0; t < o->threads; t++) {
+		if (errs > 0 && ws[t].first_err[0]) {
+			printf("  first error: %s\n", ws[t].first_err);
+			break;
+		}
+	}
+}
+
+static void
+json_hist(const char *name, struct hist *h)
+{
+	size_t i;
+
+	printf("\"%s\":{\"count\":%llu,\"min_us\":%.3f,\"mean_us\":%.3f,\"stdev_us\":%.3f", name,
+	    (unsigned long long)h->count, h->count ? h->min / 1e3 : 0.0, hist_mean(h) / 1e3,
+	    hist_stddev(h) / 1e3);
+	for (i = 0; i < RB_NELEM(pcts); i++)
+		printf(",\"%s_us\":%.3f", pct_names[i], hist_percentile(h, pcts[i]) / 1e3);
+	printf("}");
+}
+
+static void
+report_json(struct result *r, struct worker *ws)
+{
+	const struct opts *o = &R.o;
+	size_t i;
+	uint32_t t;
+	uint64_t hs = r->st.hs_full + r->st.hs_resumed;
+
+	printf("{\"version\":\"%s\",\"mode\":\"%s\",\"connection\":\"%s\",\"threads\":%u,"
+	    "\"connections\":%u,\"duration_s\":%.6f,\"requests\":%llu,\"requests_per_s\":%.3f,"
+	    "\"bytes_in\":%llu,", RINGEDGE_VERSION, o->rate > 0 ? "open" : "closed",
+	    o->resume ? "resume" : o->new_conn ? "new" : "keepalive", o->threads, o->conns,
+	    r->secs, (unsigned long long)r->st.responses, r->st.responses / r->secs,
+	    (unsigned long long)r->st.bytes_in);
+	if (o->rate > 0)
+		printf("\"target_rate\":%.3f,\"sent\":%llu,\"sent_per_s\":%.3f,\"late\":%llu,"
+		    "\"unsent\":%llu,", o->rate, (unsigned long long)r->st.sent,
+		    r->st.sent / r->secs, (unsigned long long)r->st.late,
+		    (unsigned long long)r->st.unsent);
+	json_hist("latency", r->lat);
+	printf(",");
+	if (o->rate > 0) {
+		json_hist("latency_uncorrected", r->unc);
+		printf(",");
+	}
+	printf("\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,"
+	    "\"other\":%llu},\"errors\":{", (unsigned long long)r->st.status[1],
+	    (unsigned long long)r->st.status[2], (unsigned long long)r->st.status[3],
+	    (unsigned long long)r->st.status[4], (unsigned long long)r->st.status[5],
+	    (unsigned long long)r->st.status[0]);
+	for (i = 0; i < (size_t)E_NERR; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", err_names[i], (unsigned long long)r->st.errors[i]);
+	printf("},\"tls\":{\"handshakes\":%llu,\"full\":%llu,\"resumed\":%llu,"
+	    "\"handshakes_per_s\":%.3f,\"resumption_rate\":%.4f,\"version\":\"%s\",\"cipher\":\"%s\"},",
+	    (unsigned long long)hs, (unsigned long long)r->st.hs_full,
+	    (unsigned long long)r->st.hs_resumed, hs / r->secs,
+	    hs ? (double)r->st.hs_resumed / hs : 0.0,
+	    ws[0].tls_version ? ws[0].tls_version : "", ws[0].tls_cipher ? ws[0].tls_cipher : "");
+	printf("\"connects\":%llu,\"cpu\":[", (unsigned long long)r->st.connects);
+	for (t = 0; t < o->threads; t++)
+		printf("%s%.4f", t ? "," : "", r->cpu[t]);
+	printf("],\"client_saturated\":%s,\"target_local\":%s}\n", r->saturated ? "true" : "false",
+	    r->local ? "true" : "false");
+}
+
+static void
+progress(uint64_t start, struct worker *ws, uint64_t *last_done, uint64_t *last_t)
+{
+	uint64_t done = 0, err = 0, now = now_ns();
+	uint32_t t;
+	const char *phase;
+
+	for (t = 0; t < R.o.threads; t++) {
+		done += atomic_load_explicit(&ws[t].live_done, memory_order_relaxed);
+		err += atomic_load_explicit(&ws[t].live_err, memory_order_relaxed);
+	}
+	phase = now < R.tr ? " (ramp-up)" : now < R.tw ? " (warm-up)" : "";
+	fprintf(stderr, "\r[%4.0fs] %10.0f req/s  %llu responses  %llu errors%s\033[K",
+	    (now - start) / 1e9, (done - *last_done) / ((now - *last_t) / 1e9),
+	    (unsigned long long)done, (unsigned long long)err, phase);
+	*last_done = done;
+	*last_t = now;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker *ws = NULL;
+	struct result r;
+	struct sigaction sa;
+	uint64_t last_done = 0, last_t, gbase = 0, end = 0, start;
+	uint32_t t, i;
+	int live, any_tls = 0, rc = 1;
+	struct timespec nap = { 0, 100000000 };
+
+	memset(&r, 0, sizeof(r));
+	if (parse_args(&R.o, argc, argv) < 0)
+		return 2;
+	if (setup_targets() < 0 || check_fd_limit() < 0)
+		return 1;
+	for (t = 0; t < R.ntargets; t++) {
+		any_tls |= R.targets[t].tls;
+		r.local |= R.targets[t].local;
+	}
+	if (R.o.conns < R.ntargets)
+		fprintf(stderr, "ringbench: warning: %u connections for %u targets: some get none\n",
+		    R.o.conns, R.ntargets);
+	if (any_tls && rb_tls_global_init() < 0) {
+		fprintf(stderr, "ringbench: wolfSSL_Init failed\n");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	start = now_ns();
+	R.t0 = start + 20000000;	/* all threads start their clocks together */
+	R.tr = R.t0 + R.o.ramp_ns;
+	R.tw = R.tr + R.o.warmup_ns;
+	R.te = R.tw + (R.o.nreq > 0 && !R.o.have_duration ? UINT64_MAX / 4 : R.o.duration_ns);
+	ws = calloc(R.o.threads, sizeof(*ws));
+	if (ws == NULL)
+		return 1;
+	for (t = 0; t < R.o.threads; t++) {
+		i = sched_share(R.o.conns, R.o.threads, t);
+		if (worker_setup(&ws[t], t, (uint32_t)gbase, i) < 0) {
+			fprintf(stderr, "ringbench: out of memory or TLS set-up failed\n");
+			goto out;
+		}
+		gbase += i;
+	}
+	atomic_store(&R.running, R.o.threads);
+	for (t = 0; t < R.o.threads; t++) {
+		if (pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) != 0) {
+			fprintf(stderr, "ringbench: pthread_create failed\n");
+			atomic_store(&R.stop, 1);
+			R.o.threads = t;
+			atomic_store(&R.running, t);
+			break;
+		}
+	}
+	live = !R.o.quiet && !R.o.json && isatty(STDERR_FILENO);
+	last_t = now_ns();
+	/* Bounded by the workers, which are bounded by the run's end time or -n. */
+	for (i = 0; atomic_load(&R.running) > 0; i++) {
+		nanosleep(&nap, NULL);
+		if (live && i % 10 == 9)
+			progress(start, ws, &last_done, &last_t);
+	}
+	if (live)
+		fprintf(stderr, "\n");
+	for (t = 0; t < R.o.threads; t++)
+		pthread_join(ws[t].tid, NULL);
+
+	r.lat = hist_new();
+	r.unc = hist_new();
+	if (r.lat == NULL || r.unc == NULL)
+		goto out;
+	for (t = 0; t < R.o.threads; t++) {
+		if (ws[t].fatal[0]) {
+			fprintf(stderr, "ringbench: thread %u: %s\n", t, ws[t].fatal);
+			goto out;
+		}
+		hist_merge(r.lat, ws[t].lat);
+		hist_merge(r.unc, ws[t].lat_unc);
+		for (i = 0; i < sizeof(r.st) / sizeof(uint64_t); i++)
+			((uint64_t *)&r.st)[i] += ((uint64_t *)&ws[t].st)[i];
+		if (ws[t].t_last_done > end)
+			end = ws[t].t_last_done;
+		if (ws[t].ru_t1 > ws[t].ru_t0)
+			r.cpu[t] = (tv_sec(ws[t].ru1.ru_utime) + tv_sec(ws[t].ru1.ru_stime) -
+			    tv_sec(ws[t].ru0.ru_utime) - tv_sec(ws[t].ru0.ru_stime)) /
+			    ((ws[t].ru_t1 - ws[t].ru_t0) / 1e9);
+		r.saturated |= r.cpu[t] > 0.8;
+	}
+	/* Duration mode: the fixed window (cut short by ^C). -n: until the last response. */
+	if (R.o.nreq > 0 && !R.o.have_duration)
+		r.secs = end > R.tw ? (end - R.tw) / 1e9 : 1e-9;
+	else
+		r.secs = (ws[0].t_stop < R.te ? ws[0].t_stop - R.tw : R.te - R.tw) / 1e9;
+	if (r.secs <= 0)
+		r.secs = 1e-9;
+	if (R.o.json) {
+		report_json(&r, ws);
+	} else {
+		report_text(&r, ws);
+	}
+	rc = 0;
+	if (r.st.responses == 0) {
+		for (t = 0; t < R.o.threads; t++) {
+			if (ws[t].first_err[0]) {
+				fprintf(stderr, "ringbench: no successful response; first error: %s\n",
+				    ws[t].first_err);
+				break;
+			}
+		}
+		rc = 1;
+	}
+out:
+	for (t = 0; ws != NULL && t < R.o.threads; t++)
+		worker_free(&ws[t]);
+	free(ws);
+	free(r.lat);
+	free(r.unc);
+	for (i = 0; i < R.o.nurls; i++)
+		free(R.reqs[i].buf);
+	free(R.o.body);
+	if (any_tls)
+		wolfSSL_Cleanup();
+	return rc;
+}
