@@ -1,0 +1,1 @@
+"""Helpers of the ringedge integration suite (see test/integration/README.md)."""
