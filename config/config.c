@@ -714,6 +714,8 @@ set_route_path(struct loader *ld, void *obj, const struct cfg_key *k, const char
 		    *p == '#')
 			return msgf(ld, "path: \"%s\" has a character not allowed in a path prefix",
 				    val);
+	if (strstr(val, "//") != NULL)
+		return msgf(ld, "path: \"%s\" has an empty segment (//)", val);
 	return set_string(ld, obj, k, val);
 }
 
@@ -1189,6 +1191,19 @@ find_listener(const struct config *c, const char *name, size_t len)
 	return -1;
 }
 
+/* Same vDir prefix as the trie sees it: ASCII case-insensitive, one trailing '/' ignored. */
+static bool
+path_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 1 && a[la - 1] == '/')
+		la--;
+	if (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 static void
 check_routes(struct loader *ld)
 {
@@ -1248,8 +1263,7 @@ check_routes(struct loader *ld)
 			struct cfg_route *o = &c->routes[j];
 			uint64_t common = o->listeners & r->listeners;
 
-			if (common == 0 || strcmp(o->host, r->host) != 0 ||
-			    strcasecmp(o->path, r->path) != 0)
+			if (common == 0 || strcmp(o->host, r->host) != 0 || !path_eq(o->path, r->path))
 				continue;
 			cfg_error(ld->err, ld->file, r->line,
 				  "[route %s]: duplicate route: host %s path %s already routed by "

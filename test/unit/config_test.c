@@ -225,6 +225,12 @@ test_errors(void)
 		   "[route b]\nhost = meet.contoso.com.\npath = /MEET\npool = p\n", NOIO,
 		   "t.ini:9: [route b]: duplicate route: host meet.contoso.com path /MEET already "
 		   "routed by [route a] at line 5 on listener l");
+	EXPECT_ERR(BASE "[route e]\nhost = e\npath = /a//b\npool = p\n", NOIO,
+		   "t.ini:9: path: \"/a//b\" has an empty segment (//)");
+	EXPECT_ERR(BASE "[route m1]\nhost = m\npath = /meet/\npool = p\n"
+		   "[route m2]\nhost = m\npath = /Meet\npool = p\n", NOIO,
+		   "t.ini:11: [route m2]: duplicate route: host m path /Meet already routed by "
+		   "[route m1] at line 7 on listener l");
 	EXPECT_ERR(BASE "[route x]\nlisteners = l, nope\npool = q\n", NOIO,
 		   "t.ini:8: [route x]: unknown listener \"nope\"",
 		   "t.ini:9: [route x]: unknown pool \"q\"");
