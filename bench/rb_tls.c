@@ -2,6 +2,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfio.h>
 #include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -53,6 +54,15 @@ int
 rb_tls_global_init(void)
 {
 	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+void
+rb_tls_thread_done(void)
+{
+#if defined(HAVE_ECC) && defined(FP_ECC)
+	/* The fixed-point cache is thread-local and would otherwise leak at thread exit. */
+	wc_ecc_fp_free();
+#endif
 }
 
 WOLFSSL_CTX *

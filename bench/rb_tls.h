@@ -29,6 +29,9 @@ struct rb_tls {
 /* Once per process, before threads start. Returns 0 or -1. */
 int rb_tls_global_init(void);
 
+/* On each TLS-using thread before it exits: frees wolfSSL's per-thread ECC point cache (FP_ECC). */
+void rb_tls_thread_done(void);
+
 /*
  * A client context for one thread: verification on unless insecure; CA file if given, else
  * the system store. Returns NULL with a reason in err.

@@ -447,7 +447,9 @@ static int
 is_measured(struct worker *w, struct conn *c, uint64_t now)
 {
 	(void)w;
-	if (R.o.nreq > 0)
+	/* -n: a request counts if it holds a ticket; events outside requests (pre-connects,
+	 * their handshakes) count after the warm-up. */
+	if (R.o.nreq > 0 && c->in_request)
 		return c->measured;
 	return now >= R.tw && now < R.te;
 }
@@ -1044,6 +1046,8 @@ worker_main(void *arg)
 	/* Tearing the ring down cancels whatever is left; buffers are freed only after this. */
 	io_uring_queue_exit(&w->ring);
 out:
+	if (w->tls_ctx != NULL)
+		rb_tls_thread_done();
 	atomic_fetch_sub(&R.running, 1);
 	return NULL;
 }

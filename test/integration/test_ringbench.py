@@ -1,0 +1,296 @@
+"""Black-box tests of bench/ringbench against small Python backends that count requests.
+
+Each run uses -n so ringbench sends an exact number of requests; the backend's own count must
+match ringbench's. Plain HTTP covers Content-Length, chunked and close-delimited bodies, keep-
+alive, new connection per request and the open loop; TLS covers keep-alive, full handshakes
+and ticket resumption against Python's ssl with a throwaway self-signed certificate.
+The binary is $RINGEDGE_BUILD/bench/ringbench (RINGEDGE_BUILD defaults to "build").
+"""
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("RINGEDGE_BUILD", "build")
+RINGBENCH = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD),
+                         "bench", "ringbench")
+BODY = b"x" * 100
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def count(self):
+        with self.server.lock:
+            self.server.count += 1
+            self.server.paths[self.path] = self.server.paths.get(self.path, 0) + 1
+
+    def do_GET(self):
+        self.count()
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"20\r\n" + b"c" * 32 + b"\r\n5;ext=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n")
+        elif self.path == "/close":
+            # No length: the body ends when the connection does.
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(BODY)
+            self.close_connection = True
+        elif self.path == "/short":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(BODY[:50])
+            self.close_connection = True
+        elif self.path == "/slow":
+            time.sleep(1.5)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/missing":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        data = self.rfile.read(n)
+        with self.server.lock:
+            self.server.posted.append(data)
+        self.do_GET()
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, tls_ctx=None):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self.count = 0
+        self.paths = {}
+        self.posted = []
+        self.tls_ctx = tls_ctx
+
+    def get_request(self):
+        conn, addr = self.socket.accept()
+        # Headers and body go out in separate writes: without this, Nagle + delayed ACK
+        # add 40 ms to every response and the test would time the backend, not the client.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls_ctx is not None:
+            # The handshake runs in the handler thread, not in the accept loop.
+            conn = self.tls_ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, addr
+
+    def handle_error(self, request, client_address):
+        pass  # resets and aborted handshakes are part of the tests
+
+
+def start(tls_ctx=None):
+    srv = Server(tls_ctx)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def binary():
+    if not os.path.exists(RINGBENCH):
+        pytest.fail(f"{RINGBENCH} not built (set RINGEDGE_BUILD)")
+    return RINGBENCH
+
+
+@pytest.fixture()
+def backend():
+    srv = start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cert")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(crt), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    return str(crt), str(key)
+
+
+@pytest.fixture()
+def tls_backend(cert):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*cert)
+    srv = start(ctx)
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def run(binary, *args, timeout=20, check=True):
+    p = subprocess.run([binary, "-q", "--json", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check:
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+    return p
+
+
+def url(srv, path="/", scheme="http", host="127.0.0.1"):
+    return f"{scheme}://{host}:{srv.server_address[1]}{path}"
+
+
+def no_errors(r):
+    assert all(v == 0 for v in r["errors"].values()), r["errors"]
+
+
+def test_keepalive_counts_match(binary, backend):
+    r = run(binary, "-c", "4", "-t", "2", "-n", "400", url(backend))
+    no_errors(r)
+    assert r["requests"] == 400
+    assert backend.count == 400
+    assert r["status"]["2xx"] == 400
+    assert r["connection"] == "keepalive" and r["mode"] == "closed"
+    assert r["bytes_in"] > 400 * len(BODY)
+    assert r["latency"]["count"] == 400
+    assert 0 < r["latency"]["p50_us"] <= r["latency"]["p99_us"] <= r["latency"]["max_us"]
+    assert r["target_local"] is True
+    assert len(r["cpu"]) == 2
+
+
+def test_new_conn_counts_match(binary, backend):
+    r = run(binary, "-c", "4", "-n", "200", "--new-conn", url(backend))
+    no_errors(r)
+    assert r["requests"] == 200 == backend.count
+    assert r["connects"] == 200
+
+
+def test_framings_round_robin(binary, backend):
+    urls = [url(backend, p) for p in ("/", "/chunked", "/close")]
+    r = run(binary, "-c", "3", "-n", "300", *urls)
+    no_errors(r)
+    assert r["requests"] == 300 == backend.count
+    # Each connection round-robins the URLs of its target: all three framings were parsed.
+    assert set(backend.paths) == {"/", "/chunked", "/close"}
+    assert min(backend.paths.values()) >= 90
+
+
+def test_open_loop(binary, backend):
+    r = run(binary, "-c", "4", "-R", "400", "-n", "200", url(backend))
+    no_errors(r)
+    assert r["mode"] == "open"
+    assert r["requests"] == 200 == backend.count == r["sent"]
+    # 200 requests at 400/s take about 0.5 s: the schedule, not the server, set the pace.
+    assert 0.4 < r["duration_s"] < 2.0
+    assert r["latency_uncorrected"]["count"] == 200
+    assert r["latency"]["p99_us"] >= r["latency_uncorrected"]["p50_us"]
+
+
+def test_open_loop_duration(binary, backend):
+    r = run(binary, "-c", "4", "-R", "300", "-d", "1", url(backend))
+    no_errors(r)
+    # ringbench counts responses inside the 1 s window; the backend also saw the few in flight.
+    assert 250 <= r["requests"] <= 330
+    assert r["requests"] <= backend.count <= r["requests"] + 8
+    assert r["unsent"] <= 4
+
+
+def test_post_body_and_headers(binary, backend, tmp_path):
+    body = tmp_path / "body"
+    body.write_bytes(b"0123456789" * 50)
+    r = run(binary, "-c", "2", "-n", "20", "-m", "POST", "--body", str(body),
+            "-H", "Host: example.test", "-H", "X-Bench: 1", url(backend))
+    no_errors(r)
+    assert backend.count == 20
+    assert all(p == b"0123456789" * 50 for p in backend.posted)
+
+
+def test_error_kinds(binary, backend):
+    r = run(binary, "-c", "2", "-n", "6", url(backend, "/short"), check=False)
+    assert r.returncode == 1  # nothing succeeded
+    r = json.loads(r.stdout)
+    assert r["errors"]["short_body"] == 6
+    r = run(binary, "-c", "1", "-n", "3", "--expect-status", "200", url(backend, "/missing"))
+    assert r["status"]["4xx"] == 3 and r["errors"]["status"] == 3
+    r = run(binary, "-c", "2", "-n", "2", "--timeout", "300ms", url(backend, "/slow"), check=False)
+    r = json.loads(r.stdout)
+    assert r["errors"]["timeout"] == 2
+    # Timed-out requests stay in the histogram (at their age when they timed out).
+    assert r["latency"]["count"] == 2 and r["latency"]["min_us"] >= 300000
+
+
+def test_bad_url_and_refused(binary):
+    p = subprocess.run([binary, "ftp://x/"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "only http:// and https://" in p.stderr
+    p = subprocess.run([binary, "http://127.0.0.1:99999/"], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 2 and "bad port" in p.stderr
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    p = subprocess.run([binary, "-d", "1", f"http://127.0.0.1:{port}/"], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 1 and "Connection refused" in p.stderr
+
+
+def test_text_output(binary, backend):
+    p = subprocess.run([binary, "-q", "-c", "2", "-n", "50", url(backend)], capture_output=True,
+                       text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    for word in ("p50", "p99.99", "max", "2xx=50", "Client CPU", "same host"):
+        assert word in p.stdout
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+class TestTLS:
+    def test_keepalive(self, binary, tls_backend, cert):
+        r = run(binary, "-c", "2", "-n", "100", "--cacert", cert[0],
+                url(tls_backend, scheme="https", host="localhost"))
+        no_errors(r)
+        assert r["requests"] == 100 == tls_backend.count
+        assert r["tls"]["handshakes"] == 2 and r["tls"]["version"].startswith("TLS")
+
+    def test_verification_fails_without_ca(self, binary, tls_backend):
+        p = run(binary, "-c", "1", "-n", "2", url(tls_backend, scheme="https", host="localhost"),
+                check=False)
+        assert p.returncode == 1
+        assert json.loads(p.stdout)["errors"]["tls"] >= 1
+        assert tls_backend.count == 0
+
+    def test_new_conn_full_handshakes(self, binary, tls_backend):
+        r = run(binary, "-k", "-c", "2", "-n", "40", "--new-conn",
+                url(tls_backend, scheme="https"))
+        no_errors(r)
+        assert r["requests"] == 40 == tls_backend.count
+        assert r["tls"]["full"] == 40 and r["tls"]["resumed"] == 0
+
+    def test_resume(self, binary, tls_backend):
+        r = run(binary, "-k", "-c", "2", "-n", "40", "--resume", url(tls_backend, scheme="https"))
+        no_errors(r)
+        assert r["requests"] == 40 == tls_backend.count
+        # Each connection's first handshake is full; the rest resume with its ticket.
+        assert r["tls"]["handshakes"] == 40
+        assert r["tls"]["resumed"] >= 36
+        assert r["tls"]["resumption_rate"] >= 0.9
