@@ -44,7 +44,7 @@ run_suites build-asan asan
 
 step "fuzz: ${FUZZ_SECONDS}s per target"
 for f in build-fuzz/test/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	name=$(basename "$f")
 	corpus=test/fuzz/corpus/${name#fuzz_}
 	work=$(mktemp -d)
