@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for core/h1.c: request heads, response heads, chunked bodies.
- * Input: byte 0 picks the mode, byte 1 seeds how the rest is split into recv()-like pieces;
+ * Input: byte 0 picks the mode, byte 1 seeds how the rest is split into recv()-like pieces
+ * (top bit set: one byte at a time);
  * the rest is the message. Each input is parsed whole and in pieces (each piece from a fresh
  * heap buffer holding exactly the bytes received, so ASan sees any over-read) and both
  * results must agree; spans and error offsets are checked against the grammar.
@@ -96,12 +97,15 @@ check_head(const struct h1_msg *m, const uint8_t *p, size_t len)
 	}
 }
 
+/* Next piece length: seeds with the top bit set feed one byte at a time, others 1-7. */
 static size_t
 piece(uint8_t *seed, size_t left)
 {
 	size_t n;
 
-	*seed = (uint8_t)(*seed * 37 + 11);
+	if (*seed & 0x80)
+		return 1;
+	*seed = (uint8_t)((*seed * 37 + 11) & 0x7f);
 	n = (*seed % 7) + 1;
 	return n < left ? n : left;
 }
