@@ -1465,8 +1465,12 @@ worker_setup(struct worker *w, uint32_t id, uint32_t gbase, uint32_t nconn)
 			return -1;
 		if (R.o.rate > 0)
 			sched_init(&c->sched, R.tr, R.o.rate, R.o.conns, gbase + i);
-		/* Ramp-up: connection g starts at t0 + ramp * g / c. */
-		heap_push(w, c, R.t0 + (uint64_t)((double)R.o.ramp_ns * (gbase + i) / R.o.conns));
+		/* Ramp-up: connection g starts at t0 + ramp * g / c. A new-connection open loop
+		 * connects at each request's slot instead, so its first start is its first slot. */
+		if (R.o.rate > 0 && R.o.new_conn)
+			heap_push(w, c, sched_due(&c->sched));
+		else
+			heap_push(w, c, R.t0 + (uint64_t)((double)R.o.ramp_ns * (gbase + i) / R.o.conns));
 	}
 	return 0;
 }
@@ -1542,7 +1546,7 @@ report_text(struct result *r, struct worker *ws)
 	    o->threads, o->conns, o->rate > 0 ? "open loop" : "closed loop",
 	    o->resume ? "new connection per request, TLS resumption" :
 	    o->new_conn ? "new connection per request" : "keep-alive",
-	    R.targets[0].tls ? " (TLS)" : "",
+	    R.targets[0].tls && !o->resume ? ", TLS" : "",
 	    o->nreq ? "request count" : "duration");
 	for (t = 0; t < R.ntargets; t++)
 		printf("  target %s (%s%s)\n", R.targets[t].addrtext, R.targets[t].tls ? "https" : "http",
@@ -1572,6 +1576,9 @@ report_text(struct result *r, struct worker *ws)
 		printf("  Rate: target %.1f req/s, sent %.1f req/s; late sends (>1ms): %llu, unsent: %llu\n",
 		    o->rate, r->st.sent / r->secs, (unsigned long long)r->st.late,
 		    (unsigned long long)r->st.unsent);
+	if (o->rate > 0 && (r->st.sent < 0.95 * o->rate * r->secs || r->st.late * 100 > r->st.sent))
+		printf("  WARNING: the target rate was not held (late or unsent requests): too few "
+		    "connections (-c) for the latency, or a saturated server or client\n");
 	printf("  Status: 1xx=%llu 2xx=%llu 3xx=%llu 4xx=%llu 5xx=%llu other=%llu\n",
 	    (unsigned long long)r->st.status[1], (unsigned long long)r->st.status[2],
 	    (unsigned long long)r->st.status[3], (unsigned long long)r->st.status[4],
