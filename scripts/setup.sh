@@ -30,6 +30,13 @@ if [ ${#need[@]} -gt 0 ]; then
 	command -v systemctl >/dev/null && systemctl disable --now nginx haproxy >/dev/null 2>&1 || true
 fi
 
+# Tests and demos name backends "localhost". Every installed Debian has it in /etc/hosts, but a
+# bare debootstrap chroot has no /etc/hosts at all: add the standard lines only then.
+if ! getent hosts localhost >/dev/null; then
+	echo "setup: localhost does not resolve; adding the standard entries to /etc/hosts" >&2
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
+fi
+
 # The fast wolfSSL (AES-NI, asm), or loudly the system one.
 if prefix=$(scripts/build-wolfssl.sh | tail -1) && [ -n "$prefix" ]; then
 	wolfssl_opt=-Dwolfssl_prefix=$prefix
