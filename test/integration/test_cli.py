@@ -5,11 +5,10 @@ temporary directory. Error lines are `FILE:LINE: message` on stderr, all of them
 summary line; exit 1. The exact messages come from config/config.c.
 """
 import re
-from pathlib import Path
 
 import pytest
 
-from util.harness import REPO, free_port
+from util.harness import REPO
 
 SUMMARY_RE = re.compile(r"^ringedge: configuration (.+) test failed \((\d+) errors?\)$")
 

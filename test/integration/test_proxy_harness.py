@@ -7,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import backend as be
@@ -114,3 +113,17 @@ def test_standalone(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_sanitizer_reports_are_recognised():
+    from util.harness import sanitizer_report
+    asan = (b"log line\n=================================================================\n"
+            b"==1234==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020\n")
+    ubsan = b"core/conn.c:42:7: runtime error: signed integer overflow\n"
+    lsan = b"==99==ERROR: LeakSanitizer: detected memory leaks\n"
+    for rep in (asan, ubsan, lsan):
+        assert sanitizer_report(rep) is not None, rep
+    assert "heap-use-after-free" in sanitizer_report(asan)
+    clean = (b"2026-01-01T00:00:00Z [warn] AES-NI is OFF\n"
+             b"127.0.0.1 h.example \"GET /error HTTP/1.1\" 502 0 p 127.0.0.1:1 3ms\n")
+    assert sanitizer_report(clean) is None

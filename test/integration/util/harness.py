@@ -149,6 +149,7 @@ class Ringedge:
                 if rc is None:
                     self.kill()
                 self._close_logs()
+                self.stopped = True
                 raise StartError("ringedge did not accept on port %d (exit %r)\n%s" % (
                     p, rc, self.stderr()))
         return self

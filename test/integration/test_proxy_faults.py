@@ -1,0 +1,228 @@
+"""
+Faults and time through the real proxy: slowloris and idle timeouts, a backend that is down,
+silent or resets mid-body, a WebSocket tunnel, a graceful stop with a request in flight, and
+2,000 concurrent client connections. Timeouts are set short (1-2 s) and every wait is bounded
+by a generous limit: a test checks that something happens, never how fast.
+"""
+import base64
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+import backend as be
+from conftest import ProxySpec
+from util.harness import free_port
+from util.http import Client, Closed, build_request, get
+
+pytestmark = pytest.mark.serving
+
+
+def simple(proxy, backend_factory, listener=None, pool=None, workers=1, **glob):
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=workers, **glob)
+    port = spec.listener("l", **(listener or {}))
+    spec.pool("p", [b], **(pool or {}))
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    r.port, r.backend = port, b
+    return r
+
+
+def test_slowloris_closed_at_header_timeout(proxy, backend_factory):
+    r = simple(proxy, backend_factory, listener={"header_timeout": "2s"})
+    with Client(r.port, timeout=5) as slow:
+        slow.send(b"GET /slow HTTP/1.1\r\n")
+        start = time.monotonic()
+        trickle = b"Host: h.example\r\nX-Slow: " + b"a" * 100
+        closed = False
+        got = b""
+        for i in range(15):                      # 1 byte/s, at most 15 s
+            try:
+                slow.send(trickle[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if slow.closed_by_peer(1):
+                closed = True
+                break
+            # another connection is served meanwhile
+            if i == 1:
+                assert get(r.port, "/other", host="h.example").status == 200
+        got = slow.buf
+        elapsed = time.monotonic() - start
+    assert closed, "a head trickled at 1 byte/s was never cut (header_timeout = 2s)"
+    assert elapsed < 12
+    # 408 or a plain close; never a response from the backend
+    if got:
+        assert got.startswith(b"HTTP/1.1 408"), got[:100]
+    assert all(q.target != b"/slow" for q in r.backend.requests)
+
+
+def test_idle_keepalive_connection_closed(proxy, backend_factory):
+    r = simple(proxy, backend_factory, listener={"idle_timeout": "1s"})
+    with Client(r.port) as c:
+        assert c.request("GET", "/x", host="h.example").status == 200
+        assert c.closed_by_peer(10), "idle connection kept past idle_timeout = 1s"
+        assert c.buf == b""
+
+
+def test_backend_down_502(proxy, backend_factory):
+    good = backend_factory(name="good")
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("down", ["127.0.0.1:%d" % free_port()], connect_timeout="2s")
+    spec.pool("good", [good])
+    spec.route("down", path="/down", pool="down")
+    spec.route("good", path="/", pool="good")
+    proxy(spec)
+    with Client(port, timeout=15) as c:
+        r = c.request("GET", "/down/x", host="h.example")
+        assert r.status == 502, r
+        r = c.request("GET", "/down/y", host="h.example")
+        assert r.status == 502, r
+    assert get(port, "/ok", host="h.example").status == 200
+
+
+def test_backend_silent_504(proxy, backend_factory):
+    r = simple(proxy, backend_factory, pool={"response_timeout": "1s"})
+    with Client(r.port, timeout=15) as c, Client(r.port) as other:
+        c.send(build_request("GET", "/silent", "h.example", [("X-Be-Mode", "silent")]))
+        assert r.backend.wait_requests(1) == 1
+        assert other.request("GET", "/other", host="h.example").status == 200
+        resp = c.read_response()
+        assert resp.status == 504, resp
+    assert get(r.port, "/after", host="h.example").status == 200
+
+
+def test_backend_reset_mid_body(proxy, backend_factory):
+    r = simple(proxy, backend_factory, workers=2)
+    size = 4 * 1024 * 1024
+    with Client(r.port) as before:
+        assert before.request("GET", "/before", host="h.example").status == 200
+        with Client(r.port, timeout=15) as c:
+            c.send(build_request("GET", "/reset", "h.example",
+                                 [("X-Be-Mode", "reset"), ("X-Be-Size", str(size))]))
+            try:
+                resp = c.read_response()
+                pytest.fail("a response cut by the backend arrived whole: %r" % resp)
+            except Closed:
+                pass
+        assert before.request("GET", "/still", host="h.example").status == 200
+    for i in range(5):
+        assert get(r.port, "/after/%d" % i, host="h.example").status == 200
+
+
+def test_backend_closes_before_answering(proxy, backend_factory):
+    # the backend reads the request and closes without a byte: 502, and the proxy keeps going
+    def handler(b, conn, req):
+        return False
+    bad = backend_factory(name="bad", handler=handler)
+    good = backend_factory(name="good")
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("bad", [bad])
+    spec.pool("good", [good])
+    spec.route("bad", path="/bad", pool="bad")
+    spec.route("good", path="/", pool="good")
+    proxy(spec)
+    with Client(port) as c:
+        assert c.request("GET", "/bad/1", host="h.example").status == 502
+    assert get(port, "/ok", host="h.example").status == 200
+
+
+def ws_handshake(c, target="/ws"):
+    key = base64.b64encode(os.urandom(16)).decode()
+    r = c.request("GET", target, host="h.example",
+                  headers=[("X-Be-Mode", "ws"), ("Upgrade", "websocket"),
+                           ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
+                           ("Sec-WebSocket-Version", "13")])
+    return r, key
+
+
+def test_websocket_echo_through_tunnel(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        resp, key = ws_handshake(c)
+        assert resp.status == 101, resp
+        assert resp.header("Upgrade", "").lower() == "websocket"
+        assert "upgrade" in resp.header("Connection", "").lower()
+        assert resp.header("Sec-WebSocket-Accept") == be.ws_accept_key(key)
+
+        def rd(n):
+            out = []
+            c._exact(n, out.append)
+            return b"".join(out)
+
+        for i, payload in enumerate([b"hello", b"x" * 125, b"y" * 126, be.body(70000),
+                                     "é€".encode()]):
+            op = 1 if i % 2 == 0 else 2
+            c.send(be.ws_frame(op, payload, mask=os.urandom(4)))
+            assert be.ws_read_frame(rd) == (op, payload)
+        # many small frames in one write come back in order
+        c.send(b"".join(be.ws_frame(1, b"m%d" % i, mask=b"abcd") for i in range(100)))
+        for i in range(100):
+            assert be.ws_read_frame(rd) == (1, b"m%d" % i)
+        c.send(be.ws_frame(8, b"\x03\xe8", mask=b"abcd"))
+        assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
+        assert c.closed_by_peer(10)
+    # the upgrade request reached the backend with its Upgrade and Connection fields
+    q = r.backend.requests[0]
+    assert q.first("Upgrade").lower() == "websocket"
+    assert "upgrade" in q.first("Connection", "").lower()
+    assert get(r.port, "/after", host="h.example").status == 200
+
+
+def test_graceful_stop_completes_request_in_flight(proxy, backend_factory):
+    r = simple(proxy, backend_factory, drain_timeout="20s")
+    with Client(r.port, timeout=20) as c:
+        c.send(build_request("GET", "/slow", "h.example",
+                             [("X-Be-Mode", "slow"), ("X-Be-Delay", "2")]))
+        assert r.backend.wait_requests(1) == 1
+        r.signal(signal.SIGTERM)
+        resp = c.read_response()
+        assert resp.status == 200 and resp.json()["target"] == "/slow"
+    try:
+        rc = r.proc.wait(30)
+    except Exception:
+        rc = None
+    assert rc == 0, "exit %r after a graceful stop\n%s" % (rc, r.stderr()[-3000:])
+    r.stopped = True
+    r.check_exit(rc)
+    r._close_logs()
+
+
+def test_2000_concurrent_connections(proxy, backend_factory, nofile):
+    n = 2000
+    nofile(4 * n + 1024)
+    r = simple(proxy, backend_factory, workers=2)
+    deadline = time.monotonic() + 180
+    socks = []
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=30)
+            socks.append(s)
+        # all n are open at once; now a request on every one of them
+        for i, s in enumerate(socks):
+            s.sendall(build_request("GET", "/c/%d" % i, "h.example"))
+        ok = 0
+        for i, s in enumerate(socks):
+            assert time.monotonic() < deadline, "only %d of %d answered in time" % (ok, n)
+            c = Client.__new__(Client)
+            c.sock, c.buf, c.timeout = s, b"", 30
+            resp = c.read_response()
+            assert resp.status == 200 and resp.json()["target"] == "/c/%d" % i
+            ok += 1
+        assert ok == n
+        # and every connection is still usable (keep-alive)
+        for i, s in enumerate(socks[:50]):
+            s.sendall(build_request("GET", "/again/%d" % i, "h.example"))
+            c = Client.__new__(Client)
+            c.sock, c.buf, c.timeout = s, b"", 30
+            assert c.read_response().status == 200
+    finally:
+        for s in socks:
+            s.close()
+    assert r.backend.count == n + 50

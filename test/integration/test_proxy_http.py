@@ -1,0 +1,304 @@
+"""
+HTTP/1.1 semantics through the real proxy: keep-alive and pipelining, every response framing
+(length, chunked, close-delimited, none), large bodies both ways (the splice path) checked by
+sha256, request bodies, hop-by-hop fields, X-Forwarded-*, and the access log line.
+"""
+import hashlib
+import re
+import subprocess
+
+import pytest
+
+import backend as be
+from conftest import ProxySpec
+from util.http import Client, build_request, get, sha256_sink
+
+pytestmark = pytest.mark.serving
+
+
+@pytest.fixture
+def edge(proxy, backend_factory):
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=2)
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    r.port, r.backend = port, b
+    return r
+
+
+def test_keepalive_1000_requests_one_connection(edge):
+    with Client(edge.port) as c:
+        for i in range(1000):
+            r = c.request("GET", "/k/%d" % i, host="h.example")
+            assert r.status == 200, (i, r)
+            j = r.json()
+            assert j["target"] == "/k/%d" % i, (i, j)
+    assert edge.backend.count == 1000
+    assert [q.target for q in edge.backend.requests] == [b"/k/%d" % i for i in range(1000)]
+
+
+def test_backend_connections_are_reused(edge):
+    with Client(edge.port) as c:
+        for i in range(200):
+            assert c.request("GET", "/r/%d" % i, host="h.example").status == 200
+    conns = {q.conn_id for q in edge.backend.requests}
+    # keepalive = 32 by default: 200 sequential requests need far fewer than 200 connections
+    assert len(conns) <= 20, len(conns)
+
+
+def test_pipelined_requests_answered_in_order(edge):
+    with Client(edge.port) as c:
+        c.send(b"".join(build_request("GET", "/p/%d" % i, "h.example") for i in range(20)))
+        for i in range(20):
+            r = c.read_response()
+            assert r.status == 200 and r.json()["target"] == "/p/%d" % i
+
+
+def test_http10_client(edge):
+    with Client(edge.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.json()["target"] == "/ten"
+        assert c.closed_by_peer(5)
+    with Client(edge.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        c.send(b"GET /ten2 HTTP/1.0\r\nHost: h.example\r\n\r\n")
+        assert c.read_response().json()["target"] == "/ten2"
+
+
+def test_connection_close_from_client(edge):
+    with Client(edge.port) as c:
+        r = c.request("GET", "/c", host="h.example", headers=[("Connection", "close")])
+        assert r.status == 200
+        assert c.closed_by_peer(5)
+
+
+@pytest.mark.parametrize("mode, size", [("fixed", 0), ("fixed", 1), ("fixed", 300000),
+                                        ("chunked", 0), ("chunked", 12345),
+                                        ("chunked", 2000000), ("close", 0), ("close", 777),
+                                        ("close", 3000000)])
+def test_response_framings(edge, mode, size):
+    with Client(edge.port) as c:
+        h, sink = sha256_sink()
+        r = c.request("GET", "/f", host="h.example", sink=sink,
+                      headers=[("X-Be-Mode", mode), ("X-Be-Size", str(size)),
+                               ("X-Be-Chunk", "1000")])
+        assert r.status == 200 and r.body_len == size
+        assert h.hexdigest() == be.body_sha256(size)
+        if r.framing != "close":
+            # the client connection survives a close-delimited backend response if the proxy
+            # re-framed it
+            r = c.request("GET", "/after", host="h.example")
+            assert r.status == 200 and r.json()["target"] == "/after"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_responses_without_body(edge, status):
+    with Client(edge.port) as c:
+        r = c.request("GET", "/nb", host="h.example", headers=[("X-Be-Status", str(status))])
+        assert r.status == status and r.body == b""
+        r = c.request("GET", "/after", host="h.example")
+        assert r.status == 200 and r.json()["target"] == "/after"
+
+
+def test_head_response_has_no_body(edge):
+    with Client(edge.port) as c:
+        r = c.request("HEAD", "/h", host="h.example",
+                      headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", "5000")])
+        assert r.status == 200 and r.header("Content-Length") == "5000"
+        r = c.request("GET", "/after", host="h.example")
+        assert r.status == 200 and r.json()["target"] == "/after"
+
+
+def test_100mb_download_checksum(edge):
+    size = 100 * 1024 * 1024
+    with Client(edge.port, timeout=60) as c:
+        h, sink = sha256_sink()
+        r = c.request("GET", "/big", host="h.example", sink=sink,
+                      headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", str(size))])
+        assert r.status == 200 and r.body_len == size
+        assert h.hexdigest() == be.body_sha256(size)
+        assert c.request("GET", "/after", host="h.example").status == 200
+
+
+def test_100mb_upload_checksum(edge):
+    size = 100 * 1024 * 1024
+    with Client(edge.port, timeout=60) as c:
+        c.send(b"POST /up HTTP/1.1\r\nHost: h.example\r\nContent-Length: %d\r\n\r\n" % size)
+        for chunk in be.body_chunks(size):
+            c.send(chunk)
+        r = c.read_response()
+        assert r.status == 200
+        j = r.json()
+        assert j["body_len"] == size and j["body_sha256"] == be.body_sha256(size)
+        assert c.request("GET", "/after", host="h.example").status == 200
+
+
+def test_100mb_both_directions_with_curl(edge, tmp_path):
+    # a real client: curl uploads 100 MB and downloads 100 MB through the proxy
+    size = 100 * 1024 * 1024
+    up = tmp_path / "up.bin"
+    with open(up, "wb") as f:
+        for chunk in be.body_chunks(size):
+            f.write(chunk)
+    down = tmp_path / "down.bin"
+    p = subprocess.run(["curl", "-sS", "--max-time", "120", "-o", "/dev/null",
+                        "-w", "%{http_code}", "-H", "Host: h.example", "--data-binary",
+                        "@%s" % up, "http://127.0.0.1:%d/up" % edge.port],
+                       capture_output=True, timeout=180)
+    assert p.stdout == b"200", p
+    q = edge.backend.requests[-1]
+    assert q.body_len == size and q.body_sha256 == be.body_sha256(size)
+    p = subprocess.run(["curl", "-sS", "--max-time", "120", "-o", str(down), "-w",
+                        "%{http_code}", "-H", "Host: h.example", "-H", "X-Be-Mode: fixed",
+                        "-H", "X-Be-Size: %d" % size, "http://127.0.0.1:%d/down" % edge.port],
+                       capture_output=True, timeout=180)
+    assert p.stdout == b"200", p
+    h = hashlib.sha256()
+    with open(down, "rb") as f:
+        for blk in iter(lambda: f.read(1 << 20), b""):
+            h.update(blk)
+    assert h.hexdigest() == be.body_sha256(size)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 1000000])
+def test_post_content_length(edge, size):
+    data = be.body(size)
+    with Client(edge.port) as c:
+        r = c.request("POST", "/post", host="h.example", body=data)
+        j = r.json()
+        assert r.status == 200 and j["body_len"] == size
+        assert j["body_sha256"] == hashlib.sha256(data).hexdigest()
+        r = c.request("PUT", "/put", host="h.example", body=b"x")
+        assert r.json()["method"] == "PUT" and r.json()["body"] == "x"
+
+
+@pytest.mark.parametrize("size, step", [(0, 1), (10, 3), (1000000, 65536), (300000, 1)])
+def test_post_chunked(edge, size, step):
+    data = be.body(size)
+    enc = b"".join(b"%x;e=1\r\n%s\r\n" % (len(data[i:i + step]), data[i:i + step])
+                   for i in range(0, size, step)) + b"0\r\nX-Tr: 1\r\n\r\n"
+    with Client(edge.port) as c:
+        c.send(b"POST /chunked HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n"
+               b"\r\n" + enc)
+        r = c.read_response()
+        j = r.json()
+        assert r.status == 200 and j["body_len"] == size
+        assert j["body_sha256"] == hashlib.sha256(data).hexdigest()
+        assert j["framing"] in ("chunked", "length")
+        assert c.request("GET", "/after", host="h.example").json()["target"] == "/after"
+
+
+def test_hop_by_hop_request_fields_removed(edge):
+    hdrs = [("X-First", "1"), ("Connection", "X-Hop-A, keep-alive"), ("X-Hop-A", "a"),
+            ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "keep-alive"),
+            ("TE", "trailers"), ("Trailer", "X-T"), ("Upgrade", "h2c"),
+            ("Connection", "X-Hop-B"), ("X-Hop-B", "b"), ("X-Last", "2"),
+            ("x-first", "3")]
+    with Client(edge.port) as c:
+        r = c.request("GET", "/hop", host="h.example", headers=hdrs)
+        assert r.status == 200
+        got = r.json()["headers"]
+    names = [k.lower() for k, _ in got]
+    for hop in ["connection", "x-hop-a", "x-hop-b", "keep-alive", "proxy-connection", "te",
+                "trailer", "upgrade"]:
+        assert hop not in names, (hop, got)
+    # end-to-end fields pass in order, repeated ones too
+    e2e = [[k, v] for k, v in got if k.lower() in ("host", "x-first", "x-last")]
+    assert e2e == [["Host", "h.example"], ["X-First", "1"], ["X-Last", "2"], ["x-first", "3"]]
+
+
+def test_hop_by_hop_response_fields_removed(edge):
+    extra = ["Connection: X-Bhop", "X-Bhop: 1", "Keep-Alive: timeout=1",
+             "Proxy-Connection: keep-alive", "TE: trailers", "Trailer: X-T", "Upgrade: h2c",
+             "X-End: kept"]
+    with Client(edge.port) as c:
+        r = c.request("GET", "/hop", host="h.example",
+                      headers=[("X-Be-Header", e) for e in extra])
+        assert r.status == 200
+        names = [k.lower() for k, _ in r.headers]
+        for hop in ["x-bhop", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]:
+            assert hop not in names, (hop, r.headers)
+        assert all("x-bhop" not in v.lower() for v in r.all("Connection")), r.headers
+        assert r.header("X-End") == "kept"
+        assert c.request("GET", "/after", host="h.example").status == 200
+
+
+def test_connection_cannot_strip_framing_or_host(edge):
+    # "Connection: Host, Content-Length" must not make the proxy drop routing or framing
+    with Client(edge.port) as c:
+        r = c.request("POST", "/x", host="h.example", body=b"hello",
+                      headers=[("Connection", "Host, Content-Length")])
+        assert r.status == 200
+        j = r.json()
+        assert j["body"] == "hello"
+        assert ["Host", "h.example"] in j["headers"]
+        assert c.request("GET", "/after", host="h.example").status == 200
+
+
+def xff_proxy(proxy, backend_factory, on):
+    b = backend_factory(name="be")
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("p", [b], forwarded_for="on" if on else "off")
+    spec.route("r", pool="p")
+    proxy(spec)
+    return port
+
+
+def test_forwarded_for_on(proxy, backend_factory):
+    port = xff_proxy(proxy, backend_factory, True)
+    r = get(port, "/x", host="h.example")
+    j = r.json()
+    xff = [v for k, v in j["headers"] if k.lower() == "x-forwarded-for"]
+    xfp = [v for k, v in j["headers"] if k.lower() == "x-forwarded-proto"]
+    assert xff == ["127.0.0.1"], j["headers"]
+    assert xfp == ["http"], j["headers"]
+    # a client's own X-Forwarded-For: the proxy's hop is last
+    r = get(port, "/x", host="h.example", headers=[("X-Forwarded-For", "203.0.113.9")])
+    xff = ",".join(v for k, v in r.json()["headers"] if k.lower() == "x-forwarded-for")
+    assert [x.strip() for x in xff.split(",")][-1] == "127.0.0.1", xff
+
+
+def test_forwarded_for_off(proxy, backend_factory):
+    port = xff_proxy(proxy, backend_factory, False)
+    names = [k.lower() for k, _ in get(port, "/x", host="h.example").json()["headers"]]
+    assert "x-forwarded-for" not in names and "x-forwarded-proto" not in names
+
+
+def test_access_log_line(proxy, backend_factory, tmp_path):
+    b = backend_factory(name="be")
+    log = tmp_path / "access.log"
+    spec = ProxySpec(access_log=str(log))
+    port = spec.listener("l")
+    spec.pool("mypool", [b])
+    spec.route("r", host="h.example", pool="mypool")
+    r = proxy(spec)
+    with Client(port) as c:
+        assert c.request("GET", "/logged?q=1", host="h.example",
+                         headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", "12345")]).status == 200
+        assert c.request("POST", "/second", host="h.example", body=b"abc").status == 200
+    assert get(port, "/nowhere", host="unrouted.example").status == 404
+    r.stop()
+    lines = [x for x in log.read_text().split("\n") if x]
+    assert len(lines) == 3, lines
+    server = "127.0.0.1:%d" % b.port
+    for line, req, status, size in [(lines[0], 'GET /logged?q=1 HTTP/1.1', 200, 12345),
+                                    (lines[1], 'POST /second HTTP/1.1', 200, None),
+                                    (lines[2], 'GET /nowhere HTTP/1.1', 404, None)]:
+        assert "127.0.0.1" in line, line                      # client
+        assert req in line, line                              # request line
+        assert re.search(r"(^|\s)%d(\s|$)" % status, line), line
+        nums = [int(x) for x in re.findall(r"(?<![\w.:/-])(\d+)(?![\w.:/-])", line)]
+        if size is not None:
+            # bytes sent: the body, or the body and the head
+            assert any(size <= n < size + 4096 for n in nums), line
+        assert re.search(r"\d+(\.\d+)?\s*ms|(^|\s)\d+(\.\d+)?(\s|$)", line), line  # ms
+    assert "h.example" in lines[0] and "unrouted.example" in lines[2]
+    assert "mypool" in lines[0] and server in lines[0], lines[0]
+    assert "mypool" in lines[1] and server in lines[1], lines[1]
+    assert server not in lines[2]
