@@ -1,0 +1,17 @@
+/* Per-worker access log buffer (core/accesslog.c). */
+#ifndef RINGEDGE_CORE_ACCESSLOG_T_H
+#define RINGEDGE_CORE_ACCESSLOG_T_H
+
+#include <stddef.h>
+
+#define ALOG_BUF	65536
+
+struct accesslog {
+	int	 fd;		/* -1: off */
+	int	 owned;		/* fd was opened by us (a path): reopened on SIGUSR1 */
+	char	*path;
+	char	*buf;		/* ALOG_BUF; whole lines only */
+	size_t	 len;
+};
+
+#endif

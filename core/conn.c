@@ -1,0 +1,347 @@
+#include "core/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/gen.h"
+#include "core/proxy.h"
+#include "core/ring.h"
+#include "core/timer.h"
+
+static struct conn *
+conn_grow(struct worker *w)
+{
+	struct conn **chunks, *c;
+
+	if ((uint64_t)(w->nchunks + 1) * CONN_CHUNK > UD_SLOT_MAX)
+		return NULL;
+	chunks = realloc(w->chunks, (w->nchunks + 1) * sizeof(*chunks));
+	if (chunks == NULL)
+		return NULL;
+	w->chunks = chunks;
+	c = calloc(CONN_CHUNK, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	chunks[w->nchunks] = c;
+	for (int i = CONN_CHUNK - 1; i >= 0; i--) {
+		c[i].slot = w->nchunks * CONN_CHUNK + (uint32_t)i;
+		c[i].fd = -1;
+		c[i].free_next = w->free_conns;
+		w->free_conns = &c[i];
+	}
+	w->nchunks++;
+	return w->free_conns;
+}
+
+struct conn *
+conn_alloc(struct worker *w, int role, int fd)
+{
+	struct conn *c = w->free_conns;
+	uint32_t slot, gen;
+
+	if (c == NULL && (c = conn_grow(w)) == NULL)
+		return NULL;
+	w->free_conns = c->free_next;
+	slot = c->slot;
+	gen = c->gen;
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->gen = gen;
+	c->fd = fd;
+	c->role = (uint8_t)role;
+	c->w = w;
+	c->in.bid = -1;
+	if (role == CONN_CLIENT) {
+		w->nclients++;
+		c->s = &c->u.cli.st;
+	} else {
+		w->nbackends++;
+	}
+	return c;
+}
+
+void
+ibuf_release(struct worker *w, struct ibuf *b)
+{
+	if (b->base == NULL)
+		return;
+	if (b->bid >= 0)
+		ring_buf_put(&w->ring, (unsigned)b->bid);
+	else
+		free(b->base);
+	b->base = NULL;
+	b->off = b->len = b->cap = 0;
+	b->bid = -1;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	proxy_conn_freed(c);
+	ibuf_release(w, &c->in);
+	free(c->msg);
+	c->msg = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->g != NULL)
+		gen_put(c->g);
+	c->g = NULL;
+	if (c->role == CONN_CLIENT) {
+		w->nclients--;
+		atomic_fetch_sub_explicit(&w->sh->nconns, 1, memory_order_relaxed);
+	} else {
+		w->nbackends--;
+	}
+	c->gen++;
+	c->flags = 0;
+	c->inflight = 0;
+	c->free_next = w->free_conns;
+	w->free_conns = c;
+}
+
+void
+conn_maybe_free(struct conn *c)
+{
+	if (!(c->flags & CF_CLOSING) || c->inflight != 0)
+		return;
+	/* a backend's send may still read this client's pump buffer */
+	if (c->role == CONN_CLIENT && c->u.cli.st.be != NULL)
+		return;
+	conn_free(c);
+}
+
+static void
+conn_cancel(struct conn *c, unsigned op)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring, ud_pack(OP_CANCEL, c->slot, c->gen));
+
+	if (sqe == NULL)
+		return;
+	io_uring_prep_cancel64(sqe, ud_pack(op, c->slot, c->gen), 0);
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->flags & CF_CLOSING)
+		return;
+	c->flags |= CF_CLOSING;
+	timer_del(&c->w->wheel, &c->tm);
+	/*
+	 * shutdown wakes a pending recv/send/poll at once (completion 0 or -EPIPE); the
+	 * cancels cover a connect in progress and anything shutdown does not wake.
+	 */
+	if (c->inflight != 0 && c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	if (c->inflight & IF_RECV)
+		conn_cancel(c, OP_RECV);
+	if (c->inflight & IF_SEND)
+		conn_cancel(c, OP_SEND);
+	if (c->inflight & IF_CONNECT)
+		conn_cancel(c, OP_CONNECT);
+	if (c->inflight & IF_POLL)
+		conn_cancel(c, OP_POLL);
+	conn_maybe_free(c);
+}
+
+int
+conn_own_buffer(struct conn *c, uint32_t cap)
+{
+	struct ibuf *b = &c->in;
+	char *nb;
+
+	if (b->bid < 0 && b->base != NULL && b->cap >= cap) {
+		if (b->off > 0 && b->len > 0)
+			memmove(b->base, b->base + b->off, b->len);
+		b->off = 0;
+		return 0;
+	}
+	nb = malloc(cap);
+	if (nb == NULL)
+		return -ENOMEM;
+	if (b->len > 0)
+		memcpy(nb, b->base + b->off, b->len);
+	{
+		uint32_t len = b->len;
+
+		ibuf_release(c->w, b);
+		b->len = len;
+	}
+	b->base = nb;
+	b->off = 0;
+	b->cap = cap;
+	b->bid = -1;
+	return 0;
+}
+
+int
+conn_recv(struct conn *c, uint32_t max)
+{
+	struct worker *w = c->w;
+	struct io_uring_sqe *sqe;
+	struct ibuf *b = &c->in;
+
+	if (c->flags & CF_CLOSING)
+		return -ECANCELED;
+	if (b->len == 0 && b->base != NULL && b->bid >= 0)
+		ibuf_release(w, b);
+	if (b->base == NULL && !w->ring.has_buf_ring) {
+		if (conn_own_buffer(c, RING_BUF_SIZE) < 0)
+			return -ENOMEM;
+	}
+	sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen));
+	if (sqe == NULL)
+		return -EBUSY;
+	if (b->base == NULL) {
+		if (max > RING_BUF_SIZE)
+			max = RING_BUF_SIZE;
+		io_uring_prep_recv(sqe, c->fd, NULL, max, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = RING_BGID;
+	} else {
+		uint32_t room;
+
+		if (b->off > 0 && b->len > 0 && b->bid < 0) {
+			memmove(b->base, b->base + b->off, b->len);
+			b->off = 0;
+		} else if (b->len == 0) {
+			b->off = 0;
+		}
+		room = b->cap - b->off - b->len;
+		if (max > room)
+			max = room;
+		io_uring_prep_recv(sqe, c->fd, b->base + b->off + b->len, max, 0);
+	}
+	c->inflight |= IF_RECV;
+	return 0;
+}
+
+/* Completion of OP_RECV. Returns what the handler gets: bytes appended, 0 EOF, -errno. */
+int
+conn_recv_done(struct conn *c, struct io_uring_cqe *cqe)
+{
+	struct worker *w = c->w;
+	struct ibuf *b = &c->in;
+	int res = cqe->res;
+
+	c->inflight &= ~IF_RECV;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		w->ring.bufs_out++;
+		if (res <= 0 || (c->flags & CF_CLOSING) || b->base != NULL) {
+			/* b->base != NULL cannot happen: buffer select only with nothing held */
+			ring_buf_put(&w->ring, bid);
+			return (c->flags & CF_CLOSING) ? -ECANCELED : res;
+		}
+		b->base = ring_buf(&w->ring, bid);
+		b->bid = (int32_t)bid;
+		b->off = 0;
+		b->len = (uint32_t)res;
+		b->cap = RING_BUF_SIZE;
+		return res;
+	}
+	if (res > 0)
+		b->len += (uint32_t)res;
+	return res;
+}
+
+void
+conn_consume(struct conn *c, uint32_t n)
+{
+	struct ibuf *b = &c->in;
+
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0) {
+		/* an idle connection holds no buffer */
+		ibuf_release(c->w, b);
+	}
+}
+
+static int
+conn_submit_send(struct conn *c)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring, ud_pack(OP_SEND, c->slot, c->gen));
+
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	c->inflight |= IF_SEND;
+	return 0;
+}
+
+int
+conn_send(struct conn *c, const char *buf, uint32_t len)
+{
+	const char *wire;
+	size_t wlen;
+	int rc;
+
+	if (c->flags & CF_CLOSING)
+		return -ECANCELED;
+	rc = c->xprt.ops->send(&c->xprt, buf, len, &wire, &wlen);
+	if (rc < 0)
+		return rc;
+	c->out = wire;
+	c->out_len = (uint32_t)wlen;
+	c->out_off = 0;
+	return conn_submit_send(c);
+}
+
+/* Completion of OP_SEND: resubmits the rest of a short send; returns 1 when the handler
+ * should run with *res set (bytes or -errno), 0 when more is in flight. */
+int
+conn_send_done(struct conn *c, int *res)
+{
+	c->inflight &= ~IF_SEND;
+	if (c->flags & CF_CLOSING) {
+		*res = -ECANCELED;
+		return 1;
+	}
+	if (*res > 0) {
+		c->out_off += (uint32_t)*res;
+		if (c->out_off < c->out_len) {
+			int rc = conn_submit_send(c);
+
+			if (rc == 0)
+				return 0;
+			*res = rc;
+			return 1;
+		}
+		*res = (int)c->out_len;
+	} else if (*res == 0) {
+		*res = -EPIPE;
+	}
+	return 1;
+}
+
+int
+conn_poll(struct conn *c, unsigned mask)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->flags & CF_CLOSING)
+		return -ECANCELED;
+	sqe = ring_sqe(&c->w->ring, ud_pack(OP_POLL, c->slot, c->gen));
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, c->fd, mask);
+	c->inflight |= IF_POLL;
+	return 0;
+}
+
+void
+conn_timer(struct conn *c, uint64_t ms)
+{
+	if (ms == 0)
+		timer_del(&c->w->wheel, &c->tm);
+	else
+		timer_set(&c->w->wheel, &c->tm, c->w->now + ms);
+}

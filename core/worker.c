@@ -1,0 +1,452 @@
+/*
+ * Worker thread: the ring loop and the one dispatcher. Each completion is routed by the op in
+ * its user_data to a small handler; completions whose slot generation no longer matches are
+ * stale (the slot was freed and reused) and dropped, after returning any buffer they carry.
+ */
+#include "core/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/accesslog.h"
+#include "core/conn.h"
+#include "core/gen.h"
+#include "core/log.h"
+#include "core/pipe.h"
+#include "core/proxy.h"
+#include "core/ring.h"
+#include "core/timer.h"
+#include "routing/qsbr.h"
+
+#define RING_ENTRIES	1024
+
+static struct conn *
+slot_conn(struct worker *w, uint32_t slot)
+{
+	if (slot / CONN_CHUNK >= w->nchunks)
+		return NULL;
+	return &w->chunks[slot / CONN_CHUNK][slot % CONN_CHUNK];
+}
+
+static void
+accept_arm(struct worker *w, struct lsock *l, unsigned idx)
+{
+	struct io_uring_sqe *sqe;
+
+	if (l->armed || l->fd < 0)
+		return;
+	sqe = ring_sqe(&w->ring, ud_pack(OP_ACCEPT, idx, 0));
+	if (sqe == NULL)
+		return;		/* the next tick retries */
+	if (w->ring.has_multishot_accept)
+		io_uring_prep_multishot_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
+	else
+		io_uring_prep_accept(sqe, l->fd, NULL, NULL, SOCK_CLOEXEC);
+	l->armed = true;
+}
+
+static void
+accept_arm_all(struct worker *w)
+{
+	for (int i = 0; i < w->nls; i++)
+		accept_arm(w, &w->ls[i], (unsigned)i);
+}
+
+static void
+accept_cancel_all(struct worker *w)
+{
+	for (int i = 0; i < w->nls; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (!w->ls[i].armed)
+			continue;
+		sqe = ring_sqe(&w->ring, ud_pack(OP_CANCEL, 0, 0));
+		if (sqe != NULL)
+			io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, (uint32_t)i, 0), 0);
+	}
+}
+
+static void
+on_accepted(struct worker *w, struct lsock *l, int fd)
+{
+	const struct cfg_global *gl = &w->gen->cfg->global;
+	socklen_t alen;
+	struct conn *c;
+	int one = 1;
+
+	if (w->stopping) {
+		close(fd);
+		return;
+	}
+	if (atomic_fetch_add_explicit(&w->sh->nconns, 1, memory_order_relaxed) >=
+	    gl->max_connections) {
+		atomic_fetch_sub_explicit(&w->sh->nconns, 1, memory_order_relaxed);
+		close(fd);
+		if (!w->accept_paused) {
+			log_warn("worker %d: max_connections (%llu) reached, accept paused", w->id,
+				 (unsigned long long)gl->max_connections);
+			w->accept_paused = true;
+			accept_cancel_all(w);
+		}
+		return;
+	}
+	c = conn_alloc(w, CONN_CLIENT, fd);
+	if (c == NULL) {
+		atomic_fetch_sub_explicit(&w->sh->nconns, 1, memory_order_relaxed);
+		log_error("worker %d: out of memory for a connection", w->id);
+		close(fd);
+		return;
+	}
+	alen = sizeof(c->u.cli.peer);
+	if (getpeername(fd, (struct sockaddr *)&c->u.cli.peer, &alen) < 0)
+		memset(&c->u.cli.peer, 0, sizeof(c->u.cli.peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	proxy_client_start(c, l->lidx);
+}
+
+static void
+on_accept(struct worker *w, struct io_uring_cqe *cqe)
+{
+	uint32_t idx = ud_slot(cqe->user_data);
+	struct lsock *l;
+
+	if (idx >= (uint32_t)w->nls)
+		return;
+	l = &w->ls[idx];
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->armed = false;
+	if (cqe->res >= 0) {
+		on_accepted(w, l, cqe->res);
+	} else if (cqe->res == -EINVAL && w->ring.has_multishot_accept) {
+		log_info("io_uring: multishot accept unavailable; using one accept per connection");
+		w->ring.has_multishot_accept = false;
+	} else if (cqe->res != -ECANCELED) {
+		log_warn("worker %d: accept on %s: %s", w->id,
+			 w->gen->cfg->listeners[l->lidx].name, strerror(-cqe->res));
+	}
+	if (!l->armed && !w->accept_paused && !w->stopping)
+		accept_arm(w, l, idx);
+	if (!l->armed && w->stopping && l->fd >= 0) {
+		close(l->fd);
+		l->fd = -1;
+	}
+}
+
+static void
+tick_arm(struct worker *w)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring, ud_pack(OP_TICK, 0, 0));
+
+	if (sqe == NULL)
+		return;
+	w->tick_ts.tv_sec = 0;
+	w->tick_ts.tv_nsec = TIMER_TICK_MS * 1000000LL;
+	io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
+	w->tick_armed = true;
+}
+
+static void
+event_arm(struct worker *w)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&w->ring, ud_pack(OP_EVENT, 0, 0));
+
+	if (sqe != NULL)
+		io_uring_prep_read(sqe, w->evfd, &w->evbuf, sizeof(w->evbuf), 0);
+}
+
+static void
+fire_timer(struct timer *t, void *arg)
+{
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, tm));
+
+	(void)arg;
+	if (c->on_timeout != NULL && !(c->flags & CF_CLOSING))
+		c->on_timeout(c);
+}
+
+static void
+close_all_clients(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nchunks * CONN_CHUNK; i++) {
+		struct conn *c = slot_conn(w, i);
+
+		if (c->fd >= 0 && c->role == CONN_CLIENT && !(c->flags & CF_CLOSING)) {
+			if (c->s->be != NULL)
+				conn_close(c->s->be);
+			conn_close(c);
+		}
+	}
+}
+
+static void
+on_tick(struct worker *w)
+{
+	w->tick_armed = false;
+	timer_run(&w->wheel, w->now, fire_timer, NULL);
+	if (w->accept_paused && !w->stopping &&
+	    atomic_load_explicit(&w->sh->nconns, memory_order_relaxed) <
+	    w->gen->cfg->global.max_connections) {
+		log_info("worker %d: below max_connections, accept resumed", w->id);
+		w->accept_paused = false;
+		accept_arm_all(w);
+	}
+	if (w->stopping && w->now >= w->sh->drain_deadline_ms && w->nclients > 0) {
+		log_warn("worker %d: drain_timeout: closing %u connection(s) still busy", w->id,
+			 w->nclients);
+		close_all_clients(w);
+	}
+	tick_arm(w);
+}
+
+static void
+begin_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	accept_cancel_all(w);
+	for (int i = 0; i < w->nls; i++) {
+		if (!w->ls[i].armed && w->ls[i].fd >= 0) {
+			close(w->ls[i].fd);
+			w->ls[i].fd = -1;
+		}
+	}
+	proxy_close_idle(w);
+}
+
+static void
+on_event(struct worker *w)
+{
+	unsigned r;
+
+	if (atomic_load_explicit(&w->sh->stop, memory_order_acquire))
+		begin_stop(w);
+	r = atomic_load_explicit(&w->sh->reopen, memory_order_relaxed);
+	if (r != w->reopen_seen) {
+		int rc;
+
+		w->reopen_seen = r;
+		rc = accesslog_reopen(&w->alog);
+		if (rc < 0)
+			log_error("worker %d: reopening the access log: %s", w->id, strerror(-rc));
+	}
+	if (!w->stopping)
+		event_arm(w);
+}
+
+static void
+on_conn_cqe(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
+{
+	struct conn *c = slot_conn(w, ud_slot(cqe->user_data));
+	int res = cqe->res;
+
+	if (c == NULL || c->gen != ud_gen(cqe->user_data) || c->fd < 0) {
+		/* stale: the slot was recycled; only a picked buffer needs giving back */
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			w->ring.bufs_out++;
+			ring_buf_put(&w->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		}
+		return;
+	}
+	switch (op) {
+	case OP_RECV:
+		res = conn_recv_done(c, cqe);
+		if (!(c->flags & CF_CLOSING))
+			c->on_recv(c, res);
+		break;
+	case OP_SEND:
+		if (conn_send_done(c, &res) && !(c->flags & CF_CLOSING))
+			c->on_send(c, res);
+		break;
+	case OP_CONNECT:
+		c->inflight &= ~IF_CONNECT;
+		if (!(c->flags & CF_CLOSING))
+			proxy_on_connect(c, res);
+		break;
+	case OP_POLL:
+		c->inflight &= ~IF_POLL;
+		if (!(c->flags & CF_CLOSING))
+			proxy_on_poll(c, res);
+		break;
+	}
+	conn_maybe_free(c);
+}
+
+/* The one dispatcher. */
+static void
+dispatch(struct worker *w, struct io_uring_cqe *cqe)
+{
+	unsigned op = ud_op(cqe->user_data);
+
+	switch (op) {
+	case OP_ACCEPT:
+		on_accept(w, cqe);
+		break;
+	case OP_RECV:
+	case OP_SEND:
+	case OP_CONNECT:
+	case OP_POLL:
+		on_conn_cqe(w, cqe, op);
+		break;
+	case OP_TICK:
+		on_tick(w);
+		break;
+	case OP_EVENT:
+		on_event(w);
+		break;
+	default:	/* OP_CANCEL: nothing to do */
+		break;
+	}
+}
+
+static void
+gen_check(struct worker *w)
+{
+	struct generation *g = qsbr_deref(&w->sh->gen);
+
+	if (g == w->gen)
+		return;
+	/* online under QSBR: g cannot be freed before we take our reference */
+	if (proxy_worker_gen(w, g) < 0) {
+		log_error("worker %d: out of memory switching to generation %u", w->id, g->id);
+		return;
+	}
+	gen_put(w->gen);
+	w->gen = gen_get(g);
+}
+
+static int
+worker_run(struct worker *w)
+{
+	struct generation *g;
+	int rc;
+
+	rc = ring_init(&w->ring, RING_ENTRIES, w->id);
+	if (rc < 0) {
+		log_error("worker %d: io_uring setup failed: %s", w->id, strerror(-rc));
+		return 1;
+	}
+	w->now = timer_now_ms();
+	timer_wheel_init(&w->wheel, w->now);
+	pipe_pool_init(&w->pipes);
+	w->q = qsbr_register(w->sh->qsbr);
+	g = qsbr_deref(&w->sh->gen);
+	w->gen = gen_get(g);
+	if (proxy_worker_gen(w, g) < 0) {
+		rc = 1;
+		goto out;
+	}
+	rc = accesslog_open(&w->alog, g->cfg->global.access_log);
+	if (rc < 0) {
+		log_error("worker %d: access_log %s: %s", w->id, g->cfg->global.access_log,
+			  strerror(-rc));
+		rc = 1;
+		goto out;
+	}
+	w->reopen_seen = atomic_load(&w->sh->reopen);
+	accept_arm_all(w);
+	event_arm(w);
+	tick_arm(w);
+	if (atomic_load_explicit(&w->sh->stop, memory_order_acquire))
+		begin_stop(w);
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+
+		qsbr_offline(w->q);
+		rc = io_uring_submit_and_wait(&w->ring.uring, 1);
+		qsbr_online(w->q);
+		w->ring.pending = 0;
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+			log_error("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
+			rc = 1;
+			break;
+		}
+		w->now = timer_now_ms();
+		gen_check(w);
+		io_uring_for_each_cqe(&w->ring.uring, head, cqe) {
+			dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring.uring, n);
+		accesslog_flush(&w->alog);
+		qsbr_quiescent(w->q);
+		if (w->stopping && w->nclients == 0) {
+			proxy_close_idle(w);
+			if (w->nbackends == 0) {
+				rc = 0;
+				break;
+			}
+		}
+	}
+out:
+	accesslog_flush(&w->alog);
+	accesslog_close(&w->alog);
+	qsbr_unregister(w->q);
+	for (int i = 0; i < w->nls; i++)
+		if (w->ls[i].fd >= 0)
+			close(w->ls[i].fd);
+	ring_exit(&w->ring);
+	pipe_pool_free(&w->pipes);
+	for (uint32_t i = 0; i < w->nchunks; i++)
+		free(w->chunks[i]);
+	free(w->chunks);
+	free(w->rr);
+	free(w->idle);
+	free(w->pool_base);
+	gen_put(w->gen);
+	return rc;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->rc = worker_run(w);
+	atomic_fetch_sub_explicit(&w->sh->running, 1, memory_order_release);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	int rc;
+
+	w->evfd = eventfd(0, EFD_CLOEXEC);
+	if (w->evfd < 0)
+		return -errno;
+	atomic_fetch_add(&w->sh->running, 1);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0) {
+		atomic_fetch_sub(&w->sh->running, 1);
+		close(w->evfd);
+		return -rc;
+	}
+	return 0;
+}
+
+void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->evfd, &one, sizeof(one)) < 0)
+		log_warn("worker %d: eventfd write: %s", w->id, strerror(errno));
+}
+
+int
+worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	close(w->evfd);
+	return w->rc;
+}
