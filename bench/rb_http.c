@@ -171,6 +171,34 @@ has_token(const char *v, size_t n, const char *t)
 	return 0;
 }
 
+/* RFC 9110 tchar: the only bytes allowed in a field name. */
+static int
+is_token(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && strchr("!#$%&'*+-.^_`|~", c) == NULL)
+			return 0;
+	}
+	return n > 0;
+}
+
+/* Case-insensitive: is the last element of the comma-separated list v[0..n) token t? */
+static int
+last_token_is(const char *v, size_t n, const char *t)
+{
+	size_t tl = strlen(t), s = n;
+
+	while (s > 0 && v[s - 1] != ',')
+		s--;
+	while (s < n && (v[s] == ' ' || v[s] == '\t'))
+		s++;
+	return n - s == tl && strncasecmp(v + s, t, tl) == 0;
+}
+
 /* Parses a complete head buf[0..len) (ending in CRLFCRLF) and picks the body framing. */
 static int
 parse_head(struct rb_resp *r, const char *buf, size_t len)
@@ -187,6 +215,8 @@ parse_head(struct rb_resp *r, const char *buf, size_t len)
 	    !isdigit((unsigned char)p[11]) || (p[12] != ' ' && p[12] != '\r'))
 		return RB_RESP_EPARSE;
 	r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+	if (r->status < 100)
+		return RB_RESP_EPARSE;
 	eol = memchr(p, '\n', len);
 	p = eol + 1;
 	while (p < end) {
@@ -196,8 +226,8 @@ parse_head(struct rb_resp *r, const char *buf, size_t len)
 		if (eol - p == 1)	/* the empty line */
 			break;
 		colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon == NULL || colon == p)
-			return RB_RESP_EPARSE;
+		if (colon == NULL || colon == p || !is_token(p, (size_t)(colon - p)))
+			return RB_RESP_EPARSE;	/* also obs-fold and "Name :" (RFC 9112 5.1) */
 		v = colon + 1;
 		while (v < eol && (*v == ' ' || *v == '\t'))
 			v++;
@@ -219,7 +249,7 @@ parse_head(struct rb_resp *r, const char *buf, size_t len)
 		} else if (colon - p == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) {
 			te = 1;
 			/* Only a final "chunked" frames the body; anything else runs to close. */
-			chunked = vlen >= 7 && strncasecmp(v + vlen - 7, "chunked", 7) == 0;
+			chunked = last_token_is(v, vlen, "chunked");
 		} else if (colon - p == 10 && strncasecmp(p, "Connection", 10) == 0) {
 			conn_close |= has_token(v, vlen, "close");
 			conn_ka |= has_token(v, vlen, "keep-alive");
@@ -257,6 +287,13 @@ hexval(int c)
 	return -1;
 }
 
+/* Control bytes other than HTAB: a bare LF or NUL inside an extension or trailer line. */
+static int
+is_ctl(int c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
 /* One step of the chunked framing; returns bytes consumed (>= 0) or RB_RESP_EPARSE. */
 static long
 chunk_step(struct rb_resp *r, const char *p, size_t n)
@@ -292,7 +329,7 @@ chunk_step(struct rb_resp *r, const char *p, size_t n)
 	case RB_R_CHUNK_EXT:
 		if (c == '\r')
 			r->state = RB_R_CHUNK_SIZE_LF;
-		else if (++r->line_len > RB_MAX_LINE)
+		else if (is_ctl(c) || ++r->line_len > RB_MAX_LINE)
 			return RB_RESP_EPARSE;
 		return 1;
 	case RB_R_CHUNK_SIZE_LF:
@@ -315,7 +352,7 @@ chunk_step(struct rb_resp *r, const char *p, size_t n)
 	case RB_R_TRAILER:
 		if (c == '\r')
 			r->state = r->line_len == 0 ? RB_R_TRAILER_END_LF : RB_R_TRAILER_LF;
-		else if (++r->line_len > RB_MAX_LINE)
+		else if (is_ctl(c) || ++r->line_len > RB_MAX_LINE)
 			return RB_RESP_EPARSE;
 		return 1;
 	case RB_R_TRAILER_LF:
