@@ -34,7 +34,7 @@ fi
 # bare debootstrap chroot has no /etc/hosts at all: add the standard lines only then.
 if ! getent hosts localhost >/dev/null; then
 	echo "setup: localhost does not resolve; adding the standard entries to /etc/hosts" >&2
-	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
+	printf '127.0.0.1\tlocalhost\n' >>/etc/hosts
 fi
 
 # The fast wolfSSL (AES-NI, asm), or loudly the system one.
