@@ -288,6 +288,19 @@ append(char *dst, size_t off, const char *src, size_t n)
 	return off + n;
 }
 
+/* Writes the framing field for a relayed body (at most 48 bytes); returns its length. */
+static size_t
+frame_header(char *out, enum h1_body fr, uint64_t len)
+{
+	if (fr == H1_BODY_LENGTH)
+		return (size_t)sprintf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
+	if (fr == H1_BODY_CHUNKED) {
+		memcpy(out, "Transfer-Encoding: chunked\r\n", 28);
+		return 28;
+	}
+	return 0;
+}
+
 /* Builds the backend request head in s->obuf from the parsed client head. */
 static int
 build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgrade,
@@ -311,6 +324,8 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 			continue;
 		if ((h->flags & H1_HF_UPGRADE) && !upgrade)
 			continue;
+		if (h->flags & H1_HF_FRAMING)
+			continue;	/* regenerated below from the parsed framing */
 		if (xff && h->name.len == 17 &&
 		    strncasecmp(buf + h->name.off, "X-Forwarded-Proto", 17) == 0)
 			continue;
@@ -323,6 +338,7 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 	}
 	if (upgrade)
 		o = append(ob, o, "Connection: upgrade\r\n", 21);
+	o += frame_header(ob + o, h1_body_framing(m, 0, 0, 0), m->content_length);
 	if (xff) {
 		char addr[64];
 		size_t n = accesslog_peer(c, addr, sizeof(addr));
@@ -736,7 +752,15 @@ req_pump_done(struct pump *p, int err)
 	(void)be;
 	p->active = false;
 	if (err < 0) {
-		stream_abort(c, 502, "request body");
+		if (err == -400) {
+			char addr[64];
+
+			accesslog_peer(c, addr, sizeof(addr));
+			log_info("client %s: bad request body: %s at body byte %llu", addr,
+				 p->ck.err_reason ? p->ck.err_reason : "chunked framing",
+				 (unsigned long long)p->ck.err_off);
+		}
+		stream_abort(c, err == -400 ? 400 : 502, "request body");
 		return;
 	}
 	c->s->flags |= SF_REQ_DONE;
@@ -1004,7 +1028,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		s->t_be_end = c->w->now;
 	}
 	avail = be->in.len - head_len;
-	cap = head_len + 64 + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
+	cap = head_len + 160 + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
 	rb = malloc(cap);
 	if (rb == NULL) {
 		stream_abort(c, 502, "no memory");
@@ -1024,9 +1048,15 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 			continue;
 		if ((h->flags & H1_HF_UPGRADE) && !tunnel)
 			continue;
+		if ((h->flags & H1_HF_FRAMING) && !interim && !tunnel)
+			continue;	/* regenerated from the parsed framing */
 		o = append(rb, o, buf + h->name.off, h->value.off + h->value.len - h->name.off);
 		o = append(rb, o, "\r\n", 2);
 	}
+	if (!interim && !tunnel)
+		o += frame_header(rb + o, fr, m->content_length);
+	if (!interim && !tunnel && (s->flags & SF_HEAD_REQ) && (m->flags & H1_MF_HAS_CL))
+		o += frame_header(rb + o, H1_BODY_LENGTH, m->content_length);	/* HEAD: as sent */
 	if (tunnel)
 		o = append(rb, o, "Connection: upgrade\r\n", 21);
 	else if (!interim && !(s->flags & SF_CLI_KA))
@@ -1182,15 +1212,25 @@ stream_abort(struct conn *c, unsigned status, const char *why)
 {
 	struct stream *s = c->s;
 
+	bool keep;
+
 	(void)why;
-	if (s->be != NULL)
-		conn_close(s->be);	/* stays attached until freed: its send may use our buffers */
+	if (s->be != NULL) {
+		if (!(s->be->inflight & IF_SEND))
+			be_drop(c);		/* nothing of ours in flight there */
+		else
+			conn_close(s->be);	/* stays attached until freed: its send uses our buffers */
+	}
+	/* the connection stays usable only if the request was read whole and nothing is pending */
+	keep = s->be == NULL && (s->flags & SF_CLI_KA) && !(c->inflight & IF_RECV) &&
+		(s->req_body == PM_NONE || (s->flags & SF_REQ_DONE));
 	s->req.active = s->resp.active = false;
 	c->rpump = c->wpump = NULL;
 	if (status != 0 && !(s->flags & SF_HEAD_SENT) && !(c->inflight & IF_SEND)) {
-		cli_respond(c, status, NULL, false);
+		cli_respond(c, status, NULL, keep);
 		/* what the client still sends is read and dropped */
-		c->on_recv = linger_on_recv;
+		if (!keep)
+			c->on_recv = linger_on_recv;
 		return;
 	}
 	if (s->status == 0)
