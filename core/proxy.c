@@ -508,10 +508,11 @@ cli_head_input(struct conn *c)
 	}
 	rc = h1_parse_head(m, c->in.base + c->in.off, c->in.len);
 	if (rc < 0) {
-		free(c->msg);
-		c->msg = NULL;
 		conn_consume(c, c->in.len);
+		c->msg = NULL;		/* m stays valid until freed below */
 		cli_parse_error(c, m);
+		if (m != &w->scratch)
+			free(m);
 		return;
 	}
 	if (rc == 0) {
