@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "test/unit/check.h"
 #include "tls/tls.h"
+#include "tls/xprt_tls.h"
 
 static char dir[64];
 static const char *srcroot;
@@ -601,6 +602,72 @@ test_bulk(void)
 	tls_client_free(c);
 }
 
+/* Moves x's pending wire bytes into y through the xprt operations. */
+static int
+xprt_move(struct xprt *x, struct xprt *y, char *got, size_t *got_len)
+{
+	static char tmp[70000];
+	const char *w;
+	size_t n;
+	int moved = 0;
+
+	while ((n = xprt_tls_pending(x, &w)) > 0) {
+		char *app;
+		size_t alen;
+		int rc;
+
+		memcpy(tmp, w, n);
+		xprt_tls_sent(x, n);
+		moved = 1;
+		for (rc = xprt_tls_recv(y, tmp, n, &app, &alen); rc > 0;
+		     rc = xprt_tls_recv(y, NULL, 0, &app, &alen)) {
+			memcpy(got + *got_len, app, alen);
+			*got_len += alen;
+			if (!xprt_tls_recv_more(y))
+				break;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return moved;
+}
+
+/* The same handshake and exchange through the struct xprt adapter the data plane uses. */
+static void
+test_xprt(void)
+{
+	struct tls_server *s = server_std(CFG_TLS12 | CFG_TLS13, true);
+	struct tls_client *c = client("ca.pem", true, NULL);
+	struct xprt xs = { NULL, NULL }, xc = { NULL, NULL };
+	static char got_s[4096], got_c[4096];
+	size_t ns = 0, nc = 0, wl;
+	const char *w;
+	char eb[128];
+
+	CHECK(s && c);
+	if (!s || !c)
+		return;
+	CHECK(xprt_tls_init_server(&xs, s) == 0);
+	CHECK(xprt_tls_init_client(&xc, c, "meet.contoso.com", NULL) == 0);
+	for (int i = 0; i < 20; i++)
+		if (xprt_move(&xc, &xs, got_s, &ns) <= 0 && xprt_move(&xs, &xc, got_c, &nc) <= 0)
+			break;
+	CHECK(tls_conn_established(xs.ctx) && tls_conn_established(xc.ctx));
+	CHECK(xprt_tls_send(&xc, "ping", 4, &w, &wl) == 4 && wl == 0);
+	CHECK(xprt_move(&xc, &xs, got_s, &ns) == 1 && ns == 4 && memcmp(got_s, "ping", 4) == 0);
+	CHECK(xprt_tls_send(&xs, "pong", 4, &w, &wl) == 4);
+	CHECK(xprt_move(&xs, &xc, got_c, &nc) == 1 && nc == 4 && memcmp(got_c, "pong", 4) == 0);
+	xprt_tls_idle(&xs);
+	CHECK(xprt_tls_shutdown(&xs, &w, &wl) == 0 && wl == 0);
+	CHECK(xprt_move(&xs, &xc, got_c, &nc) < 0);
+	CHECK(strcmp(xprt_tls_error(&xc, eb, sizeof(eb)), "closed") == 0);
+	xprt_tls_destroy(&xs);
+	xprt_tls_destroy(&xc);
+	CHECK(xs.ctx == NULL);
+	tls_server_free(s);
+	tls_client_free(c);
+}
+
 /* Heap bytes in use (glibc: every malloc'd chunk, wolfSSL's included). */
 static size_t
 heap_used(void)
@@ -799,6 +866,7 @@ main(int argc, char **argv)
 	test_verify();
 	test_garbage();
 	test_bulk();
+	test_xprt();
 	test_idle_memory();
 	test_startup();
 	cfg_errors_free(&errs);

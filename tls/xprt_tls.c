@@ -1,0 +1,79 @@
+/* Thin adapter from struct xprt to tls_conn_* (see tls/xprt_tls.h, docs/tls.md). */
+#include <errno.h>
+
+#include "tls/tls.h"
+#include "tls/xprt_tls.h"
+
+int
+xprt_tls_init_server(struct xprt *x, const struct tls_server *s)
+{
+	x->ctx = tls_conn_server(s);
+	return x->ctx != NULL ? 0 : -ENOMEM;
+}
+
+int
+xprt_tls_init_client(struct xprt *x, const struct tls_client *cl, const char *host,
+		     struct tls_sess_slot *slot)
+{
+	x->ctx = tls_conn_client(cl, host, slot);
+	return x->ctx != NULL ? 0 : -ENOMEM;
+}
+
+int
+xprt_tls_recv(struct xprt *x, char *in, size_t len, char **app, size_t *app_len)
+{
+	return tls_conn_recv(x->ctx, in, len, app, app_len);
+}
+
+int
+xprt_tls_send(struct xprt *x, const char *buf, size_t len, const char **wire, size_t *wire_len)
+{
+	*wire = NULL;
+	*wire_len = 0;
+	return tls_conn_send(x->ctx, buf, len);
+}
+
+int
+xprt_tls_shutdown(struct xprt *x, const char **wire, size_t *wire_len)
+{
+	*wire = NULL;
+	*wire_len = 0;
+	return tls_conn_shutdown(x->ctx);
+}
+
+size_t
+xprt_tls_pending(struct xprt *x, const char **wire)
+{
+	return tls_conn_wire(x->ctx, wire);
+}
+
+void
+xprt_tls_sent(struct xprt *x, size_t n)
+{
+	tls_conn_wire_done(x->ctx, n);
+}
+
+bool
+xprt_tls_recv_more(struct xprt *x)
+{
+	return tls_conn_recv_more(x->ctx);
+}
+
+void
+xprt_tls_idle(struct xprt *x)
+{
+	tls_conn_shrink(x->ctx);
+}
+
+const char *
+xprt_tls_error(struct xprt *x, char *buf, size_t len)
+{
+	return tls_conn_error(x->ctx, buf, len);
+}
+
+void
+xprt_tls_destroy(struct xprt *x)
+{
+	tls_conn_free(x->ctx);
+	x->ctx = NULL;
+}
