@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "test/unit/check.h"
 #include "tls/tls.h"
+#include "tls/tls-int.h"
 #include "tls/xprt_tls.h"
 
 static char dir[64];
@@ -264,6 +265,38 @@ test_handshakes(void)
 	tls_server_free(s12);
 	tls_server_free(o13);
 	tls_client_free(c);
+}
+
+/* The server's suite order wins over the client's. */
+static void
+test_server_order(void)
+{
+	struct tls_server *s = server_std(CFG_TLS12 | CFG_TLS13, true);
+	struct tls_client raw = { NULL, NULL, false };
+	struct end cl, sv;
+
+	raw.ctx = wolfSSL_CTX_new(wolfTLSv1_2_client_method());
+	CHECK(s != NULL && raw.ctx != NULL);
+	if (s == NULL || raw.ctx == NULL)
+		return;
+	CHECK(wolfSSL_CTX_set_cipher_list(raw.ctx, "ECDHE-RSA-CHACHA20-POLY1305:"
+		"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256") == WOLFSSL_SUCCESS);
+	wolfSSL_CTX_set_verify(raw.ctx, WOLFSSL_VERIFY_NONE, NULL);
+	wolfSSL_CTX_SetIORecv(raw.ctx, tls_io_recv);
+	wolfSSL_CTX_SetIOSend(raw.ctx, tls_io_send);
+	CHECK(connect_pair(&cl, &sv, s, &raw, "meet.contoso.com", NULL) == 0);
+	CHECK_STR(tls_conn_cipher(sv.c), "ECDHE-RSA-AES128-GCM-SHA256");
+	end_free(&cl);
+	end_free(&sv);
+
+	/* A client with only CBC suites gets no handshake on a listener. */
+	CHECK(wolfSSL_CTX_set_cipher_list(raw.ctx, "ECDHE-RSA-AES128-SHA256") == WOLFSSL_SUCCESS);
+	CHECK(connect_pair(&cl, &sv, s, &raw, "meet.contoso.com", NULL) < 0);
+	CHECK(sv.rc == -EPROTO);
+	end_free(&cl);
+	end_free(&sv);
+	wolfSSL_CTX_free(raw.ctx);
+	tls_server_free(s);
 }
 
 static void
@@ -621,7 +654,8 @@ xprt_move(struct xprt *x, struct xprt *y, char *got, size_t *got_len)
 		moved = 1;
 		for (rc = xprt_tls_recv(y, tmp, n, &app, &alen); rc > 0;
 		     rc = xprt_tls_recv(y, NULL, 0, &app, &alen)) {
-			memcpy(got + *got_len, app, alen);
+			if (alen > 0)
+				memcpy(got + *got_len, app, alen);
 			*got_len += alen;
 			if (!xprt_tls_recv_more(y))
 				break;
@@ -861,6 +895,7 @@ main(int argc, char **argv)
 	CHECK(tls_init() == 0);
 	CHECK(tls_tickets_init(&tls_tickets_global) == 0);
 	test_handshakes();
+	test_server_order();
 	test_sni();
 	test_resumption();
 	test_verify();
