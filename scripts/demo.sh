@@ -1,10 +1,14 @@
 #!/bin/bash
-# The main job, from a fresh Debian 12 (as root): set up, build, and show ringedge working.
-# Today (before the data plane lands) it builds everything, prints what ringedge was built
-# with, measures the linked crypto, checks and prints the demo configuration (the Lync
-# topology on loopback) and measures the routing table.
+# The main job, from a fresh Debian 12 (as root): set up, build, and run an edge with demo
+# backends on loopback — the Lync topology of config/lync-edge.ini mapped by config/demo.ini:
+#   webext pool     two nginx servers (stand-ins for Front End external web services)
+#   webext-http     the test echo backend (lyncdiscover over port 80)
+#   owas            the test echo backend (Office Web Apps: shows the target byte-exact)
+# then shows routing with curl, runs a short ringbench load through the edge, and stops the
+# edge gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 scripts/setup.sh build
 
@@ -14,11 +18,78 @@ build/core/ringedge --version
 echo
 echo "=== crypto of the linked wolfSSL (bench/crypto)"
 build/bench/crypto
+
+run=$(mktemp -d /tmp/ringedge-demo.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[ -f "$run/nginx.pid" ] && kill "$(cat "$run/nginx.pid")" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$run"
+}
+trap cleanup EXIT
+
+# --- demo backends --------------------------------------------------------------------
+mkdir -p "$run/nginx/logs"
+cat >"$run/nginx/nginx.conf" <<NGX
+worker_processes 1;
+pid $run/nginx.pid;
+error_log $run/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 100000;
+	server { listen 127.0.0.1:18401; location / { add_header X-Served-By fe01; return 200 "fe01: \$request_uri\n"; } }
+	server { listen 127.0.0.1:18402; location / { add_header X-Served-By fe02; return 200 "fe02: \$request_uri\n"; } }
+}
+NGX
+nginx -p "$run/nginx" -c "$run/nginx/nginx.conf"
+/usr/bin/python3 test/integration/backend.py --port 18403 --name webext-http >/dev/null 2>&1 &
+pids+=($!)
+/usr/bin/python3 test/integration/backend.py --port 18404 --name owas >/dev/null 2>&1 &
+pids+=($!)
+
+# --- the edge ---------------------------------------------------------------------------
+sed "s|^access_log = stderr|access_log = $run/access.log|" config/demo.ini >"$run/demo.ini"
+build/core/ringedge -t -c "$run/demo.ini"
+build/core/ringedge -c "$run/demo.ini" 2>"$run/error.log" &
+edge=$!
+pids+=($edge)
+for _ in $(seq 50); do
+	curl -s -o /dev/null http://127.0.0.1:18080/ 2>/dev/null && curl -s -o /dev/null \
+		http://127.0.0.1:18404/ 2>/dev/null && break
+	sleep 0.1
+done
+
+show() {	# description, curl arguments...
+	local what=$1
+	shift
+	printf '\n--- %s\n$ curl %s\n' "$what" "$*"
+	curl -sS -i --max-time 5 "$@" | tr -d '\r' | grep -E '^(HTTP/|Location|X-Served-By)|^fe0|"target"|"host"' || true
+}
 echo
-echo "=== ringedge -T -c config/demo.ini (checked, with every default)"
-build/core/ringedge -T -c config/demo.ini
-if [ -x build/bench/trie_bench ]; then
-	echo
-	echo "=== routing table lookups (bench/trie_bench)"
-	build/bench/trie_bench
-fi
+echo "=== routing by host + virtual directory (listener web = 127.0.0.1:18080)"
+show "meeting join goes to the Front End pool" -H 'Host: webext.contoso.com' http://127.0.0.1:18080/meet/alice/ABC123
+show "vDir match is case-insensitive" -H 'Host: WebExt.Contoso.com' http://127.0.0.1:18080/Meet/x
+show "and on whole segments only: /meetings is not /meet" -H 'Host: webext.contoso.com' http://127.0.0.1:18080/meetings
+show "round robin: the next request goes to the other server" -H 'Host: meet.contoso.com' http://127.0.0.1:18080/
+show "Office Web Apps: the target reaches the backend byte-exact (%252F stays)" -H 'Host: owa.contoso.com' 'http://127.0.0.1:18080/op/view.aspx?src=https%253A%252F%252Fx%252Fa%252Fb.docx'
+show "unknown host: 404" -H 'Host: www.example.org' http://127.0.0.1:18080/
+echo
+echo "=== port 80 role (listener discover = 127.0.0.1:18081)"
+show "mobile autodiscover over plain HTTP" -H 'Host: lyncdiscover.contoso.com' http://127.0.0.1:18081/
+show "anything else is redirected to https" -H 'Host: webext.contoso.com' http://127.0.0.1:18081/ucwa/v1/x
+
+echo
+echo "=== ringbench: 5 s closed loop, 50 keep-alive connections, small responses from nginx"
+build/bench/ringbench -q -c 50 -d 5s -H 'Host: meet.contoso.com' http://127.0.0.1:18080/ || true
+
+echo
+echo "=== graceful stop (SIGTERM)"
+kill -TERM "$edge"
+rc=0
+wait "$edge" || rc=$?
+echo "ringedge exited with status $rc"
+echo "access log: $(wc -l <"$run/access.log") lines; the last one:"
+tail -1 "$run/access.log"
+[ "$rc" = 0 ]
