@@ -404,6 +404,58 @@ resume_case(const struct tls_server *s, const struct tls_client *c, bool expect,
 	tls_sess_slot_clear(&slot);
 }
 
+/* A ticket of the previous key still resumes (TLS 1.2: and a fresh ticket under the current
+ * key is issued, WOLFSSL_TICKET_RET_CREATE); once its key is gone: a full handshake. */
+static void
+rotation_case(const struct tls_server *s, const struct tls_client *c, struct tls_tickets *tk,
+	      const char *what)
+{
+	struct tls_sess_slot slot = { NULL };
+	struct end cl, sv;
+	bool a, b;
+
+	CHECK(connect_pair(&cl, &sv, s, c, "meet.contoso.com", &slot) == 0);
+	roundtrip(&cl, &sv);
+	end_free(&cl);
+	end_free(&sv);
+	CHECK(tls_tickets_rotate(tk) == 0);
+	CHECK(connect_pair(&cl, &sv, s, c, "meet.contoso.com", &slot) == 0);
+	a = tls_conn_resumed(sv.c);
+	roundtrip(&cl, &sv);	/* the renewed ticket (current key) lands in slot */
+	end_free(&cl);
+	end_free(&sv);
+	CHECK(tls_tickets_rotate(tk) == 0);
+	CHECK(connect_pair(&cl, &sv, s, c, "meet.contoso.com", &slot) == 0);
+	b = tls_conn_resumed(sv.c);	/* renewed ticket's key is now previous: resumes */
+	roundtrip(&cl, &sv);
+	end_free(&cl);
+	end_free(&sv);
+	CHECK(tls_tickets_rotate(tk) == 0);
+	CHECK(tls_tickets_rotate(tk) == 0);
+	if (connect_pair(&cl, &sv, s, c, "meet.contoso.com", &slot) != 0) {
+		char e1[160], e2[160];
+
+		fprintf(stderr, "%s: handshake with a ticket of a dropped key failed: client %s, "
+			"server %s\n", what, tls_conn_error(cl.c, e1, sizeof(e1)),
+			tls_conn_error(sv.c, e2, sizeof(e2)));
+		/* KNOWN ISSUE (docs/tls.md, "Not done"): with TLS 1.2 the wolfSSL client fails
+		 * (-373) when the server rejects its ticket; TLS 1.3 falls back correctly. */
+		CHECK(strcmp(what, "TLS 1.2") == 0);
+		end_free(&cl);
+		end_free(&sv);
+		tls_sess_slot_clear(&slot);
+		return;
+	}
+	if (!a || !b || tls_conn_resumed(sv.c))
+		fprintf(stderr, "%s rotation: resumed %d %d, after two more %d\n", what, a, b,
+			tls_conn_resumed(sv.c));
+	CHECK(a && b);
+	CHECK(!tls_conn_resumed(sv.c));
+	end_free(&cl);
+	end_free(&sv);
+	tls_sess_slot_clear(&slot);
+}
+
 static void
 test_resumption(void)
 {
@@ -411,8 +463,6 @@ test_resumption(void)
 	const char *pairs[] = { "lync.pem", "lync.key", "wild.pem", "wild.key" };
 	struct tls_server *s13, *s12, *off13, *off12;
 	struct tls_client *c = client("ca.pem", true, NULL);
-	struct tls_sess_slot slot = { NULL };
-	struct end cl, sv;
 
 	CHECK(tls_tickets_init(&tk) == 0);
 	s13 = server_n(pairs, 2, CFG_TLS12 | CFG_TLS13, true, &tk);
@@ -428,33 +478,8 @@ test_resumption(void)
 	resume_case(off13, c, false, "TLS 1.3 session_tickets off");
 	resume_case(off12, c, false, "TLS 1.2 session_tickets off");
 
-	/* Rotation: a ticket of the previous key still resumes; two rotations later it does
-	 * not (full handshake, no error). */
-	CHECK(connect_pair(&cl, &sv, s13, c, "meet.contoso.com", &slot) == 0);
-	roundtrip(&cl, &sv);
-	end_free(&cl);
-	end_free(&sv);
-	CHECK(tls_tickets_rotate(&tk) == 0);
-	{
-		struct tls_sess_slot copy = { NULL };
-
-		/* keep the old-key session for the two-rotations check */
-		copy.sess = slot.sess;
-		slot.sess = NULL;
-		CHECK(connect_pair(&cl, &sv, s13, c, "meet.contoso.com", &copy) == 0);
-		CHECK(tls_conn_resumed(sv.c));
-		roundtrip(&cl, &sv);	/* renewed ticket under the new key lands in copy */
-		end_free(&cl);
-		end_free(&sv);
-		CHECK(tls_tickets_rotate(&tk) == 0);
-		CHECK(tls_tickets_rotate(&tk) == 0);
-		CHECK(connect_pair(&cl, &sv, s13, c, "meet.contoso.com", &copy) == 0);
-		CHECK(!tls_conn_resumed(sv.c));
-		end_free(&cl);
-		end_free(&sv);
-		tls_sess_slot_clear(&copy);
-	}
-	tls_sess_slot_clear(&slot);
+	rotation_case(s13, c, &tk, "TLS 1.3");
+	rotation_case(s12, c, &tk, "TLS 1.2");
 
 	tls_server_free(s13);
 	tls_server_free(s12);
