@@ -226,3 +226,72 @@ def test_2000_concurrent_connections(proxy, backend_factory, nofile):
         for s in socks:
             s.close()
     assert r.backend.count == n + 50
+
+
+def test_graceful_stop_closes_idle_keepalive_connections(proxy, backend_factory):
+    # idle keep-alive connections hold nothing in flight: the stop must not wait for them
+    # (drain_timeout is long so that waiting for it would be seen)
+    r = simple(proxy, backend_factory, workers=2, drain_timeout="120s")
+    clients = [Client(r.port, timeout=30) for _ in range(5)]
+    try:
+        for i, c in enumerate(clients):
+            assert c.request("GET", "/idle/%d" % i, host="h.example").status == 200
+        r.signal(signal.SIGTERM)
+        for c in clients:
+            assert c.closed_by_peer(30), "idle connection not closed by the graceful stop"
+        rc = r.proc.wait(60)
+    finally:
+        for c in clients:
+            c.close()
+    r.stopped = True
+    r._close_logs()
+    r.check_exit(rc)
+
+
+def test_graceful_stop_cuts_stuck_request_at_drain_timeout(proxy, backend_factory):
+    # a request whose body never completes is cut when drain_timeout expires; exit 0
+    r = simple(proxy, backend_factory, drain_timeout="2s")
+    with Client(r.port, timeout=30) as c:
+        c.send(b"POST /stuck HTTP/1.1\r\nHost: h.example\r\nContent-Length: 100\r\n\r\nabc")
+        assert get(r.port, "/x", host="h.example").status == 200  # the head was taken
+        r.signal(signal.SIGTERM)
+        assert c.closed_by_peer(30), "stuck connection survived drain_timeout = 2s"
+        rc = r.proc.wait(60)
+    r.stopped = True
+    r._close_logs()
+    r.check_exit(rc)
+
+
+def test_backend_closing_keepalive_connections(proxy, backend_factory):
+    # the backend answers and then closes, announced (Connection: close) or not: the proxy
+    # must never hand a request to a connection the backend has closed
+    def announced(b, conn, req):
+        data = b'{"ok": 1}'
+        conn.send(b.head(200, [("Content-Length", len(data)), ("Connection", "close")]) + data)
+        return False
+
+    def silent_close(b, conn, req):
+        data = b'{"ok": 2}'
+        conn.send(b.head(200, [("Content-Length", len(data))]) + data)
+        time.sleep(0.05)
+        return False
+
+    b1 = backend_factory(name="announced", handler=announced)
+    b2 = backend_factory(name="silent", handler=silent_close)
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("a", [b1])
+    spec.pool("s", [b2])
+    spec.route("a", path="/a", pool="a")
+    spec.route("s", path="/s", pool="s")
+    proxy(spec)
+    with Client(port) as c:
+        for i in range(10):
+            r = c.request("GET", "/a/%d" % i, host="h.example")
+            assert r.status == 200 and r.json() == {"ok": 1}, (i, r)
+            assert r.header("X-Be-Name") == "announced"
+        for i in range(10):
+            time.sleep(0.3)  # the backend's FIN arrives while the connection is idle
+            r = c.request("GET", "/s/%d" % i, host="h.example")
+            assert r.status == 200 and r.json() == {"ok": 2}, (i, r)
+    assert b1.count == 10 and b2.count == 10
