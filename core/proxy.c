@@ -975,7 +975,7 @@ cli_on_stream_timeout(struct conn *c)
 	stream_abort(c, (c->s->flags & SF_REQ_DONE) ? 0 : 408, "client idle_timeout");
 }
 
-static size_t pump_scan(struct pump *p, const char *data, size_t len, int *err);
+static size_t pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err);
 
 /* Interim 1xx (not 101): relay it and wait for the final head. */
 static void
@@ -1004,7 +1004,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 	struct conn *c = stream_cli(s);
 	const char *buf = be->in.base + be->in.off;
 	unsigned st = m->status;
-	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101;
+	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk;
 	enum h1_body fr;
 	size_t cap, o = 0, avail;
 	int mode;
@@ -1020,10 +1020,12 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 	fr = interim || tunnel ? H1_BODY_NONE : h1_body_framing(m, 1, !!(s->flags & SF_HEAD_REQ), st);
 	mode = fr == H1_BODY_LENGTH ? PM_LENGTH : fr == H1_BODY_CHUNKED ? PM_CHUNKED :
 		fr == H1_BODY_CLOSE ? PM_CLOSE : PM_NONE;
+	/* an HTTP/1.0 client cannot parse chunked: it gets the data, delimited by our close */
+	dechunk = mode == PM_CHUNKED && (s->flags & SF_VER10);
 	if (!interim) {
 		if (!h1_keepalive(m) || mode == PM_CLOSE || tunnel)
 			s->flags &= (uint16_t)~SF_BE_KA;
-		if (mode == PM_CLOSE || c->w->stopping)
+		if (mode == PM_CLOSE || dechunk || c->w->stopping)
 			s->flags &= (uint16_t)~SF_CLI_KA;
 		s->status = (uint16_t)st;
 		s->t_be_end = c->w->now;
@@ -1054,7 +1056,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		o = append(rb, o, buf + h->name.off, h->value.off + h->value.len - h->name.off);
 		o = append(rb, o, "\r\n", 2);
 	}
-	if (!interim && !tunnel)
+	if (!interim && !tunnel && !dechunk)
 		o += frame_header(rb + o, fr, m->content_length);
 	if (!interim && !tunnel && (s->flags & SF_HEAD_REQ) && (m->flags & H1_MF_HAS_CL))
 		o += frame_header(rb + o, H1_BODY_LENGTH, m->content_length);	/* HEAD: as sent */
@@ -1084,21 +1086,22 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		c->state = CS_TUNNEL;
 	} else {
 		pump_start(&s->resp, be, c, mode, m->content_length, resp_pump_done);
+		s->resp.dechunk = dechunk;
 		if (avail > 0 && !s->resp.done) {
 			/* the first body bytes ride with the head: one send for small responses */
 			int err = 0;
-			size_t k = avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX;
+			size_t k = avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX, out;
 
-			k = pump_scan(&s->resp, be->in.base + be->in.off, k, &err);
+			k = pump_scan(&s->resp, be->in.base + be->in.off, k, &out, &err);
 			if (err < 0) {
 				free(rb);
 				s->rbuf = NULL;
 				be_fail(be, "bad chunked response body", 0, 502);
 				return;
 			}
-			o = append(rb, o, be->in.base + be->in.off, k);
+			o = append(rb, o, be->in.base + be->in.off, out);
 			conn_consume(be, (uint32_t)k);
-			s->resp.bytes += k;
+			s->resp.bytes += out;
 		}
 		if (s->resp.done && be->in.len > 0)
 			s->flags &= (uint16_t)~SF_BE_KA;	/* bytes past the body */
@@ -1242,18 +1245,24 @@ stream_abort(struct conn *c, unsigned status, const char *why)
 
 /* ---- pumps -------------------------------------------------------------------------- */
 
-/* How many of data[0..len) belong to the body; marks p->done at its end. err < 0: bad. */
+/*
+ * How many of data[0..len) belong to the body; marks p->done at its end. err < 0: bad.
+ * *out: how many bytes to forward, at data[0..*out): the consumed bytes, or with p->dechunk
+ * only the chunk data, moved to the front in place.
+ */
 static size_t
-pump_scan(struct pump *p, const char *data, size_t len, int *err)
+pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err)
 {
 	size_t used = 0;
 
+	*out = 0;
 	switch (p->mode) {
 	case PM_LENGTH:
 		used = len < p->remaining ? len : (size_t)p->remaining;
 		p->remaining -= used;
 		if (p->remaining == 0)
 			p->done = true;
+		*out = used;
 		return used;
 	case PM_CHUNKED:
 		while (used < len && !h1_chunk_done(&p->ck)) {
@@ -1266,12 +1275,20 @@ pump_scan(struct pump *p, const char *data, size_t len, int *err)
 			}
 			if (n == 0)
 				break;
+			if (p->dechunk && sp.len > 0) {
+				/* data spans only move backwards: memmove in place is safe */
+				memmove(data + *out, data + used + sp.off, sp.len);
+				*out += sp.len;
+			}
 			used += (size_t)n;
 		}
 		if (h1_chunk_done(&p->ck))
 			p->done = true;
+		if (!p->dechunk)
+			*out = used;
 		return used;
 	default:
+		*out = len;
 		return len;
 	}
 }
@@ -1339,40 +1356,45 @@ static void
 pump_send(struct pump *p)
 {
 	struct conn *src = p->src;
-	size_t n;
+	size_t n, out;
 	int err = 0;
 
-	n = pump_scan(p, src->in.base + src->in.off, src->in.len, &err);
+	n = pump_scan(p, src->in.base + src->in.off, src->in.len, &out, &err);
 	if (err < 0) {
 		pump_finish(p, err);
+		return;
+	}
+	if (out == 0) {
+		/* nothing to forward (framing only, or the body already ended) */
+		conn_consume(src, (uint32_t)n);
+		if (p->done)
+			pump_finish(p, 0);
+		else if (n > 0)
+			pump_advance(p);
 		return;
 	}
 	if (n == src->in.len) {
 		/* the whole buffer is body: hand it to the pump, no copy */
 		p->buf = src->in;
+		p->buf.len = (uint32_t)out;
 		src->in.base = NULL;
 		src->in.off = src->in.len = src->in.cap = 0;
 		src->in.bid = -1;
 	} else {
 		/* bytes after the body belong to the next message: copy the body part */
-		p->buf.base = malloc(n ? n : 1);
+		p->buf.base = malloc(out);
 		if (p->buf.base == NULL) {
 			pump_finish(p, -ENOMEM);
 			return;
 		}
-		memcpy(p->buf.base, src->in.base + src->in.off, n);
+		memcpy(p->buf.base, src->in.base + src->in.off, out);
 		p->buf.off = 0;
-		p->buf.len = (uint32_t)n;
-		p->buf.cap = (uint32_t)n;
+		p->buf.len = (uint32_t)out;
+		p->buf.cap = (uint32_t)out;
 		p->buf.bid = -1;
 		conn_consume(src, (uint32_t)n);
 	}
-	if (n == 0) {
-		ibuf_release(src->w, &p->buf);
-		if (p->done)
-			pump_finish(p, 0);
-		return;
-	}
+	n = out;
 	p->sending = true;
 	p->dst->on_send = pump_on_sent;
 	if (conn_send(p->dst, p->buf.base + p->buf.off, (uint32_t)n) < 0) {

@@ -1,0 +1,62 @@
+"""
+Data-plane gaps closed after the first version: HTTP/1.0 clients and chunked responses,
+client-disconnect detection while a response is awaited (long polls), 204/304 heads, and
+tunnels that splice. Every wait is bounded; a test checks that something happens, not how
+fast (the limits are generous multiples of what is expected).
+"""
+import os
+import time
+
+import pytest
+
+import backend as be
+from conftest import ProxySpec
+from util.http import Client, build_request, get
+
+pytestmark = pytest.mark.serving
+
+
+def simple(proxy, backend_factory, workers=1, pool=None, **glob):
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=workers, **glob)
+    port = spec.listener("l")
+    spec.pool("p", [b], **(pool or {}))
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    r.port, r.backend = port, b
+    return r
+
+
+# ---- HTTP/1.0 clients ------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, step", [(0, 4096), (1, 4096), (10000, 1000), (300000, 7000)])
+def test_http10_client_gets_chunked_response_dechunked(proxy, backend_factory, size, step):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\nX-Be-Mode: chunked\r\n"
+               b"X-Be-Size: %d\r\nX-Be-Chunk: %d\r\n\r\n" % (size, step))
+        resp = c.read_response()
+        assert resp.status == 200, resp
+        assert resp.header("Transfer-Encoding") is None, resp
+        assert resp.header("Content-Length") is None, resp
+        assert resp.header("Connection", "").lower() == "close", resp
+        assert resp.framing == "close"
+        assert resp.body == be.body(size)
+    # same with keep-alive asked: a close-delimited body still ends the connection
+    with Client(r.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n"
+               b"X-Be-Mode: chunked\r\nX-Be-Size: %d\r\nX-Be-Chunk: %d\r\n\r\n" % (size, step))
+        resp = c.read_response()
+        assert resp.framing == "close" and resp.body == be.body(size)
+
+
+def test_http10_keepalive_with_content_length_keeps_connection(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for i in range(3):
+            c.send(b"GET /k%d HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n"
+                   b"X-Be-Mode: fixed\r\nX-Be-Size: 100\r\n\r\n" % i)
+            resp = c.read_response()
+            assert resp.status == 200 and resp.body == be.body(100), resp
+            assert resp.header("Connection", "").lower() == "keep-alive", resp
+        assert not c.closed_by_peer(0.3)
