@@ -105,6 +105,13 @@ BAD_HEADS = {
     "repeated-host": (b"GET /bad HTTP/1.1\r\n" + H + b"Host: other.example\r\n\r\n", 400),
     "repeated-host-same": (b"GET /bad HTTP/1.1\r\n" + H + H + b"\r\n", 400),
     "space-in-target": (b"GET /bad x HTTP/1.1\r\n" + H + b"\r\n", 400),
+    "cl-space-before-colon": (b"POST /bad HTTP/1.1\r\n" + H + b"Content-Length : 5\r\n\r\n"
+                              b"hello", 400),
+    "te-space-before-colon": (b"POST /bad HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked"
+                              b"\r\n\r\n0\r\n\r\n", 400),
+    "te-vtab": (b"POST /bad HTTP/1.1\r\n" + H + b"Transfer-Encoding:\x0bchunked\r\n\r\n"
+                b"0\r\n\r\n", 400),
+    "host-invalid": (b"GET /bad HTTP/1.1\r\nHost: h.example/evil\r\n\r\n", 400),
 }
 
 
@@ -124,6 +131,9 @@ BAD_CHUNKS = {
     "size-space-inside": b"5 5\r\nhello\r\n0\r\n\r\n",
     "data-without-crlf": b"5\r\nhelloXX0\r\n\r\n",
     "size-bare-lf": b"5\nhello\r\n0\r\n\r\n",
+    "extension-too-long": b"5;" + b"e" * 5000 + b"\r\nhello\r\n0\r\n\r\n",
+    "trailers-too-large": b"5\r\nhello\r\n0\r\nX-T: " + b"v" * 9000 + b"\r\n\r\n",
+    "trailer-obs-fold": b"5\r\nhello\r\n0\r\nX-T: 1\r\n folded\r\n\r\n",
 }
 
 
