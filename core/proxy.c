@@ -387,6 +387,37 @@ cli_redirect(struct conn *c, const char *host, size_t hlen, const char *target, 
 	free(loc);
 }
 
+/*
+ * While the response is awaited (a long poll may wait 30 min), a recv stays armed on the
+ * client so that its FIN or RST ends the exchange and frees the backend at once. Bytes that
+ * arrive instead (a pipelined request) stay in c->in for later; no further recv is armed
+ * then, so at most one buffer is held. Armed only with nothing buffered (a provided buffer
+ * is picked only if bytes come; the malloc fallback holds one buffer meanwhile).
+ */
+static void
+cli_wait_on_recv(struct conn *c, int res)
+{
+	if (res > 0)
+		return;		/* pipelined bytes: kept in c->in */
+	if (c->in.len > 0 || c->s->be == NULL) {
+		/* a pipelined request, or our own error response in flight: finish it first */
+		c->flags |= CF_EOF;
+		return;
+	}
+	log_info("client closed while its request was proxied");
+	stream_abort(c, 0, "client closed");
+}
+
+static void
+cli_wait_arm(struct conn *c)
+{
+	if ((c->inflight & IF_RECV) || c->in.len > 0 || (c->flags & (CF_EOF | CF_CLOSING)))
+		return;
+	c->on_recv = cli_wait_on_recv;
+	if (conn_recv(c, RING_BUF_SIZE) < 0)
+		c->on_recv = NULL;
+}
+
 /* A complete request head at c->in: route it and start proxying. */
 static void
 cli_request(struct conn *c, const struct h1_msg *m, uint32_t head_len)
@@ -475,9 +506,12 @@ cli_request(struct conn *c, const struct h1_msg *m, uint32_t head_len)
 	else
 		s->flags |= SF_BE_KA;
 	conn_consume(c, head_len);
-	/* the client is not read while the backend works, unless a body must be pumped */
 	conn_timer(c, 0);
 	be_start(c);
+	/* a request body is read by its pump; otherwise watch for the client going away */
+	if (s->req_body == PM_NONE && c->state == CS_STREAM && !(c->flags & CF_CLOSING) &&
+	    s->be != NULL)
+		cli_wait_arm(c);
 }
 
 static void
@@ -777,6 +811,8 @@ req_pump_done(struct pump *p, int err)
 	if (!(c->s->flags & SF_HEAD_SENT))
 		conn_timer(c, 0);
 	stream_check_end(c);
+	if (c->state == CS_STREAM && c->s->be != NULL && !(c->s->flags & SF_RESP_DONE))
+		cli_wait_arm(c);
 }
 
 static void pump_start(struct pump *p, struct conn *src, struct conn *dst, int mode,
@@ -1226,7 +1262,8 @@ stream_abort(struct conn *c, unsigned status, const char *why)
 			conn_close(s->be);	/* stays attached until freed: its send uses our buffers */
 	}
 	/* the connection stays usable only if the request was read whole and nothing is pending */
-	keep = s->be == NULL && (s->flags & SF_CLI_KA) && !(c->inflight & IF_RECV) &&
+	keep = s->be == NULL && (s->flags & SF_CLI_KA) && !(c->flags & CF_EOF) &&
+		(!(c->inflight & IF_RECV) || c->on_recv == cli_wait_on_recv) &&
 		(s->req_body == PM_NONE || (s->flags & SF_REQ_DONE));
 	s->req.active = s->resp.active = false;
 	c->rpump = c->wpump = NULL;
