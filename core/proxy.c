@@ -1040,7 +1040,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 	struct conn *c = stream_cli(s);
 	const char *buf = be->in.base + be->in.off;
 	unsigned st = m->status;
-	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk;
+	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk, cl_asis;
 	enum h1_body fr;
 	size_t cap, o = 0, avail;
 	int mode;
@@ -1080,6 +1080,11 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		o = append(rb, o, sl, cr ? (size_t)(cr - sl) : 12);
 		o = append(rb, o, "\r\n", 2);
 	}
+	/*
+	 * A 304 or an answer to HEAD has no body, but its Content-Length describes the
+	 * representation: the first one passes unmodified. A 204 has none (RFC 9110 8.6).
+	 */
+	cl_asis = !interim && !tunnel && st != 204 && ((s->flags & SF_HEAD_REQ) || st == 304);
 	for (unsigned i = 0; i < m->nhdr; i++) {
 		const struct h1_header *h = &m->hdr[i];
 
@@ -1087,15 +1092,16 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 			continue;
 		if ((h->flags & H1_HF_UPGRADE) && !tunnel)
 			continue;
-		if ((h->flags & H1_HF_FRAMING) && !interim && !tunnel)
+		if ((h->flags & H1_HF_FRAMING) && !interim && !tunnel &&
+		    !(cl_asis && h->id == H1_H_CONTENT_LENGTH))
 			continue;	/* regenerated from the parsed framing */
+		if (h->id == H1_H_CONTENT_LENGTH)
+			cl_asis = false;	/* only the first */
 		o = append(rb, o, buf + h->name.off, h->value.off + h->value.len - h->name.off);
 		o = append(rb, o, "\r\n", 2);
 	}
 	if (!interim && !tunnel && !dechunk)
 		o += frame_header(rb + o, fr, m->content_length);
-	if (!interim && !tunnel && (s->flags & SF_HEAD_REQ) && (m->flags & H1_MF_HAS_CL))
-		o += frame_header(rb + o, H1_BODY_LENGTH, m->content_length);	/* HEAD: as sent */
 	if (tunnel)
 		o = append(rb, o, "Connection: upgrade\r\n", 21);
 	else if (!interim && !(s->flags & SF_CLI_KA))

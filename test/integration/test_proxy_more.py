@@ -125,3 +125,50 @@ def test_pipelined_request_then_fin(proxy, backend_factory):
         assert c.read_response().json()["target"] == "/first"
         assert c.closed_by_peer(5)
     assert _wait(lambda: r.backend.open_connections() == 0, 3)
+
+
+# ---- 204 / 304 -------------------------------------------------------------------------
+
+def test_304_keeps_content_length_and_fields_no_body(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for i in range(3):
+            c.send(build_request("GET", "/nm%d" % i, "h.example", [
+                ("X-Be-Mode", "fixed"), ("X-Be-Size", "1234"), ("X-Be-Status", "304"),
+                ("X-Be-Header", 'ETag: "v1"'),
+                ("X-Be-Header", "Cache-Control: max-age=60")]))
+            resp = c.read_response()
+            assert resp.status == 304, resp
+            # the representation's length, passed through unmodified; never a body
+            assert resp.all("Content-Length") == ["1234"], resp
+            assert resp.header("ETag") == '"v1"', resp
+            assert resp.header("Cache-Control") == "max-age=60", resp
+            assert resp.header("Transfer-Encoding") is None, resp
+        # nothing followed any 304 head: the next response parses right away
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
+        assert c.buf == b""
+
+
+def test_204_fields_kept_no_body(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for mode in ("fixed", "chunked", "echo"):
+            c.send(build_request("DELETE", "/x", "h.example", [
+                ("X-Be-Mode", mode), ("X-Be-Status", "204"),
+                ("X-Be-Header", "X-Request-Id: abc")]))
+            resp = c.read_response()
+            assert resp.status == 204, resp
+            assert resp.header("X-Request-Id") == "abc", resp
+            assert resp.header("Transfer-Encoding") is None, resp
+            assert resp.header("Content-Length") is None, resp
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
+        assert c.buf == b""
+
+
+def test_head_content_length_passed_unmodified(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        resp = c.request("HEAD", "/h", host="h.example",
+                         headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", "777")])
+        assert resp.status == 200 and resp.all("Content-Length") == ["777"], resp
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
