@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from util import harness  # noqa: E402
-from util.harness import Ini, Ringedge, free_port  # noqa: E402
+from util.harness import Ini, Ringedge, reserve_port  # noqa: E402
 
 _serving = None
 
@@ -70,9 +70,11 @@ class ProxySpec(Ini):
         glob.setdefault("log_level", "info")
         self.section("global", **glob)
         self.ports = {}
+        self.holds = []
 
     def listener(self, name, **kv):
-        port = free_port()
+        port, hold = reserve_port()
+        self.holds.append(hold)
         kv = dict(bind="127.0.0.1:%d" % port, **kv)
         self.section("listener %s" % name, **kv)
         self.ports[name] = port
@@ -85,6 +87,11 @@ class ProxySpec(Ini):
 
     def route(self, name, **kv):
         self.section("route %s" % name, **kv)
+
+    def release(self):
+        for h in self.holds:
+            h.close()
+        self.holds = []
 
 
 @pytest.fixture
@@ -106,6 +113,8 @@ def proxy(ringedge_bin, tmp_path):
             r.stop()
         except AssertionError as e:
             errors.append(str(e))
+        finally:
+            r.spec.release()
     assert not errors, "\n\n".join(errors)
 
 

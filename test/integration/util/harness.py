@@ -86,6 +86,17 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def reserve_port(host="127.0.0.1"):
+    """(port, socket): a port bound, not listening, with SO_REUSEPORT, so ringedge (which binds
+    with SO_REUSEPORT) can bind it too while the kernel hands it to no one else, and a
+    concurrent free_port() elsewhere cannot pick it. Close the socket when the test ends."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind((host, 0))
+    return s.getsockname()[1], s
+
+
 def wait_port(host, port, timeout, proc=None):
     """Waits until host:port accepts; returns False on timeout or if proc exited."""
     deadline = time.monotonic() + timeout
