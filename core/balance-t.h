@@ -65,7 +65,13 @@ struct bal_pool {
 	uint32_t		 woff;		/* first bal_wsrv of this pool in a worker block */
 	uint64_t		 max_fails;	/* 0: passive accounting off */
 	uint64_t		 fail_timeout;	/* ms */
-	bool			 probed;	/* health_check set: passive downs wait for a probe */
+	bool			 probed;	/* health_check is set */
+	/*
+	 * The health thread is probing this pool (it sets this when it takes the set, clears it
+	 * when it lets go): passive downs wait for a good probe only while it is true, else they
+	 * last fail_timeout, so a down never waits for a probe that will not come.
+	 */
+	_Atomic bool		 probing;
 	/*
 	 * A private copy of the pool's configuration (strings strdup'ed, servers NULL) for the
 	 * health thread: path, interval, timeouts, and tls/ca/verify/sni for tls_client_new().

@@ -430,6 +430,7 @@ bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t
 	const struct bal_pool *p = &s->pools[pool];
 	struct bal_srv *sv = &p->srv[srv];
 	uint64_t old, nw, start, cnt, until, prev;
+	bool probing;
 
 	if (p->max_fails == 0)
 		return false;
@@ -450,7 +451,8 @@ bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t
 							memory_order_relaxed));
 	if (cnt < p->max_fails)
 		return false;
-	until = p->probed ? BAL_DOWN_UNTIL_PROBE : now_ms + p->fail_timeout;
+	probing = atomic_load_explicit(&p->probing, memory_order_relaxed);
+	until = probing ? BAL_DOWN_UNTIL_PROBE : now_ms + p->fail_timeout;
 	prev = atomic_exchange_explicit(&sv->h.down_until, until, memory_order_relaxed);
 	if (prev == BAL_DOWN_UNTIL_PROBE || prev > now_ms)
 		return false;		/* already down: the first reporter logged it */
@@ -462,7 +464,7 @@ bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t
 	log_warn("pool %s: server %s is DOWN: %llu failures within %llu ms (last: %s); %s",
 		 p->cfg.name, sv->name, (unsigned long long)cnt,
 		 (unsigned long long)p->fail_timeout, err < 0 ? strerror(-err) : "error",
-		 p->probed ? "until a health check passes" : "for fail_timeout");
+		 probing ? "until a health check passes" : "for fail_timeout");
 	return true;
 }
 
@@ -475,7 +477,8 @@ bal_retry_after(const struct bal_set *s, int pool, uint64_t now_ms)
 	for (int i = 0; i < p->nsrv; i++) {
 		uint64_t d = atomic_load_explicit(&p->srv[i].h.down_until, memory_order_relaxed);
 
-		if (p->probed && (d == BAL_DOWN_UNTIL_PROBE ||
+		if (atomic_load_explicit(&p->probing, memory_order_relaxed) &&
+		    (d == BAL_DOWN_UNTIL_PROBE ||
 				  atomic_load_explicit(&p->srv[i].h.probe_down,
 						       memory_order_relaxed)))
 			d = now_ms + p->cfg.health_interval;

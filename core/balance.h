@@ -105,7 +105,7 @@ bal_srv_up(const struct bal_pool *p, struct bal_srv *sv, uint64_t now_ms)
  * Passive failure accounting: a connect error, a reset or a timeout talking to server srv
  * (err = -errno, e.g. -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT; only for the log). max_fails of
  * them within fail_timeout mark the server down until the next good probe (pool with
- * health_check) or for fail_timeout (without). One CAS loop, no lock. Returns true when this
+ * health_check, while the health thread probes it) or for fail_timeout (else). One CAS loop, no lock. Returns true when this
  * call took the server down (it logged why).
  */
 bool bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t now_ms);

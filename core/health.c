@@ -330,6 +330,8 @@ probe_timeout(struct health *h, struct health_probe *pr, uint64_t now)
 static void
 plan_free(struct health_plan *pl)
 {
+	for (int i = 0; pl->set != NULL && i < pl->set->npools; i++)
+		atomic_store_explicit(&pl->set->pools[i].probing, false, memory_order_relaxed);
 	for (int i = 0; i < pl->nprobes; i++) {
 		probe_close(&pl->probes[i]);
 		free(pl->probes[i].req);
@@ -393,6 +395,8 @@ plan_build(struct health_plan *pl, struct bal_set *s, uint64_t now)
 				off = true;
 			}
 		}
+		if (!off)
+			atomic_store_explicit(&s->pools[i].probing, true, memory_order_relaxed);
 		for (int j = 0; j < p->nsrv; j++) {
 			struct health_probe *pr = &pl->probes[pl->nprobes++];
 

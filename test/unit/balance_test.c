@@ -68,6 +68,8 @@ build(int balance, const struct srvspec *sp, int n, const char *hc, const struct
 	struct bal_set *s = bal_set_build(c, 2, old);
 
 	cfgfree(c);		/* the set must not point into the config */
+	if (s != NULL && hc != NULL)	/* as if the health thread had taken the set */
+		atomic_store(&s->pools[0].probing, true);
 	return s;
 }
 
@@ -508,11 +510,20 @@ test_passive(void)
 		bal_set_put(s2);
 	}
 	CHECK(health_apply(hc, 0, 1, true, "status 200", T0) == 1);
+	CHECK(up(hc, 1, T0));
 	CHECK(up(hc, 1, T0 + 1000001));
 	CHECK(health_apply(hc, 0, 1, true, "status 200", T0) == 0);	/* no change: no log */
 	CHECK(health_apply(hc, 0, 1, false, "status 500", T0) == -1);
 	CHECK(health_apply(hc, 0, 1, false, "status 500", T0) == 0);
 	CHECK(!up(hc, 1, T0));
+	bal_set_put(hc);
+
+	/* health_check configured but nobody probing (no health thread): a timed down */
+	hc = build(CFG_BALANCE_ROUND_ROBIN, sp, 2, "/h", NULL);
+	atomic_store(&hc->pools[0].probing, false);
+	for (int i = 0; i < 3; i++)
+		bal_report_failure(hc, 0, 0, -ECONNREFUSED, T0);
+	CHECK(!up(hc, 0, T0 + 999) && up(hc, 0, T0 + 1000));
 	bal_set_put(hc);
 
 	/* max_fails = 0: passive accounting off */

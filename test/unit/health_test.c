@@ -111,7 +111,8 @@ read_head(struct tsrv *t, int fd, struct tls_conn *tc, char *head, size_t cap)
 				}
 				if (alen > cap - 1 - len)
 					return -1;
-				memcpy(head + len, app, alen);
+				if (alen > 0)
+					memcpy(head + len, app, alen);
 				len += alen;
 				if (rc == 0 || !tls_conn_recv_more(tc))
 					break;
@@ -133,8 +134,8 @@ answer(struct tsrv *t, int fd)
 {
 	static const char *resp[] = {
 		[M_200] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-		[M_500] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-			  "Connection: close\r\n\r\n",
+		[M_500] = ("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+			   "Connection: close\r\n\r\n"),
 		[M_302] = "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n",
 	};
 	struct tls_conn *tc = t->tls != NULL ? tls_conn_server(t->tls) : NULL;
