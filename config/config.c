@@ -552,8 +552,9 @@ set_cert(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 
 	if (val[0] == '\0')
 		return msgf(ld, "%s: empty file name", k->name);
-	if ((e = check_readable(ld, k, val)) != NULL)
-		return e;
+	/* an unreadable file is still recorded, so that later checks ("no certificate") do
+	 * not add misleading follow-on errors */
+	e = check_readable(ld, k, val);
 	if (ld->sec == SEC_TLS) {
 		pair = &((struct cfg_tls_defaults *)obj)->cert;
 		if (!is_key)
@@ -578,7 +579,7 @@ set_cert(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 		free(pair->certificate);
 		pair->certificate = xstrdup(val);
 	}
-	return NULL;
+	return e;
 }
 
 /* "host:port [weight=N] [backup]" */
@@ -588,6 +589,7 @@ set_server(struct loader *ld, void *obj, const struct cfg_key *k, const char *va
 	struct cfg_pool *p = obj;
 	struct cfg_server s = { .weight = 1, .line = ld->line };
 	char buf[512], *save = NULL, *tok, *addr, *colon, *end;
+	const char *e = NULL;
 	unsigned long port;
 
 	(void)k;
@@ -646,17 +648,20 @@ set_server(struct loader *ld, void *obj, const struct cfg_key *k, const char *va
 
 		snprintf(portstr, sizeof(portstr), "%u", s.port);
 		rc = getaddrinfo(addr, portstr, &hints, &res);
-		if (rc != 0 || res == NULL)
-			return msgf(ld, "server: host \"%s\" does not resolve: %s", addr,
-				    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		memcpy(&s.addr, res->ai_addr, res->ai_addrlen);
-		s.addrlen = res->ai_addrlen;
-		freeaddrinfo(res);
+		if (rc != 0 || res == NULL) {
+			e = msgf(ld, "server: host \"%s\" does not resolve: %s", addr,
+				 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		} else {
+			memcpy(&s.addr, res->ai_addr, res->ai_addrlen);
+			s.addrlen = res->ai_addrlen;
+			freeaddrinfo(res);
+		}
 	}
+	/* recorded even when it does not resolve: no follow-on "pool has no server" error */
 	s.host = xstrdup(addr);
 	p->servers = xgrow(p->servers, p->nservers, sizeof(*p->servers));
 	p->servers[p->nservers++] = s;
-	return NULL;
+	return e;
 }
 
 static const char *

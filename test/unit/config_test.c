@@ -40,6 +40,30 @@ expect_errors(int line, const char *text, unsigned flags, const char *const *wan
 	cfg_errors_free(&err);
 }
 
+/* ...and that none of its lines contains any of the given fragments (no follow-on errors) */
+static void
+expect_no_errors(int line, const char *text, unsigned flags, const char *const *bad, int nbad)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c = config_load_string("t.ini", text, flags, &err);
+
+	config_free(c);
+	for (int i = 0; i < nbad; i++) {
+		check_total++;
+		if (err.text != NULL && strstr(err.text, bad[i]) != NULL) {
+			check_failed++;
+			fprintf(stderr, "%s:%d: unexpected error containing \"%s\":\n%s", __FILE__,
+				line, bad[i], err.text);
+		}
+	}
+	cfg_errors_free(&err);
+}
+
+#define EXPECT_NO_ERR(text, flags, ...) do { \
+	static const char *const bad_[] = { __VA_ARGS__ }; \
+	expect_no_errors(__LINE__, text, flags, bad_, (int)RE_ARRAY_SIZE(bad_)); \
+} while (0)
+
 #define EXPECT_ERR(text, flags, ...) do { \
 	static const char *const want_[] = { __VA_ARGS__ }; \
 	expect_errors(__LINE__, text, flags, want_, (int)RE_ARRAY_SIZE(want_)); \
@@ -247,6 +271,10 @@ test_errors(void)
 	EXPECT_ERR(BASE "[pool q]\nserver = ringedge-test.invalid:80\n", CONFIG_NO_FILES,
 		   "t.ini:8: server: host \"ringedge-test.invalid\" does not resolve: Name or "
 		   "service not known");
+	EXPECT_NO_ERR(BASE "[pool q]\nserver = ringedge-test.invalid:80\n"
+		      "[listener s]\nbind = 127.0.0.1:8443\ntls = on\ncertificate = /nonexistent/c\n"
+		      "private_key = /nonexistent/k\n", 0,
+		      "has no server", "but no certificate");
 	EXPECT_ERR(BASE "[pool q]\nserver = 127.0.0.1:80\nca = /nonexistent/ca.pem\n", 0,
 		   "t.ini:9: ca: cannot read \"/nonexistent/ca.pem\": No such file or directory");
 	EXPECT_ERR(BASE "[global]\nworkers = 2\nworkers = 3\n[global]\n", NOIO,
