@@ -355,6 +355,30 @@ test_cookie_parse(void)
 	CHECK(find("MS-WSMAN", v, sizeof(v)) == 0);
 	CHECK(find("", v, sizeof(v)) == 0);
 	CHECK(find(";;; ;", v, sizeof(v)) == 0);
+	/* random inputs over the parser's alphabet (a poor man's fuzzer; ASan builds check the
+	 * bounds): a found value always lies inside the input, behind "MS-WSMAN" and '=' */
+	{
+		static const char abc[] = "MS-WAN=;\" \tx";
+		char buf[40];
+		unsigned seed = 12345, found = 0;
+
+		for (int i = 0; i < 200000; i++) {
+			size_t len = (seed = seed * 1103515245u + 12345u) >> 16 & 31, n;
+			const char *p;
+
+			for (size_t j = 0; j < len; j++)
+				buf[j] = abc[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof(abc) - 1)];
+			if (i % 7 == 0 && len >= 9)
+				memcpy(buf + len / 3, "MS-WSMAN=", 9 > len - len / 3 ? len - len / 3 : 9);
+			if (!bal_cookie_find(buf, len, &p, &n))
+				continue;
+			found++;
+			CHECK(p >= buf && p + n <= buf + len);
+			CHECK(memchr(p, ';', n) == NULL);
+			CHECK(memmem(buf, (size_t)(p - buf), "MS-WSMAN", 8) != NULL);
+		}
+		CHECK(found > 1000);
+	}
 	/* the length bounds the scan: no NUL needed */
 	{
 		const char *val = "MS-WSMAN=abcdef", *p;
