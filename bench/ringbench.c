@@ -1338,14 +1338,29 @@ probe_target(const struct target *t, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+target_addrtext(struct target *t)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (t->addr.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->addr)->sin6_addr, host,
+		    sizeof(host));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&t->addr)->sin_addr, host,
+		    sizeof(host));
+	snprintf(t->addrtext, sizeof(t->addrtext),
+	    t->addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, t->port);
+}
+
 static int
 setup_targets(void)
 {
-	struct addrinfo hints, *res;
+	struct addrinfo hints, *res, *ai;
 	struct rb_url *u;
 	struct target *t;
 	uint32_t i, j;
-	char err[512], host[INET6_ADDRSTRLEN];
+	char err[512];
 	int ret;
 
 	for (i = 0; i < R.o.nurls; i++) {
@@ -1369,22 +1384,21 @@ setup_targets(void)
 				    u->host, gai_strerror(ret));
 				return -1;
 			}
-			memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-			t->addrlen = res->ai_addrlen;
+			/* like curl: use the first address that accepts a connection (localhost is
+			 * often ::1 first while the server listens on 127.0.0.1 only) */
+			ret = -1;
+			for (ai = res; ai != NULL && ret < 0; ai = ai->ai_next) {
+				memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+				t->addrlen = ai->ai_addrlen;
+				target_addrtext(t);
+				ret = probe_target(t, err, sizeof(err));
+			}
 			freeaddrinfo(res);
-			if (t->addr.ss_family == AF_INET6)
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->addr)->sin6_addr,
-				    host, sizeof(host));
-			else
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&t->addr)->sin_addr,
-				    host, sizeof(host));
-			snprintf(t->addrtext, sizeof(t->addrtext),
-			    t->addr.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, t->port);
-			t->local = addr_is_local(&t->addr);
-			if (probe_target(t, err, sizeof(err)) < 0) {
+			if (ret < 0) {
 				fprintf(stderr, "ringbench: %s: target unreachable: %s\n", u->text, err);
 				return -1;
 			}
+			t->local = addr_is_local(&t->addr);
 		}
 		t->urls[t->nurls++] = i;
 		R.reqs[i].target = j;
