@@ -58,12 +58,14 @@ enum be_state {
 	BS_IDLE,		/* in the keep-alive pool, recv armed to see the peer close */
 };
 
-/* In-flight op bits (conn.inflight); at most one op of each kind per conn. */
+/* In-flight op bits (conn.inflight); at most one op of each kind per conn (a tunnel conn
+ * may wait on POLLIN for one direction and POLLOUT for the other at once). */
 enum {
 	IF_RECV		= 0x01,
 	IF_SEND		= 0x02,
 	IF_CONNECT	= 0x04,
-	IF_POLL		= 0x08,
+	IF_POLLIN	= 0x08,	/* splice readiness for c->rpump */
+	IF_POLLOUT	= 0x10,	/* splice readiness for c->wpump */
 };
 
 /* conn.flags */

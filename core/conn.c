@@ -1,6 +1,7 @@
 #include "core/conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,8 +146,10 @@ conn_close(struct conn *c)
 		conn_cancel(c, OP_SEND);
 	if (c->inflight & IF_CONNECT)
 		conn_cancel(c, OP_CONNECT);
-	if (c->inflight & IF_POLL)
-		conn_cancel(c, OP_POLL);
+	if (c->inflight & IF_POLLIN)
+		conn_cancel(c, OP_POLLIN);
+	if (c->inflight & IF_POLLOUT)
+		conn_cancel(c, OP_POLLOUT);
 	conn_maybe_free(c);
 }
 
@@ -329,11 +332,15 @@ conn_poll(struct conn *c, unsigned mask)
 
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
-	sqe = ring_sqe(&c->w->ring, ud_pack(OP_POLL, c->slot, c->gen));
+	bool out = mask == POLLOUT;
+
+	if (c->inflight & (out ? IF_POLLOUT : IF_POLLIN))
+		return 0;	/* already waiting for that */
+	sqe = ring_sqe(&c->w->ring, ud_pack(out ? OP_POLLOUT : OP_POLLIN, c->slot, c->gen));
 	if (sqe == NULL)
 		return -EBUSY;
 	io_uring_prep_poll_add(sqe, c->fd, mask);
-	c->inflight |= IF_POLL;
+	c->inflight |= out ? IF_POLLOUT : IF_POLLIN;
 	return 0;
 }
 

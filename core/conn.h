@@ -21,7 +21,10 @@ int conn_recv(struct conn *c, uint32_t max);
 /* Sends buf[0..len) completely (through the transport); c->on_send gets len or -errno. */
 int conn_send(struct conn *c, const char *buf, uint32_t len);
 
-/* Arms a poll (splice readiness); c->on_recv (POLLIN) or c->on_send (POLLOUT) gets res. */
+/*
+ * Arms a poll for splice readiness: mask is POLLIN (for c->rpump) or POLLOUT (for c->wpump);
+ * one of each may be in flight. proxy_on_poll() gets the result.
+ */
 int conn_poll(struct conn *c, unsigned mask);
 
 struct io_uring_cqe;

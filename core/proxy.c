@@ -1464,7 +1464,10 @@ pump_advance(struct pump *p)
 		return;
 	}
 	if (p->splicing) {
-		pump_splice(p);
+		/* a recv armed before splicing began delivers first (byte order) */
+		src->on_recv = pump_on_recv;
+		if (!(src->inflight & IF_RECV))
+			pump_splice(p);
 		return;
 	}
 	if (p->mode == PM_LENGTH && p->remaining < max)
@@ -1554,18 +1557,24 @@ pump_splice(struct pump *p)
 	while (rounds++ < 8) {
 		int *pfd = w->pipes.fds[p->pipe];
 		bool rblock = false;
+		/* PM_LENGTH: until remaining is 0; PM_CLOSE (tunnel): until the source's EOF */
+		bool more = p->mode == PM_CLOSE ? !p->done : p->remaining > 0;
 
-		if (p->remaining > 0 && p->in_pipe < (uint32_t)w->pipes.size) {
+		if (more && p->in_pipe < (uint32_t)w->pipes.size) {
 			size_t want = (size_t)w->pipes.size - p->in_pipe;
 			ssize_t n;
 
-			if (want > p->remaining)
+			if (p->mode == PM_LENGTH && want > p->remaining)
 				want = (size_t)p->remaining;
 			n = splice(p->src->fd, NULL, pfd[1], NULL, want,
 				SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				p->in_pipe += (uint32_t)n;
-				p->remaining -= (uint64_t)n;
+				if (p->mode == PM_LENGTH)
+					p->remaining -= (uint64_t)n;
+			} else if (n == 0 && p->mode == PM_CLOSE) {
+				p->src->flags |= CF_EOF;
+				p->done = true;		/* flush the pipe, then finish */
 			} else if (n == 0) {
 				pump_finish(p, -EPIPE);
 				return;
@@ -1595,7 +1604,8 @@ pump_splice(struct pump *p)
 				return;
 			}
 		}
-		if (p->remaining == 0 && p->in_pipe == 0) {
+		more = p->mode == PM_CLOSE ? !p->done : p->remaining > 0;
+		if (!more && p->in_pipe == 0) {
 			p->done = true;
 			pump_finish(p, 0);
 			return;
@@ -1614,15 +1624,12 @@ pump_splice(struct pump *p)
 }
 
 void
-proxy_on_poll(struct conn *c, int res)
+proxy_on_poll(struct conn *c, int res, bool out)
 {
-	struct pump *p = NULL;
+	/* POLLIN belongs to the pump reading c, POLLOUT to the one writing it */
+	struct pump *p = out ? c->wpump : c->rpump;
 
-	if (c->rpump != NULL && c->rpump->splicing)
-		p = c->rpump;
-	else if (c->wpump != NULL && c->wpump->splicing)
-		p = c->wpump;
-	if (p == NULL || !p->active)
+	if (p == NULL || !p->active || !p->splicing)
 		return;
 	if (res < 0) {
 		pump_finish(p, res);
@@ -1677,8 +1684,10 @@ tunnel_start(struct conn *c)
 	conn_timer(be, idle);
 	pump_start(&s->req, c, be, PM_CLOSE, 0, tunnel_done);
 	pump_start(&s->resp, be, c, PM_CLOSE, 0, tunnel_done);
-	/* tunnels copy: both sides may wait on one conn at once, one poll slot is not enough */
-	s->req.splicing = s->resp.splicing = false;
+	/* plaintext tunnels splice both ways: each pump polls POLLIN on its source and POLLOUT
+	 * on its destination, so a conn waits on at most one poll of each kind */
+	s->req.splicing = s->resp.splicing = c->w->sh->use_splice &&
+		c->xprt.ops->splice_ok && be->xprt.ops->splice_ok;
 	pump_advance(&s->req);
 	pump_advance(&s->resp);
 }

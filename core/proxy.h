@@ -15,8 +15,8 @@ void proxy_client_start(struct conn *c, unsigned lidx);
 /* OP_CONNECT completed on backend conn be. */
 void proxy_on_connect(struct conn *be, int res);
 
-/* OP_POLL completed (splice readiness). */
-void proxy_on_poll(struct conn *c, int res);
+/* OP_POLLIN/OP_POLLOUT completed (splice readiness of c->rpump / c->wpump when out). */
+void proxy_on_poll(struct conn *c, int res, bool out);
 
 /* Called by conn_free before the slot is recycled: cut links to it. */
 void proxy_conn_freed(struct conn *c);

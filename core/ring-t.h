@@ -21,7 +21,8 @@ enum ring_op {
 	OP_RECV,	/* conn recv (maybe buffer-select) */
 	OP_SEND,	/* conn send */
 	OP_CONNECT,	/* backend connect */
-	OP_POLL,	/* conn poll (splice readiness) */
+	OP_POLLIN,	/* conn POLLIN poll (splice readiness of its rpump) */
+	OP_POLLOUT,	/* conn POLLOUT poll (splice readiness of its wpump) */
 	OP_TICK,	/* the worker's recurring timeout */
 	OP_EVENT,	/* read of the worker's eventfd (stop, reopen) */
 	OP_CANCEL,	/* async cancel: completion ignored */

@@ -270,10 +270,11 @@ on_conn_cqe(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
 		if (!(c->flags & CF_CLOSING))
 			proxy_on_connect(c, res);
 		break;
-	case OP_POLL:
-		c->inflight &= ~IF_POLL;
+	case OP_POLLIN:
+	case OP_POLLOUT:
+		c->inflight &= (uint8_t)~(op == OP_POLLIN ? IF_POLLIN : IF_POLLOUT);
 		if (!(c->flags & CF_CLOSING))
-			proxy_on_poll(c, res);
+			proxy_on_poll(c, res, op == OP_POLLOUT);
 		break;
 	}
 	conn_maybe_free(c);
@@ -292,7 +293,8 @@ dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_RECV:
 	case OP_SEND:
 	case OP_CONNECT:
-	case OP_POLL:
+	case OP_POLLIN:
+	case OP_POLLOUT:
 		on_conn_cqe(w, cqe, op);
 		break;
 	case OP_TICK:

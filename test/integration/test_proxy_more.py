@@ -172,3 +172,46 @@ def test_head_content_length_passed_unmodified(proxy, backend_factory):
                          headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", "777")])
         assert resp.status == 200 and resp.all("Content-Length") == ["777"], resp
         assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
+
+
+# ---- tunnels splice ----------------------------------------------------------------------
+
+def _pipe_fds(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("pipe:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def test_websocket_tunnel_splices_both_ways(proxy, backend_factory):
+    import base64
+    r = simple(proxy, backend_factory)
+    assert _pipe_fds(r.proc.pid) == 0
+    with Client(r.port) as c:
+        key = base64.b64encode(os.urandom(16)).decode()
+        resp = c.request("GET", "/ws", host="h.example", headers=[
+            ("X-Be-Mode", "ws"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")])
+        assert resp.status == 101, resp
+
+        def rd(n):
+            out = []
+            c._exact(n, out.append)
+            return b"".join(out)
+
+        for i, payload in enumerate([b"a", be.body(300000), b"b" * 126, be.body(1 << 20)]):
+            c.send(be.ws_frame(2, payload, mask=os.urandom(4)))
+            assert be.ws_read_frame(rd) == (2, payload)
+        # both directions moved through pipes (two pipes, two fds each)
+        assert _pipe_fds(r.proc.pid) >= 4
+        c.send(b"".join(be.ws_frame(1, b"m%d" % i, mask=b"abcd") for i in range(200)))
+        for i in range(200):
+            assert be.ws_read_frame(rd) == (1, b"m%d" % i)
+        c.send(be.ws_frame(8, b"\x03\xe8", mask=b"abcd"))
+        assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
+        assert c.closed_by_peer(10)
+    assert get(r.port, "/after", host="h.example").status == 200
