@@ -654,13 +654,16 @@ idle_take(struct worker *w, int pool, int srv)
 
 	while (l->head != NULL) {
 		struct conn *be = l->head;
-		char b;
-		ssize_t n;
 
 		idle_unlink(be);
-		/* closed-peer check: EAGAIN means alive and quiet */
-		n = recv(be->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && be->in.len == 0)
+		/*
+		 * Closed-peer check without a syscall: an idle conn keeps a recv armed, and a FIN
+		 * or RST completes it. Its completion may already sit in this batch of CQEs not
+		 * yet dispatched: look there. (A FIN still in flight is the race every pool has;
+		 * GET/HEAD are retried on a fresh connection, see be_retry.)
+		 */
+		if ((be->inflight & IF_RECV) && be->in.len == 0 &&
+		    !ring_cqe_pending(&w->ring, ud_pack(OP_RECV, be->slot, be->gen)))
 			return be;
 		be->state = BS_CONNECTING;
 		conn_close(be);

@@ -52,10 +52,12 @@ struct ring {
 	bool			 has_multishot_accept; /* cleared when the kernel says EINVAL */
 	bool			 has_send_zc;
 	bool			 has_splice;
+	bool			 ring_fd_registered;	/* io_uring_register_ring_fd worked */
 	struct io_uring_buf_ring *br;
 	char			*bufs;		/* RING_NBUFS * RING_BUF_SIZE */
 	unsigned		 bufs_out;	/* buffers handed to us and not returned */
 	unsigned		 pending;	/* SQEs prepared since the last submit */
+	unsigned		 cq_next;	/* CQ index after the CQE being dispatched */
 };
 
 #endif

@@ -1,6 +1,7 @@
 #include "core/ring.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -117,18 +118,22 @@ ring_init(struct ring *r, unsigned entries, int id)
 		r->has_splice = io_uring_opcode_supported(probe, IORING_OP_SPLICE);
 		io_uring_free_probe(probe);
 	}
+	/* a registered ring fd spares the kernel an fd lookup on every io_uring_enter */
+	rc = io_uring_register_ring_fd(&r->uring);
+	r->ring_fd_registered = rc == 1;
 	/* multishot accept has no opcode of its own: assume it and fall back on EINVAL */
 	r->has_multishot_accept = true;
 	ring_setup_bufs(r, id);
 	if (id == 0) {
 		log_info("io_uring: setup flags 0x%x%s%s; buffer ring %s; send_zc %s (unused: "
-			 "loopback and small responses copy anyway); splice %s",
+			 "loopback and small responses copy anyway); splice %s; ring fd %s",
 			 r->setup_flags,
 			 r->setup_flags & IORING_SETUP_SINGLE_ISSUER ? " SINGLE_ISSUER" : "",
 			 r->setup_flags & IORING_SETUP_DEFER_TASKRUN ? " DEFER_TASKRUN" : "",
 			 r->has_buf_ring ? "yes" : "no",
 			 r->has_send_zc ? "available" : "unavailable",
-			 r->has_splice ? "available" : "unavailable");
+			 r->has_splice ? "available" : "unavailable",
+			 r->ring_fd_registered ? "registered" : "not registered");
 	}
 	return 0;
 }
@@ -165,4 +170,17 @@ ring_buf_put(struct ring *r, unsigned bid)
 		io_uring_buf_ring_mask(RING_NBUFS), 0);
 	io_uring_buf_ring_advance(r->br, 1);
 	r->bufs_out--;
+}
+
+bool
+ring_cqe_pending(struct ring *r, uint64_t ud)
+{
+	struct io_uring *u = &r->uring;
+	unsigned head = r->cq_next, tail = io_uring_smp_load_acquire(u->cq.ktail);
+	unsigned mask = u->cq.ring_mask, shift = (u->flags & IORING_SETUP_CQE32) ? 1 : 0;
+
+	for (; head != tail; head++)
+		if (u->cq.cqes[(head & mask) << shift].user_data == ud)
+			return true;
+	return false;
 }

@@ -26,6 +26,12 @@ ring_buf(struct ring *r, unsigned bid)
 	return r->bufs + (size_t)bid * RING_BUF_SIZE;
 }
 
+/*
+ * Whether a completion with user_data ud is in the CQ, not yet dispatched (after the one being
+ * dispatched now). Reads shared ring memory only: no syscall.
+ */
+bool ring_cqe_pending(struct ring *r, uint64_t ud);
+
 /* Gives buffer bid back to the kernel. */
 void ring_buf_put(struct ring *r, unsigned bid);
 

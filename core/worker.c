@@ -375,6 +375,7 @@ worker_run(struct worker *w)
 		w->now = timer_now_ms();
 		gen_check(w);
 		io_uring_for_each_cqe(&w->ring.uring, head, cqe) {
+			w->ring.cq_next = head + 1;
 			dispatch(w, cqe);
 			n++;
 		}

@@ -215,3 +215,20 @@ def test_websocket_tunnel_splices_both_ways(proxy, backend_factory):
         assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
         assert c.closed_by_peer(10)
     assert get(r.port, "/after", host="h.example").status == 200
+
+
+# ---- pooled backend closed while idle (detected by its armed recv, no MSG_PEEK) ---------
+
+def test_pooled_backend_closed_while_idle_not_reused(proxy, backend_factory):
+    def answer_then_close(b, conn, req):
+        be.Backend.respond(b, conn, req)
+        return False     # keep-alive was announced, then the server closes the idle conn
+    r = simple(proxy, backend_factory)
+    r.backend.handler = answer_then_close
+    with Client(r.port) as c:
+        for i in range(20):
+            # POST is never retried: a reused dead connection would be a 502
+            resp = c.request("POST", "/p%d" % i, host="h.example", body=b"x" * 10)
+            assert resp.status == 200, (i, resp)
+            time.sleep(0.05)
+    assert r.backend.count == 20
