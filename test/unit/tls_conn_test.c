@@ -459,7 +459,7 @@ rotation_case(const struct tls_server *s, const struct tls_client *c, struct tls
 static void
 test_resumption(void)
 {
-	struct tls_tickets tk = { 0 };
+	struct tls_tickets tk = { NULL };	/* first member: an atomic pointer */
 	const char *pairs[] = { "lync.pem", "lync.key", "wild.pem", "wild.key" };
 	struct tls_server *s13, *s12, *off13, *off12;
 	struct tls_client *c = client("ca.pem", true, NULL);
