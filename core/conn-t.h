@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/balance-t.h"
 #include "core/h1-t.h"
 #include "core/timer-t.h"
 #include "core/xprt-t.h"
@@ -73,6 +74,7 @@ enum {
 	CF_CLOSING	= 0x01,	/* closing: no new ops; freed when inflight == 0 */
 	CF_REUSED	= 0x02,	/* backend: came from the keep-alive pool */
 	CF_EOF		= 0x04,	/* peer closed its write side */
+	CF_PINNED	= 0x08,	/* backend: private to one client conn (NTLM/Negotiate) */
 };
 
 /* Body framing a pump enforces. */
@@ -116,6 +118,7 @@ enum {
 	SF_HEAD_REQ	= 0x0200,	/* request method HEAD */
 	SF_RESP_BYTE	= 0x0400,	/* a response byte arrived from the backend */
 	SF_VER10	= 0x0800,	/* client spoke HTTP/1.0 */
+	SF_CONN_AUTH	= 0x1000,	/* NTLM/Negotiate seen: pin the backend conn */
 };
 
 /* One request/response exchange, embedded in the client conn. */
@@ -124,7 +127,9 @@ struct stream {
 	uint16_t	 status;
 	int16_t		 pool;		/* config pool index, -1 none */
 	int16_t		 srv;		/* server index */
-	uint16_t	 tries;		/* servers tried for this request */
+	int16_t		 active_srv;	/* 1 + server counted by bal_req_begin, 0 none */
+	uint64_t	 tried;		/* bit (i % 64): server i tried for this request */
+	struct bal_key	 key;		/* client address, MS-WSMAN cookie (balancing) */
 	uint8_t		 req_body;	/* enum pump_mode for the request body */
 	struct conn	*be;
 	char		*obuf;		/* request head for the backend (kept for retry, log) */
@@ -174,13 +179,16 @@ struct conn {
 			struct stream		 st;
 			struct sockaddr_in6	 peer;	/* or sockaddr_in */
 			uint16_t		 lidx;	/* listener index */
+			bool			 auth;	/* NTLM/Negotiate seen: backends pinned */
 			uint32_t		 nreq;
+			struct conn		*pinned; /* backend private to this conn, or NULL */
 		} cli;
 		struct {
 			int16_t			 pool;
 			int16_t			 srv;
 			struct conn		*next;	/* keep-alive pool links */
 			struct conn		*prev;
+			struct conn		*owner;	/* CF_PINNED: the client conn */
 		} be;
 	} u;
 	struct conn	*free_next;	/* slot free list */

@@ -8,16 +8,35 @@
 #define RINGEDGE_CORE_GEN_T_H
 
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "config/config-t.h"
 
 struct trie;
+struct bal_set;
+
+/*
+ * One bind address of the generation's listeners. fds: the listening sockets the control
+ * thread opened for it at this reload, one per worker; each worker takes its own (sets its
+ * entry to -1) when it adopts the generation; what is left is closed with the generation.
+ * NULL: the bind already existed, workers keep their sockets.
+ */
+struct gen_bind {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	uint16_t		 lidx;		/* listener index in cfg */
+	int			*fds;		/* [nworkers] or NULL */
+};
 
 struct generation {
 	_Atomic unsigned	 refs;		/* control's publish ref + one per holder */
 	unsigned		 id;		/* 1, 2, ... for logs */
 	struct config		*cfg;		/* owned */
 	struct trie		**tries;	/* [cfg->nlisteners], owned */
+	struct bal_set		*bal;		/* balancing state of cfg's pools (a reference) */
+	struct gen_bind		*binds;		/* [nbinds], every bind of every listener */
+	int			 nbinds;
+	int			 nworkers;
 };
 
 #endif

@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
+#include "core/balance.h"
 #include "core/log.h"
 #include "routing/trie.h"
 
@@ -14,7 +17,16 @@ gen_free(struct generation *g)
 		for (int i = 0; i < g->cfg->nlisteners; i++)
 			trie_free(g->tries[i]);
 	free(g->tries);
+	for (int i = 0; g->binds != NULL && i < g->nbinds; i++) {
+		for (int w = 0; g->binds[i].fds != NULL && w < g->nworkers; w++)
+			if (g->binds[i].fds[w] >= 0)
+				close(g->binds[i].fds[w]);
+		free(g->binds[i].fds);
+	}
+	free(g->binds);
+	bal_set_put(g->bal);
 	config_free(g->cfg);
+	log_debug("generation %u freed", g->id);
 	free(g);
 }
 
@@ -33,7 +45,7 @@ gen_retire_cb(void *g)
 }
 
 struct generation *
-gen_build(struct config *cfg, unsigned id)
+gen_build(struct config *cfg, unsigned id, int nworkers, const struct generation *old)
 {
 	struct generation *g;
 
@@ -48,6 +60,24 @@ gen_build(struct config *cfg, unsigned id)
 	g->tries = calloc((size_t)cfg->nlisteners, sizeof(*g->tries));
 	if (g->tries == NULL)
 		goto fail;
+	g->bal = bal_set_build(cfg, nworkers, old != NULL ? old->bal : NULL);
+	if (g->bal == NULL)
+		goto fail;
+	g->nworkers = nworkers;
+	for (int l = 0; l < cfg->nlisteners; l++)
+		g->nbinds += cfg->listeners[l].nbinds;
+	g->binds = calloc((size_t)g->nbinds + 1, sizeof(*g->binds));
+	if (g->binds == NULL)
+		goto fail;
+	for (int l = 0, n = 0; l < cfg->nlisteners; l++) {
+		for (int b = 0; b < cfg->listeners[l].nbinds; b++, n++) {
+			const struct cfg_bind *bd = &cfg->listeners[l].binds[b];
+
+			memcpy(&g->binds[n].addr, &bd->addr, bd->addrlen);
+			g->binds[n].addrlen = bd->addrlen;
+			g->binds[n].lidx = (uint16_t)l;
+		}
+	}
 	for (int l = 0; l < cfg->nlisteners; l++) {
 		struct trie_builder *b = trie_builder_new();
 
@@ -81,31 +111,4 @@ fail:
 	log_error("generation %u: out of memory building the routing tables", id);
 	gen_free(g);
 	return NULL;
-}
-
-int
-gen_pick_server(const struct cfg_pool *p, unsigned *rr, unsigned skip)
-{
-	unsigned n = 0, k, i;
-
-	for (i = 0; i < (unsigned)p->nservers; i++)
-		n += !p->servers[i].backup;
-	if (n == 0) {
-		/* only backups: plain round robin over them */
-		if (skip >= (unsigned)p->nservers)
-			return -1;
-		return (int)((*rr + skip) % (unsigned)p->nservers);
-	}
-	if (skip >= n)
-		return -1;
-	if (skip == 0)
-		(*rr)++;
-	k = (*rr + skip) % n;
-	for (i = 0; i < (unsigned)p->nservers; i++) {
-		if (p->servers[i].backup)
-			continue;
-		if (k-- == 0)
-			return (int)i;
-	}
-	return -1;
 }

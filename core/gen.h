@@ -8,10 +8,13 @@
 #include "core/gen-t.h"
 
 /*
- * Builds a generation that takes ownership of cfg (also on failure: cfg is freed).
- * Returns it with one reference held by the caller, or NULL (error logged).
+ * Builds a generation that takes ownership of cfg (also on failure: cfg is freed), for
+ * nworkers workers. old (may be NULL) is the generation it replaces: servers found again
+ * (same pool name, same host:port) keep their up/down state. Returns it with one reference
+ * held by the caller, or NULL (error logged). Control thread.
  */
-struct generation *gen_build(struct config *cfg, unsigned id);
+struct generation *gen_build(struct config *cfg, unsigned id, int nworkers,
+			     const struct generation *old);
 
 static inline struct generation *
 gen_get(struct generation *g)
@@ -25,13 +28,5 @@ void gen_put(struct generation *g);
 
 /* QSBR retire callback: gen_put for a void pointer. */
 void gen_retire_cb(void *g);
-
-/*
- * Server selection for a pool: the one place the balancing policy lives. rr is the calling
- * worker's round-robin cursor for that pool; skip is how many servers were already tried for
- * this request (connect failures move to the next). Returns a server index, or -1 when every
- * server was tried. Backup servers are used only when the pool has no other server.
- */
-int gen_pick_server(const struct cfg_pool *p, unsigned *rr, unsigned skip);
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * ringedge entry point: command line, configuration check. The control thread lives here.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +17,7 @@
 
 #include "config/config.h"
 #include "core/gen.h"
+#include "core/health.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "core/worker.h"
@@ -22,16 +26,16 @@
 
 /* One listening socket per worker per bind: SO_REUSEPORT lets the kernel spread accepts. */
 static int
-listen_on(const struct cfg_bind *b)
+listen_on(const struct sockaddr_storage *addr, socklen_t alen)
 {
 	int fd, one = 1;
 
-	fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (const struct sockaddr *)&b->addr, b->addrlen) < 0 ||
+	    bind(fd, (const struct sockaddr *)addr, alen) < 0 ||
 	    listen(fd, 4096) < 0) {
 		int e = -errno;
 
@@ -39,6 +43,36 @@ listen_on(const struct cfg_bind *b)
 		return e;
 	}
 	return fd;
+}
+
+/*
+ * SO_REUSEPORT would silently share the port with another process already listening there
+ * (a second ringedge, an old instance): bind once without it first, which fails with
+ * EADDRINUSE if anyone listens on the address. 0 or -errno.
+ */
+static int
+probe_bind(const struct sockaddr_storage *addr, socklen_t alen)
+{
+	int fd, one = 1, rc = 0;
+
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)addr, alen) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static void
+log_bind_error(const struct config *c, const struct cfg_bind *bd, int err)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "%s", strerror(-err));
+	why[0] = (char)tolower((unsigned char)why[0]);
+	log_error("%s:%d: bind %s: %s", c->file, bd->line, bd->text, why);
 }
 
 static void
@@ -59,34 +93,208 @@ open_listeners(struct worker *w, const struct config *c)
 
 	for (int l = 0; l < c->nlisteners; l++)
 		n += c->listeners[l].nbinds;
-	w->ls = calloc((size_t)n, sizeof(*w->ls));
+	w->ls = calloc((size_t)n + 1, sizeof(*w->ls));
 	if (w->ls == NULL)
 		return -ENOMEM;
 	for (int l = 0; l < c->nlisteners; l++) {
 		for (int b = 0; b < c->listeners[l].nbinds; b++) {
 			const struct cfg_bind *bd = &c->listeners[l].binds[b];
-			int fd = listen_on(bd);
+			int fd = w->id == 0 ? probe_bind(&bd->addr, bd->addrlen) : 0;
 
+			if (fd == 0)
+				fd = listen_on(&bd->addr, bd->addrlen);
 			if (fd < 0) {
-				log_error("%s:%d: listener %s: cannot listen on %s: %s", c->file,
-					  bd->line, c->listeners[l].name, bd->text, strerror(-fd));
+				log_bind_error(c, bd, fd);
 				return fd;
 			}
 			w->ls[w->nls].fd = fd;
 			w->ls[w->nls].lidx = (uint16_t)l;
+			memcpy(&w->ls[w->nls].addr, &bd->addr, bd->addrlen);
+			w->ls[w->nls].addrlen = bd->addrlen;
 			w->nls++;
 		}
 	}
 	return 0;
 }
 
+/*
+ * [global] user: after binding, become that user (supplementary groups, gid, uid, in that
+ * order: setgid after setuid would fail). Before any thread starts, so every thread runs
+ * as the user. 0 or -1 (logged: start-up fails rather than run as root by mistake).
+ */
+static int
+drop_privileges(const struct config *c)
+{
+	const char *u = c->global.user;
+	struct passwd *pw;
+
+	if (u == NULL)
+		return 0;
+	errno = 0;
+	pw = getpwnam(u);
+	if (pw == NULL) {
+		log_error("%s: [global] user %s: %s", c->file, u,
+			  errno != 0 ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (initgroups(u, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("%s: [global] user %s: cannot drop privileges: %s", c->file, u,
+			  strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_error("%s: [global] user %s: root could be regained; refusing to run",
+			  c->file, u);
+		return -1;
+	}
+	log_info("running as user %s (uid %u, gid %u)", u, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
+	return 0;
+}
+
+/* What the control thread keeps while serving. */
+struct ctl {
+	struct dp_shared	*sh;
+	struct worker		*ws;
+	int			 nw;
+	int			 started;
+	const char		*file;
+	struct health		*health;
+	unsigned		 next_id;
+};
+
+static bool
+old_has_bind(const struct generation *old, const struct gen_bind *b)
+{
+	for (int i = 0; i < old->nbinds; i++)
+		if (old->binds[i].addrlen == b->addrlen &&
+		    memcmp(&old->binds[i].addr, &b->addr, b->addrlen) == 0)
+			return true;
+	return false;
+}
+
+/* Opens one socket per worker for each bind of g that old does not have. 0 or -errno. */
+static int
+reload_listeners(struct ctl *x, struct generation *g, const struct generation *old)
+{
+	int n = 0;
+
+	for (int l = 0; l < g->cfg->nlisteners; l++) {
+		for (int b = 0; b < g->cfg->listeners[l].nbinds; b++, n++) {
+			const struct cfg_bind *bd = &g->cfg->listeners[l].binds[b];
+			struct gen_bind *gb = &g->binds[n];
+			int rc;
+
+			if (old_has_bind(old, gb))
+				continue;
+			gb->fds = malloc((size_t)x->nw * sizeof(*gb->fds));
+			if (gb->fds == NULL)
+				return -ENOMEM;
+			for (int w = 0; w < x->nw; w++)
+				gb->fds[w] = -1;
+			if ((rc = probe_bind(&bd->addr, bd->addrlen)) < 0) {
+				log_bind_error(g->cfg, bd, rc);
+				return rc;
+			}
+			for (int w = 0; w < x->nw; w++) {
+				gb->fds[w] = listen_on(&bd->addr, bd->addrlen);
+				if (gb->fds[w] < 0) {
+					log_bind_error(g->cfg, bd, gb->fds[w]);
+					return gb->fds[w];
+				}
+			}
+			log_info("reload: listener %s: new bind %s", g->cfg->listeners[l].name,
+				 bd->text);
+		}
+	}
+	return 0;
+}
+
+/* Logs every "FILE:LINE: message" line of a failed load. */
+static void
+log_cfg_errors(const struct cfg_errors *err)
+{
+	const char *p = err->text;
+
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n');
+		int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+
+		if (len > 0)
+			log_error("%.*s", len, p);
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
+/*
+ * SIGHUP: load and check the file again; on any error keep the running generation. Else
+ * build the next generation (server state carried over by host:port), open the new binds,
+ * publish it, and wait until every worker adopted it (so the next reload starts from a
+ * known set of listening sockets). The old generation is retired through QSBR and freed by
+ * its last user.
+ */
+static void
+reload(struct ctl *x)
+{
+	struct dp_shared *sh = x->sh;
+	struct generation *old = qsbr_deref(&sh->gen), *g;
+	struct cfg_errors err = { 0 };
+	struct config *c;
+	uint64_t deadline;
+
+	c = config_load(x->file, 0, &err);
+	if (c == NULL) {
+		log_cfg_errors(&err);
+		log_error("reload: %s has %d error%s; still serving generation %u", x->file,
+			  err.count, err.count == 1 ? "" : "s", old->id);
+		cfg_errors_free(&err);
+		return;
+	}
+	cfg_errors_free(&err);
+	if (c->global.workers != old->cfg->global.workers)
+		log_warn("reload: [global] workers changes at the next restart");
+	if ((c->global.user == NULL) != (old->cfg->global.user == NULL) ||
+	    (c->global.user != NULL && strcmp(c->global.user, old->cfg->global.user) != 0))
+		log_warn("reload: [global] user changes at the next restart");
+	if (strcmp(c->global.access_log ? c->global.access_log : "",
+		   old->cfg->global.access_log ? old->cfg->global.access_log : "") != 0)
+		log_warn("reload: [global] access_log changes at the next restart");
+	g = gen_build(c, x->next_id, x->nw, old);
+	if (g == NULL) {
+		log_error("reload: still serving generation %u", old->id);
+		return;
+	}
+	if (reload_listeners(x, g, old) < 0) {
+		log_error("reload: still serving generation %u", old->id);
+		gen_put(g);	/* closes the sockets it opened */
+		return;
+	}
+	x->next_id++;
+	log_threshold = g->cfg->global.log_level;
+	old = qsbr_publish(&sh->gen, g);
+	for (int i = 0; i < x->started; i++)
+		worker_wake(&x->ws[i]);
+	health_set(x->health, g->bal);
+	qsbr_retire(sh->qsbr, old, gen_retire_cb);
+	deadline = timer_now_ms() + 10000;
+	for (int i = 0; i < x->started; i++) {
+		while (atomic_load_explicit(&x->ws[i].gen_seen, memory_order_acquire) != g->id &&
+		       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
+		       timer_now_ms() < deadline)
+			usleep(1000);
+	}
+	qsbr_reclaim(sh->qsbr);
+	log_info("reload: generation %u serving %s", g->id, x->file);
+}
+
 /* The control thread: starts workers, then waits for signals until they all exit. */
 static int
-serve(struct config *c)
+serve(struct config *c, const char *file)
 {
 	static struct dp_shared sh;
 	struct generation *g;
 	struct worker *ws;
+	struct ctl x = { .sh = &sh, .file = file, .next_id = 2 };
 	sigset_t set;
 	int nw, sfd, rc = 0, started = 0;
 	const char *e;
@@ -95,7 +303,7 @@ serve(struct config *c)
 	if (nw < 1)
 		nw = 1;
 	log_threshold = c->global.log_level;
-	g = gen_build(c, 1);
+	g = gen_build(c, 1, nw, NULL);
 	if (g == NULL)
 		return 1;
 	sh.qsbr = qsbr_domain_new((unsigned)nw);
@@ -123,19 +331,29 @@ serve(struct config *c)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_error("signalfd: %s", strerror(errno));
-		return 1;
+		goto fail_sfd;
 	}
 
 	ws = calloc((size_t)nw, sizeof(*ws));
 	if (ws == NULL)
-		return 1;
+		goto fail_ws;
 	for (int i = 0; i < nw; i++) {
 		ws[i].id = i;
 		ws[i].sh = &sh;
 		if (open_listeners(&ws[i], g->cfg) < 0) {
 			close_listeners(ws, i + 1);
-			return 1;
+			goto fail_ls;
 		}
+	}
+	if (drop_privileges(g->cfg) < 0) {
+		close_listeners(ws, nw);
+		goto fail_ls;
+	}
+	/* probes every pool with health_check; passive downs end at fail_timeout without it */
+	x.health = health_start(g->bal, NULL);
+	if (x.health == NULL) {
+		close_listeners(ws, nw);
+		goto fail_ls;
 	}
 	for (int i = 0; i < nw; i++) {
 		if (worker_start(&ws[i]) < 0) {
@@ -145,6 +363,9 @@ serve(struct config *c)
 		}
 		started++;
 	}
+	x.ws = ws;
+	x.nw = nw;
+	x.started = started;
 	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
 		 g->cfg->file, started, started == 1 ? "" : "s", (int)getpid());
 
@@ -163,9 +384,15 @@ serve(struct config *c)
 			log_info("SIGUSR1: reopening log files");
 			atomic_fetch_add(&sh.reopen, 1);
 		} else if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reload is not implemented yet; ignored");
+			if (stopping) {
+				log_info("SIGHUP while stopping: ignored");
+			} else {
+				log_info("SIGHUP: reloading %s", file);
+				reload(&x);
+			}
 			continue;
 		} else if (!stopping) {
+			g = qsbr_deref(&sh.gen);
 			stopping = true;
 			sh.drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
 			log_info("%s: stopping: no new connections, draining for up to %llu ms",
@@ -183,6 +410,7 @@ serve(struct config *c)
 			rc = 1;
 		free(ws[i].ls);
 	}
+	health_stop(x.health);
 	free(ws);
 	close(sfd);
 	/* the published reference; workers already dropped theirs */
@@ -192,6 +420,15 @@ serve(struct config *c)
 		gen_put(g);
 	log_info("stopped");
 	return rc;
+fail_ls:
+	free(ws);
+fail_ws:
+	close(sfd);
+fail_sfd:
+	g = qsbr_publish(&sh.gen, NULL);
+	qsbr_domain_free(sh.qsbr);
+	gen_put(g);
+	return 1;
 }
 
 static void
@@ -276,5 +513,5 @@ main(int argc, char **argv)
 	if (!tls_info_fast())
 		log_warn("AES-NI is OFF: linked against the system libwolfssl");
 	cfg_errors_free(&err);
-	return serve(c);
+	return serve(c, file);
 }

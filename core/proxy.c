@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/accesslog.h"
+#include "core/balance.h"
 #include "core/conn.h"
 #include "core/gen.h"
 #include "core/h1.h"
@@ -36,15 +37,39 @@
 static void cli_idle(struct conn *c, uint64_t timeout);
 static void cli_head_input(struct conn *c);
 static void stream_abort(struct conn *c, unsigned status, const char *why);
+static void stream_abort_x(struct conn *c, unsigned status, const char *why, const char *extra);
 static void stream_check_end(struct conn *c);
 static void be_start(struct conn *c);
 static void be_on_recv_head(struct conn *be, int res);
 static void pump_advance(struct pump *p);
+static void pin_regen(struct conn *c, struct generation *g);
 
 static inline struct conn *
 stream_cli(struct stream *s)
 {
 	return (struct conn *)((char *)s - offsetof(struct conn, u.cli.st));
+}
+
+/* least_conn: the request now occupies server srv of its pool (on this worker). */
+static void
+stream_srv_begin(struct conn *c, int srv)
+{
+	struct stream *s = c->s;
+
+	bal_req_begin(c->g->bal, c->w->id, s->pool, srv);
+	s->active_srv = (int16_t)(srv + 1);
+}
+
+/* The request left its server: exactly once per begin, on the same generation's set. */
+static void
+stream_srv_end(struct conn *c)
+{
+	struct stream *s = c->s;
+
+	if (s->active_srv == 0)
+		return;
+	bal_req_end(c->g->bal, c->w->id, s->pool, s->active_srv - 1);
+	s->active_srv = 0;
 }
 
 static const struct cfg_listener *
@@ -91,11 +116,13 @@ stream_reset(struct conn *c)
 {
 	struct stream *s = c->s;
 
+	stream_srv_end(c);
 	free(s->obuf);
 	free(s->rbuf);
 	memset(s, 0, sizeof(*s));
 	s->pool = -1;
 	s->srv = -1;
+	s->key = (struct bal_key)BAL_KEY_INIT;
 	s->req.pipe = s->resp.pipe = -1;
 	c->rpump = c->wpump = NULL;
 }
@@ -329,6 +356,15 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 		if (xff && h->name.len == 17 &&
 		    strncasecmp(buf + h->name.off, "X-Forwarded-Proto", 17) == 0)
 			continue;
+		if (h->id == H1_H_HOST && m->target_form == H1_TF_ABSOLUTE) {
+			/* RFC 9112 3.2.2: the target's authority wins; send a Host matching it */
+			o = append(ob, o, "Host: ", 6);
+			s->host_off = (uint32_t)o;
+			s->host_len = m->abs_host.len;
+			o = append(ob, o, h1_ptr(buf, m->abs_host), m->abs_host.len);
+			o = append(ob, o, "\r\n", 2);
+			continue;
+		}
 		if (h->id == H1_H_HOST) {
 			s->host_off = (uint32_t)(o + (h->value.off - h->name.off));
 			s->host_len = h->value.len;
@@ -418,6 +454,49 @@ cli_wait_arm(struct conn *c)
 		c->on_recv = NULL;
 }
 
+/* "NTLM" or "Negotiate" as the auth-scheme of a field value (alone or before a space). */
+static bool
+conn_auth_scheme(const char *v, size_t n)
+{
+	size_t k = 0;
+
+	if (n >= 4 && strncasecmp(v, "NTLM", 4) == 0)
+		k = 4;
+	else if (n >= 9 && strncasecmp(v, "Negotiate", 9) == 0)
+		k = 9;
+	return k > 0 && (n == k || v[k] == ' ');
+}
+
+static bool
+hdr_is(const char *buf, const struct h1_header *h, const char *name, size_t len)
+{
+	return h->name.len == len && strncasecmp(buf + h->name.off, name, len) == 0;
+}
+
+/*
+ * What balancing needs from the request head: the client address (source_hash), the
+ * MS-WSMAN cookie (cookie pools), and connection-oriented authentication (NTLM/Negotiate:
+ * from now on this client's backend connections are private to it).
+ */
+static void
+stream_keys(struct conn *c, const struct h1_msg *m, const char *buf)
+{
+	struct stream *s = c->s;
+	const struct bal_set *bs = c->g->bal;
+	bool cookie = bs->pools[s->pool].balance == CFG_BALANCE_COOKIE;
+
+	bal_key_addr(&s->key, (const struct sockaddr *)&c->u.cli.peer);
+	for (unsigned i = 0; i < m->nhdr; i++) {
+		const struct h1_header *h = &m->hdr[i];
+
+		if (cookie && hdr_is(buf, h, "Cookie", 6))
+			bal_key_cookie(bs, s->pool, &s->key, h1_ptr(buf, h->value), h->value.len);
+		else if (hdr_is(buf, h, "Authorization", 13) &&
+			 conn_auth_scheme(h1_ptr(buf, h->value), h->value.len))
+			c->u.cli.auth = true;
+	}
+}
+
 /* A complete request head at c->in: route it and start proxying. */
 static void
 cli_request(struct conn *c, const struct h1_msg *m, uint32_t head_len)
@@ -493,6 +572,7 @@ cli_request(struct conn *c, const struct h1_msg *m, uint32_t head_len)
 		return;
 	}
 	s->pool = (int16_t)rt->pool;
+	stream_keys(c, m, buf);
 	if (c->g->cfg->pools[rt->pool].forwarded_for) {
 		free(s->obuf);
 		s->obuf = NULL;
@@ -528,6 +608,8 @@ cli_head_input(struct conn *c)
 		conn_timer(c, cli_listener(c)->header_timeout);
 		c->on_timeout = cli_on_header_timeout;
 		if (c->g != w->gen) {
+			stream_srv_end(c);
+			pin_regen(c, w->gen);
 			gen_put(c->g);
 			c->g = gen_get(w->gen);
 			if (c->u.cli.lidx >= c->g->cfg->nlisteners) {
@@ -671,10 +753,106 @@ idle_take(struct worker *w, int pool, int srv)
 	return NULL;
 }
 
+/* ---- backend: pinned to one client (NTLM/Negotiate) --------------------------------- */
+
+/*
+ * Connection-oriented authentication (NTLM, Negotiate) authenticates the TCP connection, not
+ * the request: once a client connection uses it, each of its backend connections is private
+ * to it (never in the shared keep-alive pool, never used by another client, closed with it),
+ * and its next requests to the same pool go to that same backend connection.
+ */
+static void
+pin_close(struct conn *be)
+{
+	struct conn *c = be->u.be.owner;
+
+	if (c != NULL && c->u.cli.pinned == be)
+		c->u.cli.pinned = NULL;
+	be->u.be.owner = NULL;
+	be->state = BS_CONNECTING;	/* in no list */
+	conn_close(be);
+}
+
+static void
+be_pin_on_recv(struct conn *be, int res)
+{
+	/* the server closed (or sent bytes nobody asked for): the authentication is gone */
+	(void)res;
+	pin_close(be);
+}
+
+static void
+be_pin_on_timeout(struct conn *be)
+{
+	pin_close(be);
+}
+
+/* Keeps be, whose exchange for client c just ended, private to c. */
+static void
+pin_put(struct conn *c, struct conn *be)
+{
+	struct conn *old = c->u.cli.pinned;
+
+	if (old != NULL && old != be)
+		pin_close(old);
+	c->u.cli.pinned = be;
+	be->u.be.owner = c;
+	be->flags |= CF_PINNED;
+	if (be->w->stopping || be->in.len > 0 || be->g != c->g) {
+		pin_close(be);
+		return;
+	}
+	be->state = BS_IDLE;
+	be->s = NULL;
+	be->rpump = be->wpump = NULL;
+	be->flags &= (uint8_t)~CF_REUSED;
+	be->u.be.next = be->u.be.prev = NULL;
+	be->on_recv = be_pin_on_recv;
+	be->on_timeout = be_pin_on_timeout;
+	conn_timer(be, be->g->cfg->pools[be->u.be.pool].idle_timeout);
+	if (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0)
+		pin_close(be);
+}
+
+/*
+ * The client moved to generation g (a reload): its pinned backend follows when g still has
+ * its pool (by name) and server (by host:port), else it is closed.
+ */
+static void
+pin_regen(struct conn *c, struct generation *g)
+{
+	struct conn *be = c->u.cli.pinned;
+	const struct cfg_pool *op;
+	const struct cfg_server *os;
+
+	if (be == NULL || be->g == g)
+		return;
+	op = &be->g->cfg->pools[be->u.be.pool];
+	os = &op->servers[be->u.be.srv];
+	for (int p = 0; p < g->cfg->npools; p++) {
+		const struct cfg_pool *np = &g->cfg->pools[p];
+
+		if (strcmp(np->name, op->name) != 0)
+			continue;
+		for (int i = 0; i < np->nservers; i++) {
+			if (np->servers[i].port != os->port ||
+			    strcmp(np->servers[i].host, os->host) != 0)
+				continue;
+			gen_put(be->g);
+			be->g = gen_get(g);
+			be->u.be.pool = (int16_t)p;
+			be->u.be.srv = (int16_t)i;
+			return;
+		}
+		break;
+	}
+	pin_close(be);
+}
+
 int
 proxy_worker_gen(struct worker *w, struct generation *g)
 {
-	unsigned total = 0, *base, *rr;
+	unsigned total = 0, *base;
 	struct idle_list *idle;
 
 	if (w->idle != NULL) {
@@ -687,29 +865,22 @@ proxy_worker_gen(struct worker *w, struct generation *g)
 		}
 	}
 	base = calloc((size_t)g->cfg->npools + 1, sizeof(*base));
-	rr = calloc((size_t)g->cfg->npools + 1, sizeof(*rr));
 	for (int p = 0; p < g->cfg->npools; p++) {
 		if (base != NULL)
 			base[p] = total;
 		total += (unsigned)g->cfg->pools[p].nservers;
 	}
 	idle = calloc(total + 1, sizeof(*idle));
-	if (base == NULL || rr == NULL || idle == NULL) {
+	if (base == NULL || idle == NULL) {
 		free(base);
-		free(rr);
 		free(idle);
 		return -ENOMEM;
 	}
 	free(w->pool_base);
-	free(w->rr);
 	free(w->idle);
 	w->pool_base = base;
-	w->rr = rr;
 	w->idle = idle;
 	w->npools = g->cfg->npools;
-	/* spread workers over servers from the first request */
-	for (int p = 0; p < w->npools; p++)
-		w->rr[p] = (unsigned)w->id;
 	return 0;
 }
 
@@ -758,6 +929,19 @@ be_drop(struct conn *c)
 	conn_close(be);
 }
 
+/*
+ * Passive health: a connect error, reset or timeout talking to the stream's server (not
+ * HTTP error statuses: the active check covers those).
+ */
+static void
+be_report(struct conn *c, int err)
+{
+	struct stream *s = c->s;
+
+	if (s->pool >= 0 && s->srv >= 0)
+		bal_report_failure(c->g->bal, s->pool, s->srv, err, c->w->now);
+}
+
 static void
 be_fail(struct conn *be, const char *what, int err, unsigned status)
 {
@@ -773,12 +957,14 @@ be_fail(struct conn *be, const char *what, int err, unsigned status)
 static void
 be_on_response_timeout(struct conn *be)
 {
+	be_report(stream_cli(be->s), -ETIMEDOUT);
 	be_fail(be, "response_timeout", 0, 504);
 }
 
 static void
 be_on_body_timeout(struct conn *be)
 {
+	be_report(stream_cli(be->s), -ETIMEDOUT);
 	be_fail(be, "idle_timeout during the response body", 0, 502);
 }
 
@@ -870,8 +1056,9 @@ be_on_connect_timeout(struct conn *be)
 
 	log_error("backend %s:%u (pool %s): connect_timeout", sv->host, sv->port,
 		  stream_pool(c)->name);
+	be_report(c, -ETIMEDOUT);
 	be_drop(c);
-	c->s->tries++;
+	stream_srv_end(c);
 	be_start(c);
 }
 
@@ -926,12 +1113,34 @@ proxy_on_connect(struct conn *be, int res)
 
 		log_error("backend %s:%u (pool %s): connect: %s", sv->host, sv->port,
 			  stream_pool(c)->name, strerror(-res));
+		be_report(c, res);
 		be_drop(c);
-		c->s->tries++;
+		stream_srv_end(c);
 		be_start(c);
 		return;
 	}
 	be_send_request(be);
+}
+
+/*
+ * The client's pinned backend (NTLM/Negotiate) when it serves this request's pool and is
+ * still connected, else NULL (a dead one is closed: the next connection gets pinned).
+ */
+static struct conn *
+pin_take(struct conn *c)
+{
+	struct conn *be = c->u.cli.pinned;
+	char b;
+	ssize_t n;
+
+	if (be == NULL || be->g != c->g || be->u.be.pool != c->s->pool ||
+	    (be->flags & CF_CLOSING))
+		return NULL;
+	n = recv(be->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && be->in.len == 0)
+		return be;
+	pin_close(be);
+	return NULL;
 }
 
 /* Picks a server (next one after connect failures) and a connection to it. */
@@ -939,17 +1148,37 @@ static void
 be_start(struct conn *c)
 {
 	struct stream *s = c->s;
-	const struct cfg_pool *p = stream_pool(c);
 	struct conn *be;
 	int srv;
 
 	if (s->t_be == 0)
 		s->t_be = c->w->now;
-	srv = gen_pick_server(p, &c->w->rr[s->pool], s->tries);
+	if ((be = pin_take(c)) != NULL) {
+		/* connection-oriented auth: the same backend connection, whatever the balancer */
+		srv = be->u.be.srv;
+		s->tried |= 1ULL << (srv & 63);
+		stream_srv_begin(c, srv);
+		timer_del(&c->w->wheel, &be->tm);
+		be->flags |= CF_REUSED;
+		be_attach(c, be, srv);
+		be_send_request(be);
+		return;
+	}
+	srv = bal_pick(c->g->bal, c->w->id, s->pool, &s->key, s->tried, c->w->now);
+	if (srv == BAL_NONE) {
+		char ra[48];
+
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n",
+			 bal_retry_after(c->g->bal, s->pool, c->w->now));
+		stream_abort_x(c, 503, "no server up", ra);
+		return;
+	}
 	if (srv < 0) {
 		stream_abort(c, 502, "no server left to try");
 		return;
 	}
+	s->tried |= 1ULL << (srv & 63);
+	stream_srv_begin(c, srv);
 	be = idle_take(c->w, s->pool, srv);
 	if (be == NULL) {
 		be_connect(c, srv);
@@ -1070,7 +1299,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		s->t_be_end = c->w->now;
 	}
 	avail = be->in.len - head_len;
-	cap = head_len + 160 + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
+	cap = head_len + 224 + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
 	rb = malloc(cap);
 	if (rb == NULL) {
 		stream_abort(c, 502, "no memory");
@@ -1100,8 +1329,17 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 			continue;	/* regenerated from the parsed framing */
 		if (h->id == H1_H_CONTENT_LENGTH)
 			cl_asis = false;	/* only the first */
+		if (hdr_is(buf, h, "WWW-Authenticate", 16) &&
+		    conn_auth_scheme(h1_ptr(buf, h->value), h->value.len))
+			c->u.cli.auth = true;
 		o = append(rb, o, buf + h->name.off, h->value.off + h->value.len - h->name.off);
 		o = append(rb, o, "\r\n", 2);
+	}
+	if (!interim && st != 101 && bal_cookie_wanted(c->g->bal, s->pool, &s->key, s->srv)) {
+		int n = bal_cookie_line(c->g->bal, s->pool, s->srv, rb + o, cap - o);
+
+		if (n > 0)
+			o += (size_t)n;
 	}
 	if (!interim && !tunnel && !dechunk)
 		o += frame_header(rb + o, fr, m->content_length);
@@ -1169,6 +1407,9 @@ be_on_recv_head(struct conn *be, int res)
 	if (res <= 0) {
 		if (be_retry(be))
 			return;
+		/* a reused connection the server closed between requests is not its failure */
+		if (!(be->flags & CF_REUSED))
+			be_report(stream_cli(s), res < 0 ? res : -ECONNRESET);
 		be_fail(be, res == 0 ? "closed before the response head" : "recv", res, 502);
 		return;
 	}
@@ -1238,14 +1479,24 @@ stream_check_end(struct conn *c)
 			return;	/* wait for the in-flight body send before dropping the backend */
 	}
 	stream_log(c);
+	stream_srv_end(c);
 	if (be != NULL) {
+		bool reuse = (s->flags & SF_BE_KA) && (s->flags & SF_REQ_DONE);
+
 		be->s = NULL;
 		be->rpump = be->wpump = NULL;
 		s->be = NULL;
-		if ((s->flags & SF_BE_KA) && (s->flags & SF_REQ_DONE))
+		if (c->u.cli.auth || (be->flags & CF_PINNED)) {
+			/* private to this client: kept for it alone, or closed */
+			if (reuse && (s->flags & SF_CLI_KA))
+				pin_put(c, be);
+			else
+				pin_close(be);
+		} else if (reuse) {
 			idle_put(be);
-		else
+		} else {
 			conn_close(be);
+		}
 	}
 	if (!(s->flags & SF_CLI_KA)) {
 		stream_reset(c);
@@ -1259,11 +1510,19 @@ stream_check_end(struct conn *c)
 static void
 stream_abort(struct conn *c, unsigned status, const char *why)
 {
+	stream_abort_x(c, status, why, NULL);
+}
+
+/* stream_abort with extra response fields ("Name: value\r\n"...) for our own answer. */
+static void
+stream_abort_x(struct conn *c, unsigned status, const char *why, const char *extra)
+{
 	struct stream *s = c->s;
 
 	bool keep;
 
 	(void)why;
+	stream_srv_end(c);
 	if (s->be != NULL) {
 		if (!(s->be->inflight & IF_SEND))
 			be_drop(c);		/* nothing of ours in flight there */
@@ -1277,7 +1536,7 @@ stream_abort(struct conn *c, unsigned status, const char *why)
 	s->req.active = s->resp.active = false;
 	c->rpump = c->wpump = NULL;
 	if (status != 0 && !(s->flags & SF_HEAD_SENT) && !(c->inflight & IF_SEND)) {
-		cli_respond(c, status, NULL, keep);
+		cli_respond(c, status, extra, keep);
 		/* what the client still sends is read and dropped */
 		if (!keep)
 			c->on_recv = linger_on_recv;
@@ -1705,6 +1964,11 @@ proxy_conn_freed(struct conn *c)
 	if (c->role == CONN_BACKEND) {
 		struct stream *s = c->s;
 
+		if (c->u.be.owner != NULL) {
+			if (c->u.be.owner->u.cli.pinned == c)
+				c->u.be.owner->u.cli.pinned = NULL;
+			c->u.be.owner = NULL;
+		}
 		if (c->state == BS_IDLE && s == NULL)
 			return;	/* unlinked from the pool by its closer */
 		if (s != NULL) {
@@ -1725,6 +1989,9 @@ proxy_conn_freed(struct conn *c)
 		return;
 	}
 	/* client: nothing of ours can still be referenced (no backend attached) */
+	if (c->u.cli.pinned != NULL)
+		pin_close(c->u.cli.pinned);
+	stream_srv_end(c);
 	ibuf_release(w, &c->s->req.buf);
 	ibuf_release(w, &c->s->resp.buf);
 	if (c->s->req.pipe >= 0)

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/accesslog-t.h"
 #include "core/conn-t.h"
@@ -39,8 +40,11 @@ struct dp_shared {
 
 struct lsock {
 	int		 fd;
-	uint16_t	 lidx;		/* config listener index */
+	uint16_t	 lidx;		/* config listener index (of the worker's generation) */
 	bool		 armed;		/* multishot accept in flight */
+	bool		 removed;	/* gone from the config: closed once the accept ended */
+	struct sockaddr_storage addr;	/* bound address: a reload keeps the socket if it stays */
+	socklen_t	 addrlen;
 };
 
 /* The keep-alive pool of one (pool, server): a doubly linked list, most recent first. */
@@ -57,6 +61,7 @@ struct worker {
 	struct timer_wheel	 wheel;
 	struct qsbr_worker	*q;
 	struct generation	*gen;		/* current generation (a reference) */
+	_Atomic unsigned	 gen_seen;	/* id of gen: control waits for it on reload */
 	int			 evfd;		/* eventfd: control -> worker wake-ups */
 	uint64_t		 evbuf;
 	bool			 tick_armed;
@@ -76,7 +81,6 @@ struct worker {
 	uint32_t		 nbackends;
 
 	/* per current generation */
-	unsigned		*rr;		/* round-robin cursor per pool */
 	struct idle_list	*idle;		/* per pool: [pool_base[p] + server] */
 	unsigned		*pool_base;
 	int			 npools;

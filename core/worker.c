@@ -40,7 +40,7 @@ accept_arm(struct worker *w, struct lsock *l, unsigned idx)
 {
 	struct io_uring_sqe *sqe;
 
-	if (l->armed || l->fd < 0)
+	if (l->armed || l->fd < 0 || l->removed)
 		return;
 	sqe = ring_sqe(&w->ring, ud_pack(OP_ACCEPT, idx, 0));
 	if (sqe == NULL)
@@ -122,7 +122,9 @@ on_accept(struct worker *w, struct io_uring_cqe *cqe)
 	l = &w->ls[idx];
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		l->armed = false;
-	if (cqe->res >= 0) {
+	if (cqe->res >= 0 && l->removed) {
+		close(cqe->res);	/* raced with its removal by a reload */
+	} else if (cqe->res >= 0) {
 		on_accepted(w, l, cqe->res);
 	} else if (cqe->res == -EINVAL && w->ring.has_multishot_accept) {
 		log_info("io_uring: multishot accept unavailable; using one accept per connection");
@@ -133,7 +135,7 @@ on_accept(struct worker *w, struct io_uring_cqe *cqe)
 	}
 	if (!l->armed && !w->accept_paused && !w->stopping)
 		accept_arm(w, l, idx);
-	if (!l->armed && w->stopping && l->fd >= 0) {
+	if (!l->armed && (w->stopping || l->removed) && l->fd >= 0) {
 		close(l->fd);
 		l->fd = -1;
 	}
@@ -308,20 +310,107 @@ dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	}
 }
 
+static bool
+same_addr(const struct sockaddr_storage *a, socklen_t alen, const struct sockaddr_storage *b,
+	  socklen_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* A listening socket handed over by a reload: into a free slot (or a new one), armed. */
+static int
+listener_add(struct worker *w, const struct gen_bind *b, int fd)
+{
+	struct lsock *l = NULL;
+	int i;
+
+	for (i = 0; i < w->nls; i++) {
+		if (w->ls[i].fd < 0 && !w->ls[i].armed) {
+			l = &w->ls[i];
+			break;
+		}
+	}
+	if (l == NULL) {
+		struct lsock *n = realloc(w->ls, (size_t)(w->nls + 1) * sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		w->ls = n;
+		i = w->nls++;
+		l = &w->ls[i];
+	}
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+	l->lidx = b->lidx;
+	memcpy(&l->addr, &b->addr, b->addrlen);
+	l->addrlen = b->addrlen;
+	if (!w->accept_paused && !w->stopping)
+		accept_arm(w, l, (unsigned)i);
+	return 0;
+}
+
+/*
+ * Adopting generation g: listening sockets whose address stays keep running (new listener
+ * index), removed ones stop accepting and close, added ones (opened by the control thread,
+ * one per worker) start accepting.
+ */
+static void
+listeners_adopt(struct worker *w, struct generation *g)
+{
+	for (int i = 0; i < w->nls; i++) {
+		struct lsock *l = &w->ls[i];
+		int j;
+
+		if (l->fd < 0 || l->removed)
+			continue;
+		for (j = 0; j < g->nbinds; j++)
+			if (same_addr(&l->addr, l->addrlen, &g->binds[j].addr, g->binds[j].addrlen))
+				break;
+		if (j < g->nbinds) {
+			l->lidx = g->binds[j].lidx;
+			continue;
+		}
+		l->removed = true;
+		if (l->armed) {
+			struct io_uring_sqe *sqe = ring_sqe(&w->ring, ud_pack(OP_CANCEL, 0, 0));
+
+			/* closed by on_accept when the accept ends */
+			if (sqe != NULL)
+				io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, (uint32_t)i, 0), 0);
+		} else {
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+	for (int j = 0; j < g->nbinds; j++) {
+		int fd;
+
+		if (g->binds[j].fds == NULL || (fd = g->binds[j].fds[w->id]) < 0)
+			continue;
+		g->binds[j].fds[w->id] = -1;	/* ours now */
+		if (listener_add(w, &g->binds[j], fd) < 0) {
+			log_error("worker %d: out of memory adding a listening socket", w->id);
+			close(fd);
+		}
+	}
+}
+
 static void
 gen_check(struct worker *w)
 {
 	struct generation *g = qsbr_deref(&w->sh->gen);
 
-	if (g == w->gen)
+	if (g == NULL || g == w->gen)
 		return;
 	/* online under QSBR: g cannot be freed before we take our reference */
 	if (proxy_worker_gen(w, g) < 0) {
 		log_error("worker %d: out of memory switching to generation %u", w->id, g->id);
 		return;
 	}
+	listeners_adopt(w, g);
 	gen_put(w->gen);
 	w->gen = gen_get(g);
+	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 }
 
 static int
@@ -345,6 +434,8 @@ worker_run(struct worker *w)
 		rc = 1;
 		goto out;
 	}
+	listeners_adopt(w, g);	/* a reload may have come before we started */
+	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 	rc = accesslog_open(&w->alog, g->cfg->global.access_log);
 	if (rc < 0) {
 		log_error("worker %d: access_log %s: %s", w->id, g->cfg->global.access_log,
@@ -402,7 +493,6 @@ out:
 	for (uint32_t i = 0; i < w->nchunks; i++)
 		free(w->chunks[i]);
 	free(w->chunks);
-	free(w->rr);
 	free(w->idle);
 	free(w->pool_base);
 	gen_put(w->gen);
