@@ -1,0 +1,98 @@
+"""
+Review items of the data plane: `[global] user` drops privileges after binding; a bind
+address another process already listens on refuses start-up (SO_REUSEPORT would silently
+share it); an absolute-form request target is routed by its authority and the backend gets a
+Host matching it (origin-form keeps Host byte-exact).
+"""
+import os
+import re
+import socket
+import subprocess
+
+import pytest
+
+from conftest import ProxySpec
+from util import harness
+from util.http import Client
+
+pytestmark = pytest.mark.serving
+
+
+def status_ids(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups"):
+                out[k] = v.split()
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_user_drops_privileges_after_binding(proxy, backend_factory):
+    b = backend_factory(name="u")
+    spec = ProxySpec(workers=2, user="nobody")
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    ids = status_ids(r.proc.pid)
+    assert ids["Uid"] == ["65534"] * 4 and ids["Gid"] == ["65534"] * 4, ids
+    # every thread, not only the main one
+    for tid in os.listdir("/proc/%d/task" % r.proc.pid):
+        with open("/proc/%d/task/%s/status" % (r.proc.pid, tid)) as f:
+            assert re.search(r"^Uid:\s+65534\s+65534\s+65534\s+65534$", f.read(), re.M)
+    assert "running as user nobody" in r.stderr()
+    with Client(port) as c:
+        assert c.request("GET", "/", "h.example").status == 200
+
+
+def test_refuses_port_another_process_listens_on(tmp_path):
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)   # the worst case
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    port = other.getsockname()[1]
+    try:
+        ini = harness.Ini()
+        ini.section("global", workers=1, access_log="off")
+        ini.section("listener l", bind="127.0.0.1:%d" % port)
+        ini.section("pool p", server="127.0.0.1:9")
+        ini.section("route r", pool="p")
+        cfg = tmp_path / "busy.ini"
+        cfg.write_text(ini.text())
+        p = subprocess.run([str(harness.binary()), "-c", str(cfg)], env=harness.sanitizer_env(),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        err = p.stderr.decode()
+        assert p.returncode == 1, err
+        assert re.search(r"%s:6: bind 127\.0\.0\.1:%d: address already in use" % (
+            re.escape(str(cfg)), port), err), err
+        assert harness.sanitizer_report(p.stderr) is None
+    finally:
+        other.close()
+
+
+def test_absolute_form_routes_by_authority_and_sends_matching_host(proxy, backend_factory):
+    a = backend_factory(name="a")
+    b = backend_factory(name="b")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("A", [a])
+    spec.pool("B", [b])
+    spec.route("ra", host="a.example", pool="A")
+    spec.route("rb", host="b.example", pool="B")
+    r = proxy(spec)
+    with Client(port) as c:
+        resp = c.request("GET", "http://b.example/x?y=%2F", "a.example")
+        assert resp.status == 200 and resp.header("X-Be-Name") == "b"
+        j = resp.json()
+        assert [h for h in j["headers"] if h[0].lower() == "host"] == [["Host", "b.example"]]
+        assert j["target"] == "http://b.example/x?y=%2F"
+        # origin-form: Host passes byte-exact, whatever its case and port
+        resp = c.request("GET", "/x", "A.Example:80")
+        assert resp.header("X-Be-Name") == "a"
+        assert [h for h in resp.json()["headers"] if h[0].lower() == "host"] == \
+            [["Host", "A.Example:80"]]
+    assert r.alive()
