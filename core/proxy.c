@@ -1130,14 +1130,13 @@ static struct conn *
 pin_take(struct conn *c)
 {
 	struct conn *be = c->u.cli.pinned;
-	char b;
-	ssize_t n;
 
 	if (be == NULL || be->g != c->g || be->u.be.pool != c->s->pool ||
 	    (be->flags & CF_CLOSING))
 		return NULL;
-	n = recv(be->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && be->in.len == 0)
+	/* the closed-peer check of idle_take: the armed recv, or its pending completion */
+	if ((be->inflight & IF_RECV) && be->in.len == 0 &&
+	    !ring_cqe_pending(&c->w->ring, ud_pack(OP_RECV, be->slot, be->gen)))
 		return be;
 	pin_close(be);
 	return NULL;
