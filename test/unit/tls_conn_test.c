@@ -459,11 +459,12 @@ rotation_case(const struct tls_server *s, const struct tls_client *c, struct tls
 static void
 test_resumption(void)
 {
-	struct tls_tickets tk = { NULL };	/* first member: an atomic pointer */
+	struct tls_tickets tk;
 	const char *pairs[] = { "lync.pem", "lync.key", "wild.pem", "wild.key" };
 	struct tls_server *s13, *s12, *off13, *off12;
 	struct tls_client *c = client("ca.pem", true, NULL);
 
+	memset(&tk, 0, sizeof(tk));	/* its first member is an atomic pointer: no { 0 } */
 	CHECK(tls_tickets_init(&tk) == 0);
 	s13 = server_n(pairs, 2, CFG_TLS12 | CFG_TLS13, true, &tk);
 	s12 = server_n(pairs, 2, CFG_TLS12, true, &tk);
