@@ -89,6 +89,8 @@ struct worker {
 	struct accesslog	 alog;
 	struct h1_msg		 scratch;	/* head parse that completes within one read */
 	uint64_t		 now;		/* ms, updated once per loop iteration */
+	uint64_t		 nenter;	/* io_uring_enter calls (loop iterations) */
+	uint64_t		 ncqe;		/* completions dispatched */
 	int			 rc;		/* thread exit status */
 };
 

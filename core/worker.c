@@ -458,6 +458,7 @@ worker_run(struct worker *w)
 		rc = io_uring_submit_and_wait(&w->ring.uring, 1);
 		qsbr_online(w->q);
 		w->ring.pending = 0;
+		w->nenter++;
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
 			log_error("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
 			rc = 1;
@@ -471,6 +472,7 @@ worker_run(struct worker *w)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring.uring, n);
+		w->ncqe += n;
 		accesslog_flush(&w->alog);
 		qsbr_quiescent(w->q);
 		if (w->stopping && w->nclients == 0) {
@@ -482,6 +484,9 @@ worker_run(struct worker *w)
 		}
 	}
 out:
+	/* what bench/cpu_compare.sh divides by the requests served (docs/internals.md) */
+	log_info("worker %d: %llu io_uring_enter calls, %llu completions", w->id,
+		 (unsigned long long)w->nenter, (unsigned long long)w->ncqe);
 	accesslog_flush(&w->alog);
 	accesslog_close(&w->alog);
 	qsbr_unregister(w->q);
