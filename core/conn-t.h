@@ -161,6 +161,14 @@ struct conn {
 	struct ibuf	 in;
 	struct h1_msg	*msg;		/* a head parse spanning several reads (else NULL) */
 	struct generation *g;		/* config generation this conn uses (a reference) */
+	/*
+	 * TLS only: the generation that built the transport's context (a reference, NULL when
+	 * plain). Server side: the listener's certificates, including the one SNI chose (the 421
+	 * check reads it); client side: the pool's context and this worker's session slot. g
+	 * follows reloads between requests; xg stays, so a reload never frees what a live TLS
+	 * connection still points at.
+	 */
+	struct generation *xg;
 	struct pump	*rpump;		/* the pump reading from this conn */
 	struct pump	*wpump;		/* the pump writing to this conn */
 	struct stream	*s;		/* client: &u.cli.st; backend: the stream served */
@@ -173,6 +181,17 @@ struct conn {
 	const char	*out;
 	uint32_t	 out_len;
 	uint32_t	 out_off;
+
+	/*
+	 * TLS only (plain sends `out` directly): the application bytes of the conn_send in
+	 * progress, encrypted as the transport's queue drains (app_off = bytes taken); NULL when
+	 * no conn_send is waiting. wbuf: the wire buffer of the recv in flight when there is no
+	 * provided buffer ring.
+	 */
+	const char	*app;
+	uint32_t	 app_len;
+	uint32_t	 app_off;
+	char		*wbuf;
 
 	union {
 		struct {

@@ -11,6 +11,7 @@
 #include "core/proxy.h"
 #include "core/ring.h"
 #include "core/timer.h"
+#include "core/xprt.h"
 
 static struct conn *
 conn_grow(struct worker *w)
@@ -87,6 +88,15 @@ conn_free(struct conn *c)
 	ibuf_release(w, &c->in);
 	free(c->msg);
 	c->msg = NULL;
+	if (!xprt_is_plain(&c->xprt))
+		c->xprt.ops->destroy(&c->xprt);
+	xprt_init_plain(&c->xprt);
+	if (c->xg != NULL)
+		gen_put(c->xg);		/* after destroy: the context may be the last user */
+	c->xg = NULL;
+	free(c->wbuf);
+	c->wbuf = NULL;
+	c->app = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -127,6 +137,241 @@ conn_cancel(struct conn *c, unsigned op)
 	io_uring_prep_cancel64(sqe, ud_pack(op, c->slot, c->gen), 0);
 }
 
+/* ---- TLS transport (x->ctx != NULL): wire bytes in memory queues, see docs/tls.md ---- */
+
+/*
+ * Last words on a connection being closed or half-closed: close_notify (if the session is
+ * open) and any queued alert, written synchronously and without waiting (a few bytes; the
+ * ring would only see them after the socket is shut down). Only when no SEND is in flight:
+ * its bytes come first.
+ */
+static void
+conn_tls_goodbye(struct conn *c)
+{
+	const char *w;
+	size_t wl;
+
+	(void)c->xprt.ops->shutdown(&c->xprt, &w, &wl);
+	for (int i = 0; i < 4 && (wl = c->xprt.ops->pending(&c->xprt, &w)) > 0; i++) {
+		ssize_t n = send(c->fd, w, wl, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		c->xprt.ops->sent(&c->xprt, (size_t)n);
+	}
+}
+
+static int conn_submit_send(struct conn *c);
+
+/*
+ * Encrypts what it can of the conn_send in progress and submits the oldest queued wire run,
+ * unless a SEND is already in flight (its completion calls this again). Returns 0 or -errno.
+ */
+static int
+conn_tls_push(struct conn *c)
+{
+	const struct xprt_ops *o = c->xprt.ops;
+	const char *w;
+	size_t wl;
+
+	if (c->inflight & IF_SEND)
+		return 0;
+	while (c->app != NULL && c->app_off < c->app_len) {
+		int n = o->send(&c->xprt, c->app + c->app_off, c->app_len - c->app_off, &w, &wl);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;		/* queue full, or the handshake is not done yet */
+		c->app_off += (uint32_t)n;
+	}
+	wl = o->pending(&c->xprt, &w);
+	if (wl == 0)
+		return 0;
+	c->out = w;
+	c->out_len = (uint32_t)wl;
+	c->out_off = 0;
+	return conn_submit_send(c);
+}
+
+/* Appends application bytes to c->in (a malloc'ed buffer, grown as needed). */
+static int
+conn_append(struct conn *c, const char *p, size_t n)
+{
+	struct ibuf *b = &c->in;
+
+	if (b->base == NULL || (size_t)b->off + b->len + n > b->cap) {
+		uint32_t cap = b->base != NULL ? b->cap : RING_BUF_SIZE;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if (conn_own_buffer(c, cap) < 0)
+			return -ENOMEM;
+	}
+	memcpy(b->base + b->off + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+/* Feeds wire bytes to the transport until it has nothing buffered; the application bytes
+ * go to c->in. Returns how many were appended (>= 0), or < 0 from the transport. */
+static int
+conn_tls_input(struct conn *c, char *in, size_t len)
+{
+	const struct xprt_ops *o = c->xprt.ops;
+	size_t total = 0, alen;
+	char *app;
+	int rc;
+
+	rc = o->recv(&c->xprt, in, len, &app, &alen);
+	for (;;) {
+		if (rc < 0)
+			return total > 0 ? (int)total : rc;
+		if (alen > 0) {
+			if (conn_append(c, app, alen) < 0)
+				return -ENOMEM;
+			total += alen;
+		}
+		if (rc == 0 || !o->recv_more(&c->xprt))
+			break;
+		rc = o->recv(&c->xprt, NULL, 0, &app, &alen);
+	}
+	return (int)total;
+}
+
+/* Arms a socket recv of wire bytes: a provided buffer, else c->wbuf. */
+static int
+conn_tls_recv(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct io_uring_sqe *sqe;
+
+	if (!w->ring.has_buf_ring && c->wbuf == NULL && (c->wbuf = malloc(RING_BUF_SIZE)) == NULL)
+		return -ENOMEM;
+	sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen));
+	if (sqe == NULL)
+		return -EBUSY;
+	if (c->wbuf == NULL) {
+		io_uring_prep_recv(sqe, c->fd, NULL, RING_BUF_SIZE, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = RING_BGID;
+	} else {
+		io_uring_prep_recv(sqe, c->fd, c->wbuf, RING_BUF_SIZE, 0);
+	}
+	c->inflight |= IF_RECV;
+	return 0;
+}
+
+/*
+ * OP_RECV completion of a TLS conn. Wire bytes are decrypted at once (the provided buffer
+ * goes back to the ring right away); what the transport queued (handshake flights, tickets)
+ * is sent; a recv that produced no application byte (handshake, ticket) is re-armed without
+ * bothering the handler. Returns 1 when the handler runs with *res = bytes appended to c->in,
+ * 0 = EOF (FIN or close_notify), or -errno; 0 when nothing is for it yet.
+ */
+static int
+conn_tls_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *res)
+{
+	struct worker *w = c->w;
+	char *wire = c->wbuf;
+	int bid = -1, rc;
+
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		w->ring.bufs_out++;
+		wire = ring_buf(&w->ring, (unsigned)bid);
+	}
+	rc = *res;
+	if (rc > 0 && !(c->flags & CF_CLOSING))
+		rc = conn_tls_input(c, wire, (size_t)rc);
+	if (bid >= 0)
+		ring_buf_put(&w->ring, (unsigned)bid);
+	if (c->flags & CF_CLOSING) {
+		*res = -ECANCELED;
+		return 1;
+	}
+	if (*res <= 0)
+		return 1;		/* socket EOF or error */
+	if (rc < 0) {
+		/* an alert may be queued: conn_close sends it before shutting the socket */
+		*res = rc == -ESHUTDOWN ? 0 : rc;
+		return 1;
+	}
+	/* handshake flights and tickets go out; a conn_send waiting for the handshake resumes */
+	if ((*res = conn_tls_push(c)) < 0)
+		return 1;
+	if (rc > 0) {
+		*res = rc;
+		return 1;
+	}
+	if ((*res = conn_tls_recv(c)) < 0)
+		return 1;
+	return 0;
+}
+
+/* OP_SEND completion of a TLS conn (see conn_send_done). */
+static int
+conn_tls_send_done(struct conn *c, int *res)
+{
+	int rc;
+
+	if (*res <= 0) {
+		if (*res == 0)
+			*res = -EPIPE;
+		if (c->app == NULL)
+			return 0;	/* only the transport's own bytes: the recv side will see it */
+		c->app = NULL;
+		return 1;
+	}
+	c->out_off += (uint32_t)*res;
+	if (c->out_off < c->out_len) {
+		rc = conn_submit_send(c);
+		if (rc == 0)
+			return 0;
+		goto fail;
+	}
+	c->xprt.ops->sent(&c->xprt, c->out_len);
+	rc = conn_tls_push(c);
+	if (rc < 0)
+		goto fail;
+	if ((c->inflight & IF_SEND) || c->app == NULL || c->app_off < c->app_len)
+		return 0;	/* more to send, or no conn_send waiting for this */
+	*res = (int)c->app_len;
+	c->app = NULL;
+	return 1;
+fail:
+	if (c->app == NULL)
+		return 0;
+	c->app = NULL;
+	*res = rc;
+	return 1;
+}
+
+void
+conn_shutdown_write(struct conn *c)
+{
+	if (!xprt_is_plain(&c->xprt) && !(c->inflight & IF_SEND))
+		conn_tls_goodbye(c);
+	shutdown(c->fd, SHUT_WR);
+}
+
+void
+conn_idle(struct conn *c)
+{
+	if (!xprt_is_plain(&c->xprt))
+		c->xprt.ops->idle(&c->xprt);
+}
+
+const char *
+conn_strerror(struct conn *c, int err, char *buf, size_t len)
+{
+	const char *why = NULL;
+
+	if (!xprt_is_plain(&c->xprt) && (err == -EPROTO || err == -EKEYREJECTED || err == -ENOMEM))
+		why = c->xprt.ops->error(&c->xprt, buf, len);
+	return why != NULL ? why : strerror(-err);
+}
+
 void
 conn_close(struct conn *c)
 {
@@ -134,6 +379,8 @@ conn_close(struct conn *c)
 		return;
 	c->flags |= CF_CLOSING;
 	timer_del(&c->w->wheel, &c->tm);
+	if (!xprt_is_plain(&c->xprt) && c->fd >= 0 && !(c->inflight & IF_SEND))
+		conn_tls_goodbye(c);
 	/*
 	 * shutdown wakes a pending recv/send/poll at once (completion 0 or -EPIPE); the
 	 * cancels cover a connect in progress and anything shutdown does not wake.
@@ -192,6 +439,8 @@ conn_recv(struct conn *c, uint32_t max)
 
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
+	if (!xprt_is_plain(&c->xprt))
+		return conn_tls_recv(c);
 	if (b->len == 0 && b->base != NULL && b->bid >= 0)
 		ibuf_release(w, b);
 	if (b->base == NULL && !w->ring.has_buf_ring) {
@@ -225,15 +474,19 @@ conn_recv(struct conn *c, uint32_t max)
 	return 0;
 }
 
-/* Completion of OP_RECV. Returns what the handler gets: bytes appended, 0 EOF, -errno. */
+/* Completion of OP_RECV: returns 1 when the handler should run with *res (bytes appended,
+ * 0 EOF, -errno), 0 when the transport consumed the bytes itself (TLS handshake). */
 int
-conn_recv_done(struct conn *c, struct io_uring_cqe *cqe)
+conn_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *resp)
 {
 	struct worker *w = c->w;
 	struct ibuf *b = &c->in;
 	int res = cqe->res;
 
 	c->inflight &= ~IF_RECV;
+	*resp = res;
+	if (!xprt_is_plain(&c->xprt))
+		return conn_tls_recv_done(c, cqe, resp);
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
@@ -241,18 +494,19 @@ conn_recv_done(struct conn *c, struct io_uring_cqe *cqe)
 		if (res <= 0 || (c->flags & CF_CLOSING) || b->base != NULL) {
 			/* b->base != NULL cannot happen: buffer select only with nothing held */
 			ring_buf_put(&w->ring, bid);
-			return (c->flags & CF_CLOSING) ? -ECANCELED : res;
+			*resp = (c->flags & CF_CLOSING) ? -ECANCELED : res;
+			return 1;
 		}
 		b->base = ring_buf(&w->ring, bid);
 		b->bid = (int32_t)bid;
 		b->off = 0;
 		b->len = (uint32_t)res;
 		b->cap = RING_BUF_SIZE;
-		return res;
+		return 1;
 	}
 	if (res > 0)
 		b->len += (uint32_t)res;
-	return res;
+	return 1;
 }
 
 void
@@ -289,6 +543,15 @@ conn_send(struct conn *c, const char *buf, uint32_t len)
 
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
+	if (!xprt_is_plain(&c->xprt)) {
+		c->app = buf;
+		c->app_len = len;
+		c->app_off = 0;
+		rc = conn_tls_push(c);
+		if (rc < 0)
+			c->app = NULL;
+		return rc;
+	}
 	rc = c->xprt.ops->send(&c->xprt, buf, len, &wire, &wlen);
 	if (rc < 0)
 		return rc;
@@ -308,6 +571,8 @@ conn_send_done(struct conn *c, int *res)
 		*res = -ECANCELED;
 		return 1;
 	}
+	if (!xprt_is_plain(&c->xprt))
+		return conn_tls_send_done(c, res);
 	if (*res > 0) {
 		c->out_off += (uint32_t)*res;
 		if (c->out_off < c->out_len) {

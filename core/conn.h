@@ -29,8 +29,9 @@ int conn_poll(struct conn *c, unsigned mask);
 
 struct io_uring_cqe;
 
-/* Dispatcher helpers: completion bookkeeping for OP_RECV / OP_SEND (core/worker.c). */
-int conn_recv_done(struct conn *c, struct io_uring_cqe *cqe);
+/* Dispatcher helpers: completion bookkeeping for OP_RECV / OP_SEND (core/worker.c). Each
+ * returns 1 when the handler should run with *res, 0 when the transport handled it. */
+int conn_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *res);
 int conn_send_done(struct conn *c, int *res);
 
 /* Drops n bytes from the front of c->in; releases the buffer when it empties. */
@@ -50,6 +51,17 @@ void conn_timer(struct conn *c, uint64_t ms);
  * arrives. Safe to call twice. The stream/pump links are cut by the caller first.
  */
 void conn_close(struct conn *c);
+
+/* Half-close after the last response: the transport's goodbye (TLS close_notify), then
+ * shutdown(SHUT_WR). */
+void conn_shutdown_write(struct conn *c);
+
+/* c went keep-alive idle: the transport releases what it can (TLS buffers). */
+void conn_idle(struct conn *c);
+
+/* Why err (< 0, from a handler's res) happened: the transport's reason (TLS: wolfSSL's, e.g.
+ * "certificate verify failed: name mismatch") or strerror. */
+const char *conn_strerror(struct conn *c, int err, char *buf, size_t len);
 
 /* Frees c if it is closing and nothing is in flight. */
 void conn_maybe_free(struct conn *c);

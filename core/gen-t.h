@@ -14,6 +14,9 @@
 
 struct trie;
 struct bal_set;
+struct tls_server;
+struct tls_client;
+struct tls_sess_slot;
 
 /*
  * One bind address of the generation's listeners. fds: the listening sockets the control
@@ -37,6 +40,18 @@ struct generation {
 	struct gen_bind		*binds;		/* [nbinds], every bind of every listener */
 	int			 nbinds;
 	int			 nworkers;
+	/*
+	 * TLS contexts built from cfg (certificates read at build time), freed with the
+	 * generation. A TLS connection holds its own reference to the generation that built its
+	 * context (conn->xg), so neither the context, the certificate it chose nor its session
+	 * slot can be freed under it, whatever generation it routes with.
+	 */
+	struct tls_server	**tls_srv;	/* [cfg->nlisteners]: NULL for a plain listener */
+	struct tls_client	**tls_cli;	/* [cfg->npools]: NULL for a plain pool */
+	/* backend TLS sessions for resumption: [nworkers][nsrv], see gen_sess_slot() */
+	struct tls_sess_slot	*tls_slots;
+	unsigned		*srv_base;	/* [cfg->npools]: first server's index in a row */
+	unsigned		 nsrv;		/* servers of all pools */
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/balance.h"
 #include "core/log.h"
 #include "routing/trie.h"
+#include "tls/tls.h"
 
 static void
 gen_free(struct generation *g)
@@ -25,6 +26,19 @@ gen_free(struct generation *g)
 	}
 	free(g->binds);
 	bal_set_put(g->bal);
+	if (g->tls_srv != NULL)
+		for (int i = 0; i < g->cfg->nlisteners; i++)
+			tls_server_free(g->tls_srv[i]);
+	free(g->tls_srv);
+	if (g->tls_cli != NULL)
+		for (int i = 0; i < g->cfg->npools; i++)
+			tls_client_free(g->tls_cli[i]);
+	free(g->tls_cli);
+	/* no connection holds g any more: no handshake can still point at a slot */
+	for (size_t i = 0; g->tls_slots != NULL && i < (size_t)g->nworkers * g->nsrv; i++)
+		tls_sess_slot_clear(&g->tls_slots[i]);
+	free(g->tls_slots);
+	free(g->srv_base);
 	config_free(g->cfg);
 	log_debug("generation %u freed", g->id);
 	free(g);
@@ -44,8 +58,54 @@ gen_retire_cb(void *g)
 	gen_put(g);
 }
 
+struct tls_sess_slot *
+gen_sess_slot(struct generation *g, int w, int pool, int srv)
+{
+	return &g->tls_slots[(size_t)w * g->nsrv + g->srv_base[pool] + (unsigned)srv];
+}
+
+/*
+ * One server context per TLS listener, one client context per TLS pool (certificates, keys
+ * and CAs read from disk now), and the backend session slots of every worker. 0, or -1 with
+ * every reason in err.
+ */
+static int
+gen_build_tls(struct generation *g, struct cfg_errors *err)
+{
+	const struct config *cfg = g->cfg;
+	int bad = 0;
+
+	g->tls_srv = calloc((size_t)cfg->nlisteners + 1, sizeof(*g->tls_srv));
+	g->tls_cli = calloc((size_t)cfg->npools + 1, sizeof(*g->tls_cli));
+	g->srv_base = calloc((size_t)cfg->npools + 1, sizeof(*g->srv_base));
+	for (int p = 0; g->srv_base != NULL && p < cfg->npools; p++) {
+		g->srv_base[p] = g->nsrv;
+		g->nsrv += (unsigned)cfg->pools[p].nservers;
+	}
+	g->tls_slots = calloc((size_t)g->nworkers * g->nsrv + 1, sizeof(*g->tls_slots));
+	if (g->tls_srv == NULL || g->tls_cli == NULL || g->srv_base == NULL ||
+	    g->tls_slots == NULL) {
+		cfg_error(err, cfg->file, 0, "out of memory building the TLS contexts");
+		return -1;
+	}
+	for (int l = 0; l < cfg->nlisteners; l++) {
+		if (!cfg->listeners[l].tls)
+			continue;
+		g->tls_srv[l] = tls_server_new(cfg->file, &cfg->listeners[l], &cfg->tls, NULL, err);
+		bad |= g->tls_srv[l] == NULL;
+	}
+	for (int p = 0; p < cfg->npools; p++) {
+		if (!cfg->pools[p].tls)
+			continue;
+		g->tls_cli[p] = tls_client_new(cfg->file, &cfg->pools[p], err);
+		bad |= g->tls_cli[p] == NULL;
+	}
+	return bad ? -1 : 0;
+}
+
 struct generation *
-gen_build(struct config *cfg, unsigned id, int nworkers, const struct generation *old)
+gen_build(struct config *cfg, unsigned id, int nworkers, const struct generation *old,
+	  struct cfg_errors *err)
 {
 	struct generation *g;
 
@@ -105,6 +165,10 @@ gen_build(struct config *cfg, unsigned id, int nworkers, const struct generation
 		g->tries[l] = trie_builder_finish(b);
 		if (g->tries[l] == NULL)
 			goto fail;
+	}
+	if (gen_build_tls(g, err) < 0) {
+		gen_free(g);
+		return NULL;
 	}
 	return g;
 fail:

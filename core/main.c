@@ -22,6 +22,7 @@
 #include "core/timer.h"
 #include "core/worker.h"
 #include "routing/qsbr.h"
+#include "tls/tls.h"
 #include "tls/tlsinfo.h"
 
 /* One listening socket per worker per bind: SO_REUSEPORT lets the kernel spread accepts. */
@@ -259,11 +260,19 @@ reload(struct ctl *x)
 	if (strcmp(c->global.access_log ? c->global.access_log : "",
 		   old->cfg->global.access_log ? old->cfg->global.access_log : "") != 0)
 		log_warn("reload: [global] access_log changes at the next restart");
-	g = gen_build(c, x->next_id, x->nw, old);
+	/* TLS listeners and pools read their certificates, keys and CAs again here */
+	g = gen_build(c, x->next_id, x->nw, old, &err);
 	if (g == NULL) {
-		log_error("reload: still serving generation %u", old->id);
+		log_cfg_errors(&err);
+		if (err.count > 0)
+			log_error("reload: %s has %d error%s; still serving generation %u", x->file,
+				  err.count, err.count == 1 ? "" : "s", old->id);
+		else
+			log_error("reload: still serving generation %u", old->id);
+		cfg_errors_free(&err);
 		return;
 	}
+	cfg_errors_free(&err);
 	if (reload_listeners(x, g, old) < 0) {
 		log_error("reload: still serving generation %u", old->id);
 		gen_put(g);	/* closes the sockets it opened */
@@ -287,28 +296,82 @@ reload(struct ctl *x)
 	log_info("reload: generation %u serving %s", g->id, x->file);
 }
 
+/* Session-ticket keys: the first one now, a new one every TLS_TICKET_ROTATE_S seconds
+ * (RINGEDGE_TICKET_ROTATE_MS overrides it for tests). Control thread. */
+static int
+tickets_start(uint64_t *period_ms)
+{
+	const char *e = getenv("RINGEDGE_TICKET_ROTATE_MS");
+	int rc;
+
+	*period_ms = (uint64_t)TLS_TICKET_ROTATE_S * 1000;
+	if (e != NULL && atoll(e) > 0)
+		*period_ms = (uint64_t)atoll(e);
+	if (tls_init() < 0) {
+		log_error("wolfSSL initialisation failed");
+		return -1;
+	}
+	rc = tls_tickets_init(&tls_tickets_global);
+	if (rc < 0) {
+		log_error("session-ticket keys: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tickets_tick(uint64_t *next_ms, uint64_t period_ms)
+{
+	uint64_t now = timer_now_ms();
+	int rc;
+
+	if (now < *next_ms)
+		return;
+	*next_ms = now + period_ms;
+	rc = tls_tickets_rotate(&tls_tickets_global);
+	if (rc < 0)
+		log_error("session-ticket key rotation: %s (the current key stays)", strerror(-rc));
+	else
+		log_info("session-ticket keys rotated (next in %llu s)",
+			 (unsigned long long)(period_ms / 1000));
+}
+
 /* The control thread: starts workers, then waits for signals until they all exit. */
 static int
 serve(struct config *c, const char *file)
 {
 	static struct dp_shared sh;
+	struct cfg_errors err = { 0 };
 	struct generation *g;
 	struct worker *ws;
 	struct ctl x = { .sh = &sh, .file = file, .next_id = 2 };
 	sigset_t set;
 	int nw, sfd, rc = 0, started = 0;
+	uint64_t rotate_ms, rotate_next;
 	const char *e;
 
 	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nw < 1)
 		nw = 1;
 	log_threshold = c->global.log_level;
-	g = gen_build(c, 1, nw, NULL);
-	if (g == NULL)
+	if (tickets_start(&rotate_ms) < 0) {
+		config_free(c);
 		return 1;
+	}
+	rotate_next = timer_now_ms() + rotate_ms;
+	g = gen_build(c, 1, nw, NULL, &err);
+	if (g == NULL) {
+		/* start-up errors are FILE:LINE: why, like the configuration's */
+		fputs(err.text ? err.text : "cannot build the first generation\n", stderr);
+		cfg_errors_free(&err);
+		tls_tickets_destroy(&tls_tickets_global);
+		return 1;
+	}
+	cfg_errors_free(&err);
 	sh.qsbr = qsbr_domain_new((unsigned)nw);
 	if (sh.qsbr == NULL) {
 		gen_put(g);
+		tls_tickets_destroy(&tls_tickets_global);
 		return 1;
 	}
 	atomic_store(&sh.gen, g);
@@ -376,6 +439,7 @@ serve(struct config *c, const char *file)
 		if (atomic_load_explicit(&sh.running, memory_order_acquire) == 0)
 			break;
 		qsbr_reclaim(sh.qsbr);
+		tickets_tick(&rotate_next, rotate_ms);
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
@@ -418,6 +482,7 @@ serve(struct config *c, const char *file)
 	qsbr_domain_free(sh.qsbr);
 	if (g != NULL)
 		gen_put(g);
+	tls_tickets_destroy(&tls_tickets_global);
 	log_info("stopped");
 	return rc;
 fail_ls:
@@ -428,6 +493,7 @@ fail_sfd:
 	g = qsbr_publish(&sh.gen, NULL);
 	qsbr_domain_free(sh.qsbr);
 	gen_put(g);
+	tls_tickets_destroy(&tls_tickets_global);
 	return 1;
 }
 

@@ -29,6 +29,8 @@
 #include "core/timer.h"
 #include "core/xprt.h"
 #include "routing/trie.h"
+#include "tls/tls.h"
+#include "tls/xprt_tls.h"
 
 #define HEAD_BUF	(H1_MAX_REQLINE + H1_MAX_FIELDS_LEN + 1024)
 #define LINGER_MS	2000
@@ -41,6 +43,7 @@ static void stream_abort_x(struct conn *c, unsigned status, const char *why, con
 static void stream_check_end(struct conn *c);
 static void be_start(struct conn *c);
 static void be_on_recv_head(struct conn *be, int res);
+static struct tls_sess_slot *be_sess_slot(struct conn *be);
 static void pump_advance(struct pump *p);
 static void pin_regen(struct conn *c, struct generation *g);
 
@@ -93,6 +96,7 @@ status_text(unsigned st)
 	case 404: return "Not Found";
 	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
@@ -156,7 +160,7 @@ cli_linger(struct conn *c)
 	c->on_recv = linger_on_recv;
 	c->on_timeout = linger_on_timeout;
 	c->rpump = c->wpump = NULL;
-	shutdown(c->fd, SHUT_WR);
+	conn_shutdown_write(c);
 	conn_timer(c, LINGER_MS);
 	if (c->in.len > 0)
 		conn_consume(c, c->in.len);
@@ -255,8 +259,15 @@ static void
 cli_on_recv_head(struct conn *c, int res)
 {
 	if (res <= 0) {
-		if (res < 0 && res != -ECONNRESET && res != -ECANCELED)
+		if (res == -EPROTO || res == -EKEYREJECTED) {
+			/* a failed TLS handshake (or a bad record): costs this connection only */
+			char addr[64], why[200];
+
+			accesslog_peer(c, addr, sizeof(addr));
+			log_info("client %s: TLS: %s", addr, conn_strerror(c, res, why, sizeof(why)));
+		} else if (res < 0 && res != -ECONNRESET && res != -ECANCELED) {
 			log_debug("client recv: %s", strerror(-res));
+		}
 		conn_close(c);
 		return;
 	}
@@ -277,6 +288,8 @@ cli_idle(struct conn *c, uint64_t timeout)
 	c->on_timeout = c->u.cli.nreq == 0 ? cli_on_header_timeout : cli_on_idle_timeout;
 	c->s->t_start = w->now;
 	conn_timer(c, timeout);
+	if (c->u.cli.nreq > 0)
+		conn_idle(c);	/* keep-alive: the transport gives its buffers back */
 	if (c->in.len > 0) {
 		/* a pipelined request is already here */
 		cli_head_input(c);
@@ -293,6 +306,16 @@ proxy_client_start(struct conn *c, unsigned lidx)
 	c->g = gen_get(c->w->gen);
 	xprt_init_plain(&c->xprt);
 	stream_reset(c);
+	if (c->g->tls_srv[lidx] != NULL) {
+		/* the handshake runs inside the first request's header_timeout */
+		if (xprt_tls_init_server(&c->xprt, c->g->tls_srv[lidx]) < 0) {
+			log_error("worker %d: out of memory for a TLS connection", c->w->id);
+			conn_close(c);
+			return;
+		}
+		c->xprt.ops = &xprt_tls;
+		c->xg = gen_get(c->g);	/* the certificates stay while c lives */
+	}
 	/* first request: the header deadline runs from accept (idle new connections too) */
 	cli_idle(c, c->g->cfg->listeners[lidx].header_timeout);
 }
@@ -556,6 +579,14 @@ cli_request(struct conn *c, const struct h1_msg *m, uint32_t head_len)
 		conn_close(c);
 		return;
 	}
+	if (hlen > 0 && !xprt_is_plain(&c->xprt) && !tls_conn_covers_host(c->xprt.ctx, host, hlen)) {
+		/* the certificate chosen by SNI does not cover this host (RFC 9110 15.5.20) */
+		bool keep = s->req_body == PM_NONE && !upgrade;
+
+		conn_consume(c, keep ? head_len : c->in.len);
+		cli_respond(c, 421, NULL, keep);
+		return;
+	}
 	rt = trie_lookup(c->g->tries[c->u.cli.lidx], host, hlen, path, plen);
 	if (rt == NULL || rt->kind == CFG_ROUTE_REDIRECT_HTTPS) {
 		/* answered here: a request body we would have to drain closes the connection */
@@ -607,6 +638,8 @@ cli_head_input(struct conn *c)
 		/* from the first byte; never extended by later reads (slowloris) */
 		conn_timer(c, cli_listener(c)->header_timeout);
 		c->on_timeout = cli_on_header_timeout;
+		/* between requests every conn moves to the newest generation; a TLS conn keeps the
+		 * certificate it presented (421 check) alive through its own c->xg */
 		if (c->g != w->gen) {
 			stream_srv_end(c);
 			pin_regen(c, w->gen);
@@ -724,6 +757,7 @@ idle_put(struct conn *be)
 	l->head = be;
 	l->count++;
 	conn_timer(be, p->idle_timeout);
+	conn_idle(be);
 	if (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0)
 		be_idle_close(be);
 }
@@ -838,6 +872,10 @@ pin_regen(struct conn *c, struct generation *g)
 			if (np->servers[i].port != os->port ||
 			    strcmp(np->servers[i].host, os->host) != 0)
 				continue;
+			/* a pool switched to or from TLS: this connection no longer fits it (a
+			 * TLS one keeps its context through be->xg otherwise) */
+			if (np->tls != (be->xg != NULL))
+				break;
 			gen_put(be->g);
 			be->g = gen_get(g);
 			be->u.be.pool = (int16_t)p;
@@ -949,8 +987,10 @@ be_fail(struct conn *be, const char *what, int err, unsigned status)
 	struct conn *c = stream_cli(s);
 	const struct cfg_server *sv = &stream_pool(c)->servers[s->srv];
 
+	char why[200];
+
 	log_error("backend %s:%u (pool %s): %s%s%s", sv->host, sv->port, stream_pool(c)->name,
-		  what, err ? ": " : "", err ? strerror(-err) : "");
+		  what, err ? ": " : "", err ? conn_strerror(be, err, why, sizeof(why)) : "");
 	stream_abort(c, status, what);
 }
 
@@ -1021,6 +1061,12 @@ be_on_req_head_sent(struct conn *be, int res)
 		be_fail(be, "sending the request", res, 502);
 		return;
 	}
+	if (be->state == BS_CONNECTING) {
+		/* the TLS handshake is done (the head went out behind it): response_timeout now */
+		be->state = BS_REQUEST;
+		be->on_timeout = be_on_response_timeout;
+		conn_timer(be, stream_pool(c)->response_timeout);
+	}
 	if (s->req_body == PM_NONE) {
 		s->flags |= SF_REQ_DONE;
 		stream_check_end(c);
@@ -1032,17 +1078,21 @@ be_on_req_head_sent(struct conn *be, int res)
 	pump_advance(&s->req);
 }
 
+/* Sends the request head. handshaking: a new TLS connection whose handshake is still going
+ * on; the head is queued behind it and connect_timeout keeps running until it is out. */
 static void
-be_send_request(struct conn *be)
+be_send_request(struct conn *be, bool handshaking)
 {
 	struct stream *s = be->s;
 	struct conn *c = stream_cli(s);
 
-	be->state = BS_REQUEST;
 	be->on_send = be_on_req_head_sent;
 	be->on_recv = be_on_recv_head;
-	be->on_timeout = be_on_response_timeout;
-	conn_timer(be, stream_pool(c)->response_timeout);
+	if (!handshaking) {
+		be->state = BS_REQUEST;
+		be->on_timeout = be_on_response_timeout;
+		conn_timer(be, stream_pool(c)->response_timeout);
+	}
 	if (conn_send(be, s->obuf, s->olen) < 0 ||
 	    (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0))
 		be_fail(be, "submitting", -EBUSY, 502);
@@ -1119,7 +1169,28 @@ proxy_on_connect(struct conn *be, int res)
 		be_start(c);
 		return;
 	}
-	be_send_request(be);
+	if (be->g->tls_cli[be->u.be.pool] != NULL) {
+		const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
+		struct tls_sess_slot *slot;
+
+		/*
+		 * The context and the session slot belong to be->g; be keeps its own reference
+		 * (xg) because be->g may move to a newer generation (pin_regen) while the
+		 * transport still saves tickets into the slot.
+		 */
+		be->xg = gen_get(be->g);
+		slot = be_sess_slot(be);
+		/* the ClientHello is queued now; the handshake runs within connect_timeout */
+		if (xprt_tls_init_client(&be->xprt, be->xg->tls_cli[be->u.be.pool], sv->host,
+					 slot) < 0) {
+			be_fail(be, "TLS: cannot create the connection", -ENOMEM, 502);
+			return;
+		}
+		be->xprt.ops = &xprt_tls;
+		be_send_request(be, true);
+		return;
+	}
+	be_send_request(be, false);
 }
 
 /*
@@ -1160,7 +1231,7 @@ be_start(struct conn *c)
 		timer_del(&c->w->wheel, &be->tm);
 		be->flags |= CF_REUSED;
 		be_attach(c, be, srv);
-		be_send_request(be);
+		be_send_request(be, false);
 		return;
 	}
 	srv = bal_pick(c->g->bal, c->w->id, s->pool, &s->key, s->tried, c->w->now);
@@ -1185,7 +1256,7 @@ be_start(struct conn *c)
 	}
 	be->flags |= CF_REUSED;
 	be_attach(c, be, srv);
-	be_send_request(be);
+	be_send_request(be, false);
 }
 
 /* GET/HEAD on a reused connection that died before any response byte: one fresh try. */
@@ -1396,6 +1467,35 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		stream_abort(c, 0, "send");
 }
 
+/* be's session slot, in the generation that owns its TLS context (be->xg): only called
+ * while connecting, when be->u.be.pool/srv are still indices of xg's config. */
+static struct tls_sess_slot *
+be_sess_slot(struct conn *be)
+{
+	return gen_sess_slot(be->xg, be->w->id, be->u.be.pool, be->u.be.srv);
+}
+
+/*
+ * The TLS handshake with a backend failed (verification, protocol, or the server closed):
+ * the reason goes to the error log and, like a connect failure, the next server is tried;
+ * none left is a 502. A cached session goes too: a rejected ticket must not fail again.
+ */
+static void
+be_handshake_failed(struct conn *be, int res)
+{
+	struct conn *c = stream_cli(be->s);
+	const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
+	char why[200];
+
+	log_error("backend %s:%u (pool %s): TLS handshake failed: %s", sv->host, sv->port,
+		  stream_pool(c)->name,
+		  res == 0 ? "connection closed" : conn_strerror(be, res, why, sizeof(why)));
+	tls_sess_slot_clear(be_sess_slot(be));
+	be_drop(c);
+	stream_srv_end(c);
+	be_start(c);
+}
+
 static void
 be_on_recv_head(struct conn *be, int res)
 {
@@ -1403,6 +1503,10 @@ be_on_recv_head(struct conn *be, int res)
 	struct h1_msg *m;
 	int rc;
 
+	if (res <= 0 && be->state == BS_CONNECTING) {
+		be_handshake_failed(be, res);
+		return;
+	}
 	if (res <= 0) {
 		if (be_retry(be))
 			return;

@@ -24,6 +24,7 @@
 #include "core/ring.h"
 #include "core/timer.h"
 #include "routing/qsbr.h"
+#include "tls/tls.h"
 
 #define RING_ENTRIES	1024
 
@@ -259,8 +260,7 @@ on_conn_cqe(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
 	}
 	switch (op) {
 	case OP_RECV:
-		res = conn_recv_done(c, cqe);
-		if (!(c->flags & CF_CLOSING))
+		if (conn_recv_done(c, cqe, &res) && !(c->flags & CF_CLOSING))
 			c->on_recv(c, res);
 		break;
 	case OP_SEND:
@@ -501,6 +501,7 @@ out:
 	free(w->idle);
 	free(w->pool_base);
 	gen_put(w->gen);
+	tls_thread_exit();
 	return rc;
 }
 
