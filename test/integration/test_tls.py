@@ -15,9 +15,10 @@ import warnings
 import pytest
 
 from conftest import ProxySpec
-from util.harness import free_port, binary, sanitizer_env
+from util.harness import binary, free_port, sanitizer_env
 from util.http import Closed
-from util.tls import TlsClient, client_context, curl, make_pki, s_client, tls_get
+from util.tls import (TlsClient, client_context, curl, make_pki, s_client, tls_get,
+                       tls_listener)
 
 pytestmark = pytest.mark.serving
 
@@ -25,18 +26,6 @@ pytestmark = pytest.mark.serving
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def tls_listener(spec, name, pairs, **kv):
-    """A TLS listener on a free port with the certificate/private_key pairs in order."""
-    port = free_port()
-    items = [("bind", "127.0.0.1:%d" % port), ("tls", "on")]
-    for cert, key in pairs:
-        items += [("certificate", cert), ("private_key", key)]
-    items += list(kv.items())
-    spec.sections.append(("listener %s" % name, items))
-    spec.ports[name] = port
-    return port
 
 
 def edge(proxy, backend_factory, pki, workers=1, tls=None, **lkv):

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import backend as be  # noqa: E402
+from util.harness import reserve_port  # noqa: E402
 from util.http import Client  # noqa: E402
 
 LYNC_NAMES = ["webext.contoso.com", "meet.contoso.com", "dialin.contoso.com",
@@ -161,3 +162,17 @@ def curl(port, url_host, path, ca, *args, timeout=30):
 
 def raw_tls_socket(port):
     return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def tls_listener(spec, name, pairs, **kv):
+    """Adds a TLS listener on a held free port to spec (a conftest.ProxySpec) with the
+    certificate/private_key pairs in order (first = default); returns the port."""
+    port, hold = reserve_port()
+    spec.holds.append(hold)
+    items = [("bind", "127.0.0.1:%d" % port), ("tls", "on")]
+    for cert, key in pairs:
+        items += [("certificate", cert), ("private_key", key)]
+    items += list(kv.items())
+    spec.sections.append(("listener %s" % name, items))
+    spec.ports[name] = port
+    return port
