@@ -119,6 +119,7 @@ enum {
 	SF_RESP_BYTE	= 0x0400,	/* a response byte arrived from the backend */
 	SF_VER10	= 0x0800,	/* client spoke HTTP/1.0 */
 	SF_CONN_AUTH	= 0x1000,	/* NTLM/Negotiate seen: pin the backend conn */
+	SF_TLS_RETRIED	= 0x2000,	/* a refused TLS resumption was retried in full */
 };
 
 /* One request/response exchange, embedded in the client conn. */

@@ -1478,19 +1478,33 @@ be_sess_slot(struct conn *be)
 /*
  * The TLS handshake with a backend failed (verification, protocol, or the server closed):
  * the reason goes to the error log and, like a connect failure, the next server is tried;
- * none left is a 502. A cached session goes too: a rejected ticket must not fail again.
+ * none left is a 502. The cached session goes too. If one was offered, the same server gets
+ * one fresh try with a full handshake first: wolfSSL's TLS 1.2 client fails (-373, "out of
+ * order message") when a server refuses its ticket, e.g. after the backend restarted.
  */
 static void
 be_handshake_failed(struct conn *be, int res)
 {
 	struct conn *c = stream_cli(be->s);
-	const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
+	struct stream *s = c->s;
+	const struct cfg_server *sv = &stream_pool(c)->servers[s->srv];
+	struct tls_sess_slot *slot = be_sess_slot(be);
+	bool offered = slot->sess != NULL;
 	char why[200];
+	const char *reason = res == 0 ? "connection closed" :
+		conn_strerror(be, res, why, sizeof(why));
 
+	tls_sess_slot_clear(slot);
+	if (offered && res != -EKEYREJECTED && !(s->flags & SF_TLS_RETRIED)) {
+		log_info("backend %s:%u (pool %s): resumed TLS handshake failed: %s; retrying with "
+			 "a full handshake", sv->host, sv->port, stream_pool(c)->name, reason);
+		s->flags |= SF_TLS_RETRIED;
+		be_drop(c);
+		be_connect(c, s->srv);
+		return;
+	}
 	log_error("backend %s:%u (pool %s): TLS handshake failed: %s", sv->host, sv->port,
-		  stream_pool(c)->name,
-		  res == 0 ? "connection closed" : conn_strerror(be, res, why, sizeof(why)));
-	tls_sess_slot_clear(be_sess_slot(be));
+		  stream_pool(c)->name, reason);
 	be_drop(c);
 	stream_srv_end(c);
 	be_start(c);

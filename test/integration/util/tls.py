@@ -136,6 +136,9 @@ class TlsBackend(be.Backend):
                 self.conns.pop(cid, None)
             s.close()
             return
+        with self.lock:
+            if cid in self.conns:
+                self.conns[cid] = ss    # wrap_socket detached s: stop() must shut ss
         with self.tls_lock:
             self.handshakes += 1
             self.resumed += 1 if ss.session_reused else 0
