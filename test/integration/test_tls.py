@@ -340,3 +340,73 @@ def test_tls_start_up_errors(tmp_path, pki):
         cfg, bad)), err
     assert lines[1].startswith("%s:11: [listener b]: private_key" % cfg), err
     assert "does not match" in lines[1], err
+
+
+def test_reload_rereads_certificates(proxy, backend_factory, pki, tmp_path):
+    # the listener's certificate files are replaced on disk, then SIGHUP: new connections get
+    # the new certificate, one opened before keeps working (its certificate, and the 421
+    # check against it, stay alive with it); a certificate that cannot be read, or a key that
+    # does not match, keeps the running generation with every error logged as FILE:LINE
+    import shutil
+    from util.pools import LogFollower, reload
+
+    cert, key = tmp_path / "cur.pem", tmp_path / "cur.key"
+    shutil.copy(pki.lync, cert)
+    shutil.copy(pki.lync_key, key)
+    b = backend_factory(name="fe")
+    spec = ProxySpec(workers=2)
+    port = tls_listener(spec, "s", [(str(cert), str(key))])
+    spec.pool("p", [b])
+    spec.route("all", pool="p")
+    r = proxy(spec)
+    log = LogFollower(r.errlog)
+    lync = sorted(["webext.contoso.com", "meet.contoso.com", "dialin.contoso.com",
+                   "lyncdiscover.contoso.com"])
+    assert peer_names(port, "meet.contoso.com", pki) == lync
+    good = r.cfg.read_text()
+
+    old = TlsClient(port, "meet.contoso.com", pki.ca)
+    try:
+        assert old.request("GET", "/before", host="meet.contoso.com").status == 200
+        shutil.copy(pki.wild, cert)
+        shutil.copy(pki.wild_key, key)
+        ok, logged = reload(r, log)
+        assert ok, logged
+        assert peer_names(port, "meet.contoso.com", pki) == ["*.contoso.com"]
+        assert tls_get(port, "/new", "meet.contoso.com", pki.ca).status == 200
+        # the connection from before: same TLS session, now routed by the new generation
+        for i in range(5):
+            resp = old.request("POST", "/old/%d" % i, host="dialin.contoso.com",
+                               body=b"x" * (1000 * i))
+            assert resp.status == 200 and resp.json()["body_len"] == 1000 * i
+        # its certificate (the lync one) still decides 421
+        assert old.request("GET", "/x", host="www.contoso.com").status == 421
+
+        # an unreadable certificate (a directory) and, next, a key that does not match (a
+        # pair is reported at its certificate line, as at start-up)
+        lines = good.split("\n")
+        cert_line = lines.index("certificate = %s" % cert) + 1
+        for bad, line, why in [
+                (good.replace("certificate = %s" % cert, "certificate = %s" % tmp_path),
+                 cert_line, "certificate"),
+                (good.replace("private_key = %s" % key, "private_key = %s" % pki.other_key),
+                 cert_line, "private_key")]:
+            ok, logged = reload(r, log, bad)
+            assert not ok, logged
+            assert re.search(r"\[error\] .*%s:%d: \[listener s\]: %s" % (
+                re.escape(str(r.cfg)), line, why), logged), logged
+            assert "still serving generation 2" in logged, logged
+            assert peer_names(port, "meet.contoso.com", pki) == ["*.contoso.com"]
+            assert tls_get(port, "/still", "meet.contoso.com", pki.ca).status == 200
+            assert old.request("GET", "/old", host="meet.contoso.com").status == 200
+    finally:
+        old.close()
+    # back to a good file, then more reloads while connections come and go
+    ok, logged = reload(r, log, good)
+    assert ok, logged
+    for i in range(5):
+        with TlsClient(port, "meet.contoso.com", pki.ca) as c:
+            assert c.request("GET", "/k", host="meet.contoso.com").status == 200
+            ok, logged = reload(r, log)
+            assert ok, logged
+            assert c.request("GET", "/k2", host="meet.contoso.com").status == 200

@@ -318,3 +318,43 @@ def test_backend_restart_rejects_the_session(proxy, pki, tls_backend_factory, ve
     assert b2.handshakes == 1 and b2.resumed == 0
     # TLS 1.3 falls back by itself; TLS 1.2 needs ringedge's one full-handshake retry
     assert "[error] backend" not in r.stderr(), r.stderr()[-2000:]
+
+
+def test_reload_during_backend_handshakes(proxy, pki, tls_backend_factory):
+    # every request opens a backend TLS connection (keepalive = 0) that resumes the worker's
+    # session from a slot of its generation, while reloads replace the generation: the
+    # slots and contexts of the old one stay until its last connection is gone (the ASan
+    # build would report a use after free), and no request fails
+    import threading
+    from util.pools import LogFollower, reload
+
+    b = tls_backend_factory(name="fe")
+    r = plain_to_tls(proxy, pki, b, workers=2, keepalive="0")
+    log = LogFollower(r.errlog)
+    stop = threading.Event()
+    failures, done = [], [0]
+
+    def load():
+        while not stop.is_set():
+            try:
+                resp = get(r.port, "/x", host="meet.contoso.com")
+                if resp.status != 200:
+                    failures.append(resp.status)
+                done[0] += 1
+            except Exception as e:     # noqa: BLE001
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(25):
+            ok, logged = reload(r, log)
+            assert ok, logged
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:5]
+    assert done[0] > 25 and b.resumed > 0 and not b.tls_errors, (done[0], b.resumed)
