@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -36,6 +37,10 @@ def test_user_drops_privileges_after_binding(proxy, backend_factory):
     spec.pool("p", [b])
     spec.route("r", pool="p")
     r = proxy(spec)
+    # the port accepts from listen(), before the drop: wait for it to be done
+    deadline = time.monotonic() + 10
+    while "running as user" not in r.stderr() and time.monotonic() < deadline:
+        time.sleep(0.01)
     ids = status_ids(r.proc.pid)
     assert ids["Uid"] == ["65534"] * 4 and ids["Gid"] == ["65534"] * 4, ids
     # every thread, not only the main one
