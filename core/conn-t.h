@@ -156,6 +156,7 @@ struct conn {
 	uint8_t		 state;		/* enum cli_state / enum be_state */
 	uint8_t		 inflight;	/* IF_* */
 	uint8_t		 flags;		/* CF_* */
+	uint32_t	 rmax;		/* max of the recv in flight (re-armed on ENOBUFS) */
 	struct worker	*w;
 	struct xprt	 xprt;
 	struct timer	 tm;

@@ -276,6 +276,17 @@ conn_tls_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *res)
 	char *wire = c->wbuf;
 	int bid = -1, rc;
 
+	if (*res == -ENOBUFS && c->wbuf == NULL && !(c->flags & CF_CLOSING)) {
+		/* the provided ring ran dry (see conn_recv_done): this read gets its own buffer */
+		w->ring.nobufs++;
+		if ((c->wbuf = malloc(RING_BUF_SIZE)) == NULL) {
+			*res = -ENOMEM;
+			return 1;
+		}
+		if ((*res = conn_tls_recv(c)) < 0)
+			return 1;
+		return 0;
+	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		w->ring.bufs_out++;
@@ -286,6 +297,11 @@ conn_tls_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *res)
 		rc = conn_tls_input(c, wire, (size_t)rc);
 	if (bid >= 0)
 		ring_buf_put(&w->ring, (unsigned)bid);
+	if (wire != NULL && wire == c->wbuf && w->ring.has_buf_ring) {
+		/* an ENOBUFS fallback buffer: the next recv goes back to the provided ring */
+		free(c->wbuf);
+		c->wbuf = NULL;
+	}
 	if (c->flags & CF_CLOSING) {
 		*res = -ECANCELED;
 		return 1;
@@ -439,6 +455,7 @@ conn_recv(struct conn *c, uint32_t max)
 
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
+	c->rmax = max;
 	if (!xprt_is_plain(&c->xprt))
 		return conn_tls_recv(c);
 	if (b->len == 0 && b->base != NULL && b->bid >= 0)
@@ -487,6 +504,22 @@ conn_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *resp)
 	*resp = res;
 	if (!xprt_is_plain(&c->xprt))
 		return conn_tls_recv_done(c, cqe, resp);
+	if (res == -ENOBUFS && b->base == NULL && !(c->flags & CF_CLOSING)) {
+		/*
+		 * The provided buffer ring ran dry: many sockets became readable in one batch
+		 * (say, a burst of accepted connections whose requests were already there). Not
+		 * this connection's failure: this one read goes to a buffer of its own (freed
+		 * once consumed, as any malloc'ed c->in) and the recv is armed again.
+		 */
+		w->ring.nobufs++;
+		if (conn_own_buffer(c, RING_BUF_SIZE) < 0) {
+			*resp = -ENOMEM;
+			return 1;
+		}
+		if ((*resp = conn_recv(c, c->rmax)) < 0)
+			return 1;
+		return 0;
+	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 

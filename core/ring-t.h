@@ -56,6 +56,7 @@ struct ring {
 	struct io_uring_buf_ring *br;
 	char			*bufs;		/* RING_NBUFS * RING_BUF_SIZE */
 	unsigned		 bufs_out;	/* buffers handed to us and not returned */
+	unsigned long long	 nobufs;	/* recvs that found the ring empty (ENOBUFS) */
 	unsigned		 pending;	/* SQEs prepared since the last submit */
 	unsigned		 cq_next;	/* CQ index after the CQE being dispatched */
 };

@@ -487,6 +487,9 @@ out:
 	/* what bench/cpu_compare.sh divides by the requests served (docs/internals.md) */
 	log_info("worker %d: %llu io_uring_enter calls, %llu completions", w->id,
 		 (unsigned long long)w->nenter, (unsigned long long)w->ncqe);
+	if (w->ring.nobufs > 0)
+		log_info("worker %d: %llu recv(s) found the provided buffer ring empty and used "
+			 "a buffer of their own", w->id, w->ring.nobufs);
 	accesslog_flush(&w->alog);
 	accesslog_close(&w->alog);
 	qsbr_unregister(w->q);

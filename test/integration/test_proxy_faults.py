@@ -228,6 +228,46 @@ def test_2000_concurrent_connections(proxy, backend_factory, nofile):
     assert r.backend.count == n + 50
 
 
+def test_accept_burst_with_requests_already_waiting(proxy, backend_factory, nofile):
+    # A loaded host: the worker falls behind its accept queue while clients connect and send.
+    # Stopped (SIGSTOP) while 1,000 clients connect and send a request each, it then accepts
+    # them in one burst and each recv finds its request at once: more than the worker's
+    # provided buffer ring holds. A recv that finds the ring empty (ENOBUFS) is no connection
+    # error: every client gets its own answer (it used to be closed without one).
+    n = 1000
+    nofile(4 * n + 1024)
+    r = simple(proxy, backend_factory, workers=1)
+    socks = []
+    try:
+        r.signal(signal.SIGSTOP)
+        try:
+            for i in range(n):
+                s = socket.create_connection(("127.0.0.1", r.port), timeout=30)
+                socks.append(s)
+                s.sendall(build_request("GET", "/burst/%d" % i, "h.example"))
+        finally:
+            r.signal(signal.SIGCONT)
+        deadline = time.monotonic() + 180
+        for i, s in enumerate(socks):
+            assert time.monotonic() < deadline, "only %d of %d answered in time" % (i, n)
+            c = Client.__new__(Client)
+            c.sock, c.buf, c.timeout = s, b"", 30
+            try:
+                resp = c.read_response()
+            except Closed as e:
+                pytest.fail("connection %d closed without an answer (%s)\n%s" % (
+                    i, e, r.stderr()[-2000:]))
+            assert resp.status == 200 and resp.json()["target"] == "/burst/%d" % i
+            # still usable: keep-alive after the burst
+            if i % 100 == 0:
+                s.sendall(build_request("GET", "/again/%d" % i, "h.example"))
+                assert c.read_response().json()["target"] == "/again/%d" % i
+    finally:
+        for s in socks:
+            s.close()
+    assert r.backend.count == n + n // 100
+
+
 def test_graceful_stop_closes_idle_keepalive_connections(proxy, backend_factory):
     # idle keep-alive connections hold nothing in flight: the stop must not wait for them
     # (drain_timeout is long so that waiting for it would be seen)

@@ -6,6 +6,7 @@ TLS 1.2 and 1.3 only, ALPN http/1.1, ticket resumption on any worker, tickets of
 rotation, the handshake bounded by header_timeout, and bad handshakes costing nothing else.
 """
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import ProxySpec
 from util.harness import binary, free_port, sanitizer_env
-from util.http import Closed
+from util.http import Client, Closed
 from util.tls import (TlsClient, client_context, curl, make_pki, s_client, tls_get,
                        tls_listener)
 
@@ -316,6 +317,46 @@ def test_tls_keepalive_many_requests(proxy, backend_factory, pki):
         resp = c.request("GET", "/big", host="meet.contoso.com",
                          headers=[("X-Be-Mode", "chunked"), ("X-Be-Size", "300000")])
         assert resp.status == 200 and resp.body_len == 300000
+
+
+def test_accept_burst_with_client_hellos_already_waiting(proxy, backend_factory, pki, nofile):
+    # test_proxy_faults' accept burst over TLS: the worker is stopped while 600 clients
+    # connect and send their ClientHello, then accepts them at once and every recv finds its
+    # bytes, more than the provided buffer ring holds: every handshake and request completes
+    n = 600
+    nofile(4 * n + 1024)
+    r = edge(proxy, backend_factory, pki, header_timeout="120s")
+    ctx = client_context(pki.ca)
+    socks = []
+    try:
+        r.signal(signal.SIGSTOP)
+        try:
+            for _ in range(n):
+                raw = socket.create_connection(("127.0.0.1", r.port), timeout=30)
+                ss = ctx.wrap_socket(raw, server_hostname="meet.contoso.com",
+                                     do_handshake_on_connect=False)
+                socks.append(ss)
+                ss.setblocking(False)
+                with pytest.raises(ssl.SSLWantReadError):
+                    ss.do_handshake()       # the ClientHello is out; the answer waits
+                ss.settimeout(30)
+        finally:
+            r.signal(signal.SIGCONT)
+        deadline = time.monotonic() + 180
+        for i, ss in enumerate(socks):
+            assert time.monotonic() < deadline, "only %d of %d answered in time" % (i, n)
+            c = Client.__new__(Client)
+            c.sock, c.buf, c.timeout = ss, b"", 30
+            try:
+                ss.do_handshake()
+                resp = c.request("GET", "/burst/%d" % i, host="meet.contoso.com")
+            except (Closed, OSError) as e:
+                pytest.fail("connection %d failed (%r)\n%s" % (i, e, r.stderr()[-2000:]))
+            assert resp.status == 200 and resp.json()["target"] == "/burst/%d" % i
+    finally:
+        for ss in socks:
+            ss.close()
+    assert r.backend.count == n
 
 
 def test_tls_start_up_errors(tmp_path, pki):
