@@ -145,8 +145,7 @@ def test_tls_versions(proxy, backend_factory, pki):
     ctx.set_ciphers("DEFAULT@SECLEVEL=0")
     with pytest.raises((ssl.SSLError, OSError)):
         TlsClient(r.port, "meet.contoso.com", pki.ca, ctx=ctx).close()
-    time.sleep(0.3)
-    assert "client 127.0.0.1: TLS: " in r.stderr()
+    assert wait_stderr(r, lambda e: "client 127.0.0.1: TLS: " in e), r.stderr()[-3000:]
 
 
 def resume(port, version, pki, n, name="meet.contoso.com", sess=None, tmp=None):
@@ -235,6 +234,15 @@ def test_tls12_ticket_of_a_dropped_key(proxy, backend_factory, pki, tmp_path, mo
     assert rc == 0 and "New, TLS" in out and "HTTP/1.1 200" in out, out
 
 
+def wait_stderr(r, pred, timeout=20):
+    """Waits until pred(ringedge's stderr so far) holds (a log line is written by the worker
+    after the client saw the outcome); returns pred's last value."""
+    deadline = time.monotonic() + timeout
+    while not pred(r.stderr()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pred(r.stderr())
+
+
 def read_until_closed(s, timeout=5):
     """Reads until EOF/RST; returns the bytes (raises socket.timeout if still open)."""
     s.settimeout(timeout)
@@ -283,7 +291,7 @@ def test_bad_handshakes_cost_nothing_else(proxy, backend_factory, pki):
     good.close()
     assert tls_get(r.port, "/3", "webext.contoso.com", pki.ca).status == 200
     assert [q.target for q in r.backend.requests] == [b"/1", b"/2", b"/3"]
-    time.sleep(0.2)
+    wait_stderr(r, lambda e: e.count("client 127.0.0.1: TLS: ") >= 3)
     err = r.stderr()
     assert err.count("client 127.0.0.1: TLS: ") >= 3, err[-3000:]
     assert "not a TLS ClientHello" in err
@@ -294,13 +302,14 @@ def test_handshake_bounded_by_header_timeout(proxy, backend_factory, pki):
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", r.port), timeout=10) as s:
         s.sendall(b"\x16\x03\x01\x02\x00\x01")      # a record header and one byte, then quiet
-        assert read_until_closed(s, timeout=8) == b""
-    assert time.monotonic() - t0 < 5
+        assert read_until_closed(s, timeout=15) == b""
+    # 1 s, checked with room for a loaded machine: well under the 30 s default
+    assert time.monotonic() - t0 < 10
     # a completed handshake without a request is cut at the same deadline
     t0 = time.monotonic()
     with TlsClient(r.port, "meet.contoso.com", pki.ca) as c:
-        assert c.closed_by_peer(timeout=8)
-    assert time.monotonic() - t0 < 5
+        assert c.closed_by_peer(timeout=15)
+    assert time.monotonic() - t0 < 10
 
 
 def test_tls_keepalive_many_requests(proxy, backend_factory, pki):

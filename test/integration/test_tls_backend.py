@@ -52,7 +52,7 @@ def plain_to_tls(proxy, pki, backend, workers=1, **pool):
     return r
 
 
-def wait_log(r, text, timeout=5):
+def wait_log(r, text, timeout=20):
     deadline = time.monotonic() + timeout
     while text not in r.stderr() and time.monotonic() < deadline:
         time.sleep(0.05)
