@@ -311,7 +311,14 @@ handshake(struct tls_conn *c)
 
 	if (r == WOLFSSL_SUCCESS) {
 		c->state = TLS_ST_OPEN;
-		if (c->srv == NULL)
+		/*
+		 * TLS 1.2: the ticket (or session id) belongs to this handshake: save now.
+		 * TLS 1.3: tickets come after the handshake, and until the first one arrives a
+		 * resumed connection's session pairs the OLD ticket with this connection's NEW
+		 * resumption secret: saved now, the next resumption's binder would not verify
+		 * (seen as "binder does not verify" on OpenSSL backends). Save on the ticket.
+		 */
+		if (c->srv == NULL && (c->ticket_seen || wolfSSL_GetVersion(c->ssl) != WOLFSSL_TLSV1_3))
 			save_session(c);
 		return 1;
 	}
