@@ -390,7 +390,7 @@ resume_case(const struct tls_server *s, const struct tls_client *c, bool expect,
 	CHECK(connect_pair(&cl, &sv, s, c, "meet.contoso.com", &slot) == 0);
 	roundtrip(&cl, &sv);
 	CHECK(!tls_conn_resumed(sv.c));
-	CHECK(slot.sess != NULL);
+	CHECK(slot.sess != NULL || !expect);	/* TLS 1.3 saves only on a ticket */
 	end_free(&cl);
 	end_free(&sv);
 	CHECK(pthread_create(&t, NULL, worker, &a) == 0);
