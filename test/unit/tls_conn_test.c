@@ -884,7 +884,9 @@ test_startup(void)
 
 		log = captured(&s, p, 1, CFG_TLS12 | CFG_TLS13);
 		CHECK(s != NULL);
-		CHECK(strstr(log, "[warn]") && strstr(log, "soon.pem expires in 4 days") != NULL);
+		/* -days 5: 4 days and some hours left, or 5 where the clocks round the other way */
+		CHECK(strstr(log, "[warn]") && (strstr(log, "soon.pem expires in 4 days") != NULL ||
+						strstr(log, "soon.pem expires in 5 days") != NULL));
 		printf("soon: %s", log);
 		tls_server_free(s);
 	}
