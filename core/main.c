@@ -497,6 +497,39 @@ fail_sfd:
 	return 1;
 }
 
+/*
+ * -t / -T: like nginx -t, also load what the first generation would (certificates, keys,
+ * CAs: TLS contexts), so a bad certificate fails the check, not the start. Takes c.
+ */
+static int
+check_only(struct config *c, const char *file, bool dump)
+{
+	struct cfg_errors err = { 0 };
+	struct generation *g;
+	uint64_t rotate_ms;
+
+	if (dump)
+		config_dump(c, stdout);
+	if (tickets_start(&rotate_ms) < 0) {
+		config_free(c);
+		return 1;
+	}
+	g = gen_build(c, 0, 1, NULL, &err);
+	if (g == NULL) {
+		tls_tickets_destroy(&tls_tickets_global);
+		fputs(err.text ? err.text : "cannot load the configuration\n", stderr);
+		fprintf(stderr, "ringedge: configuration %s test failed (%d error%s)\n", file,
+			err.count, err.count == 1 ? "" : "s");
+		cfg_errors_free(&err);
+		return 1;
+	}
+	gen_put(g);
+	tls_tickets_destroy(&tls_tickets_global);
+	cfg_errors_free(&err);
+	printf("configuration ok\n");
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -569,13 +602,8 @@ main(int argc, char **argv)
 		cfg_errors_free(&err);
 		return 1;
 	}
-	if (test) {
-		if (dump)
-			config_dump(c, stdout);
-		printf("configuration ok\n");
-		config_free(c);
-		return 0;
-	}
+	if (test)
+		return check_only(c, file, dump);
 	if (!tls_info_fast())
 		log_warn("AES-NI is OFF: linked against the system libwolfssl");
 	cfg_errors_free(&err);

@@ -209,8 +209,9 @@ def test_certificate_without_key(cli, tmp_path):
 
 
 def test_tls_listener_with_default_certificate_ok(cli, tmp_path):
-    cert = write(tmp_path, "x\n", "c.pem")
-    key = write(tmp_path, "x\n", "k.pem")
+    from util.tls import make_pki
+    pki = make_pki(tmp_path / "pki")     # -t loads them: they must be real
+    cert, key = pki.lync, pki.lync_key
     check_ok(cli, tmp_path, BASE + "[tls]\ncertificate = %s\nprivate_key = %s\n"
              "[listener s]\nbind = 127.0.0.1:18443\ntls = on\n" % (cert, key))
 
@@ -533,9 +534,10 @@ def test_lync_config_fails_only_for_missing_hosts_and_files(cli, tmp_path):
 
 def test_lync_topology_with_local_stand_ins_passes(cli, tmp_path):
     # the same file with the files present and the hosts pointing at loopback is valid
-    cert = write(tmp_path, "x\n", "edge.pem")
-    key = write(tmp_path, "x\n", "edge.key")
-    ca = write(tmp_path, "x\n", "root.pem")
+    # (-t loads the certificate, its key and the CA: they must be real)
+    from util.tls import make_pki
+    pki = make_pki(tmp_path / "pki")
+    cert, key, ca = pki.lync, pki.lync_key, pki.ca
     text = (REPO / "config" / "lync-edge.ini").read_text()
     text = text.replace("/etc/ringedge/edge.pem", str(cert))
     text = text.replace("/etc/ringedge/edge.key", str(key))
@@ -544,3 +546,24 @@ def test_lync_topology_with_local_stand_ins_passes(cli, tmp_path):
     write(tmp_path, text, "lync.ini")
     r = cli("-t", "-c", "lync.ini")
     assert r.rc == 0 and r.out == "configuration ok\n", r
+
+
+# ---- -t loads the TLS material too (like nginx -t), not only the INI ----
+
+def test_check_loads_certificates(cli, tmp_path):
+    from util.tls import make_pki
+    pki = make_pki(tmp_path / "pki")
+    tls = ("[listener s]\nbind = 127.0.0.1:18443\ntls = on\n"
+           "certificate = %s\nprivate_key = %s\n" % (pki.lync, pki.lync_key))
+    check_ok(cli, tmp_path, BASE + tls)
+    # readable files that are not what they claim: only loading them can tell
+    mismatched = tls.replace(pki.lync_key, pki.other_key)
+    errors = check_fails(cli, tmp_path, BASE + mismatched)
+    assert any(e.startswith("t.ini:10: ") and "does not match" in e for e in errors), errors
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is not a certificate\n")
+    errors = check_fails(cli, tmp_path, BASE + tls.replace(pki.lync, str(garbage)))
+    assert any(e.startswith("t.ini:10: ") and "garbage.pem" in e for e in errors), errors
+    pool = ("[pool q]\nserver = 127.0.0.1:4443\ntls = on\nca = %s\n" % garbage)
+    errors = check_fails(cli, tmp_path, BASE + pool)
+    assert any("garbage.pem" in e for e in errors), errors
