@@ -67,3 +67,41 @@ def lync_topology(spec, make_backend, tls=None):
             spec.route(name, **kv)
             routes.append((name, kv))
     return ports, backends, routes
+
+
+def pool_of(lync, resp):
+    """The pool of the backend that answered (backends tag answers with X-Be-Name)."""
+    name = resp.header("X-Be-Name")
+    assert name is not None, "answer not from a backend: %r %r" % (resp, resp.body[:200])
+    for pool, bs in lync.lync_backends.items():
+        if name in [b.name for b in bs]:
+            return pool
+    raise AssertionError("unknown backend %r" % name)
+
+
+def check_every_route(lync, fetch):
+    """Sends three targets per pool route of the topology through fetch(listener, port,
+    target, host) and asserts each reached the route's pool with the target and the Host
+    header byte-exact. Returns the number of requests."""
+    bad = []
+    n = 0
+    for name, kv in lync.lync_routes:
+        if "pool" not in kv:
+            continue
+        listener = kv["listeners"]
+        port = lync.lync_ports[listener]
+        host = kv["host"]
+        base = kv.get("path", "/").rstrip("/")
+        for target in [base + "/", base + "/x/y.aspx?a=1", (base or "/") if base else "/z"]:
+            r = fetch(listener, port, target, host)
+            n += 1
+            if r.status != 200 or pool_of(lync, r) != kv["pool"]:
+                bad.append("%s: %s %s -> %d %s" % (name, host, target, r.status,
+                                                   r.header("X-Be-Name")))
+                continue
+            j = r.json()
+            if j["target"] != target or [h for h in j["headers"] if h[0].lower() == "host"] \
+                    != [["Host", host]]:
+                bad.append("%s: backend saw %r %r" % (name, j["target"], j["headers"]))
+    assert not bad, "\n".join(bad)
+    return n
