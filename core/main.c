@@ -292,6 +292,14 @@ reload(struct ctl *x)
 		       timer_now_ms() < deadline)
 			usleep(1000);
 	}
+	/*
+	 * Removed binds close in their workers once the multishot accept is cancelled: wait for
+	 * it, so the port is free when this returns (a next reload may bind it again at once).
+	 */
+	while (atomic_load_explicit(&sh->lsock_closing, memory_order_acquire) > 0 &&
+	       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
+	       timer_now_ms() < deadline)
+		usleep(1000);
 	qsbr_reclaim(sh->qsbr);
 	log_info("reload: generation %u serving %s", g->id, x->file);
 }

@@ -33,6 +33,7 @@ struct dp_shared {
 	_Alignas(64) _Atomic int stop;		/* 1: drain and exit */
 	_Atomic unsigned	 reopen;	/* bumped by SIGUSR1 */
 	_Atomic int		 running;	/* workers whose thread has not returned */
+	_Atomic int		 lsock_closing;	/* removed by a reload, accept not yet ended */
 	uint64_t		 drain_deadline_ms;	/* set before stop = 1 */
 	bool			 use_splice;
 	uint64_t		 splice_min;	/* bodies >= this many bytes are spliced */

@@ -139,6 +139,8 @@ on_accept(struct worker *w, struct io_uring_cqe *cqe)
 	if (!l->armed && (w->stopping || l->removed) && l->fd >= 0) {
 		close(l->fd);
 		l->fd = -1;
+		if (l->removed)
+			atomic_fetch_sub_explicit(&w->sh->lsock_closing, 1, memory_order_release);
 	}
 }
 
@@ -374,7 +376,8 @@ listeners_adopt(struct worker *w, struct generation *g)
 		if (l->armed) {
 			struct io_uring_sqe *sqe = ring_sqe(&w->ring, ud_pack(OP_CANCEL, 0, 0));
 
-			/* closed by on_accept when the accept ends */
+			/* closed by on_accept when the accept ends; the reload waits for that */
+			atomic_fetch_add_explicit(&w->sh->lsock_closing, 1, memory_order_relaxed);
 			if (sqe != NULL)
 				io_uring_prep_cancel64(sqe, ud_pack(OP_ACCEPT, (uint32_t)i, 0), 0);
 		} else {

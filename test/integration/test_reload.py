@@ -145,6 +145,26 @@ def test_listeners_added_removed_kept(two_pools):
         h3.close()
 
 
+def test_bind_removed_then_added_back_at_once(two_pools):
+    """A reload that removes a bind returns only once its sockets are closed, so the next
+    reload can bind the same address again straight away (it used to fail with "address
+    already in use" while a worker was still cancelling the removed listener's accept)."""
+    r = two_pools
+    p2, h2 = reserve_port()
+    h2.close()
+    with_two = text_with_port(two_pool_spec(r.a, r.b, "A", extra_listeners=[("two", p2)]),
+                              r.port)
+    without = text_with_port(two_pool_spec(r.a, r.b, "A"), r.port)
+    for i in range(25):
+        ok, logged = reload(r, r.log, with_two)
+        assert ok, "cycle %d: adding the bind back failed:\n%s" % (i, logged)
+        assert get(p2, "/x").status == 200
+        ok, logged = reload(r, r.log, without)
+        assert ok, logged
+        assert not connect_ok(p2), "cycle %d: the removed bind still accepts" % i
+    assert get(r.port, "/x").status == 200
+
+
 def test_reload_under_load(proxy, backend_factory):
     a = [backend_factory(name="a%d" % i) for i in range(2)]
     b = [backend_factory(name="b%d" % i) for i in range(2)]
