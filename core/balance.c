@@ -463,7 +463,8 @@ bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t
 		return false;		/* the health thread already took it down */
 	log_warn("pool %s: server %s is DOWN: %llu failures within %llu ms (last: %s); %s",
 		 p->cfg.name, sv->name, (unsigned long long)cnt,
-		 (unsigned long long)p->fail_timeout, err < 0 ? strerror(-err) : "error",
+		 (unsigned long long)p->fail_timeout,
+		 err == BAL_ERR_TLS ? "TLS handshake failed" : err < 0 ? strerror(-err) : "error",
 		 probing ? "until a health check passes" : "for fail_timeout");
 	return true;
 }

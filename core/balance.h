@@ -103,12 +103,16 @@ bal_srv_up(const struct bal_pool *p, struct bal_srv *sv, uint64_t now_ms)
 
 /*
  * Passive failure accounting: a connect error, a reset or a timeout talking to server srv
- * (err = -errno, e.g. -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT; only for the log). max_fails of
+ * (err = -errno, e.g. -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, or BAL_ERR_TLS; only for the
+ * log). max_fails of
  * them within fail_timeout mark the server down until the next good probe (pool with
  * health_check, while the health thread probes it) or for fail_timeout (else). One CAS loop, no lock. Returns true when this
  * call took the server down (it logged why).
  */
 bool bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t now_ms);
+
+/* err of bal_report_failure for a failed TLS handshake (verification, protocol, alert). */
+#define BAL_ERR_TLS	(-100000)
 
 /*
  * Seconds for the Retry-After of a 503 when bal_pick said BAL_NONE: until the first timed

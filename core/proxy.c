@@ -1477,8 +1477,8 @@ be_sess_slot(struct conn *be)
 
 /*
  * The TLS handshake with a backend failed (verification, protocol, or the server closed):
- * the reason goes to the error log and, like a connect failure, the next server is tried;
- * none left is a 502. The cached session goes too. If one was offered, the same server gets
+ * the reason goes to the error log and, like a connect failure, it counts towards the
+ * server's max_fails and the next server is tried; none left is a 502. The cached session goes too. If one was offered, the same server gets
  * one fresh try with a full handshake first: wolfSSL's TLS 1.2 client fails (-373, "out of
  * order message") when a server refuses its ticket, e.g. after the backend restarted.
  */
@@ -1505,6 +1505,8 @@ be_handshake_failed(struct conn *be, int res)
 	}
 	log_error("backend %s:%u (pool %s): TLS handshake failed: %s", sv->host, sv->port,
 		  stream_pool(c)->name, reason);
+	/* a passive failure like a refused connect (nginx counts it the same way) */
+	be_report(c, res == 0 ? -ECONNRESET : BAL_ERR_TLS);
 	be_drop(c);
 	stream_srv_end(c);
 	be_start(c);

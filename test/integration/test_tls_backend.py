@@ -100,6 +100,26 @@ def test_backend_verification_failure_is_502(proxy, pki, tls_backend_factory, ca
     assert resp.status == 502
 
 
+def test_backend_handshake_failure_counts_as_a_failure(proxy, pki, tls_backend_factory):
+    """A failed TLS handshake is a passive failure like a refused connect: the request goes
+    to the next server, and with max_fails = 1 the bad server is left alone afterwards."""
+    bad = tls_backend_factory(cert=pki.evil, key=pki.evil_key, name="bad")
+    good = tls_backend_factory(name="good")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("p", [bad, good], tls="on", ca=pki.ca, sni="backend.contoso.local",
+              max_fails=1, fail_timeout="60s")
+    spec.route("all", pool="p")
+    r = proxy(spec)
+    for i in range(6):
+        resp = get(port, "/x%d" % i, host="meet.contoso.com")
+        assert resp.status == 200 and resp.header("X-Be-Name") == "good", i
+    assert wait_log(r, "is DOWN"), r.stderr()[-2000:]
+    down = [ln for ln in r.stderr().split("\n") if "is DOWN" in ln][0]
+    assert "127.0.0.1:%d" % bad.port in down and "TLS handshake failed" in down, down
+    assert len(bad.tls_errors) == 1 and bad.count == 0, bad.tls_errors
+
+
 def test_backend_verify_off(proxy, pki, tls_backend_factory):
     b = tls_backend_factory(cert=pki.evil, key=pki.evil_key, name="fe")
     r = plain_to_tls(proxy, pki, b, verify="off", ca=None, sni=None)
