@@ -6,6 +6,7 @@ by a generous limit: a test checks that something happens, never how fast.
 """
 import base64
 import os
+import re
 import signal
 import socket
 import time
@@ -335,3 +336,78 @@ def test_backend_closing_keepalive_connections(proxy, backend_factory):
             r = c.request("GET", "/s/%d" % i, host="h.example")
             assert r.status == 200 and r.json() == {"ok": 2}, (i, r)
     assert b1.count == 10 and b2.count == 10
+
+
+def test_max_connections_pauses_and_resumes_accept(proxy, backend_factory):
+    """max_connections counts client connections across workers: at the limit accept pauses
+    (a connection over it is closed or waits in the kernel's backlog, it is never served);
+    when connections go away accept resumes and new clients are served again."""
+    r = simple(proxy, backend_factory, workers=2, max_connections=4)
+    time.sleep(0.5)     # the harness's readiness probe connection is closed and uncounted
+    held = [Client(r.port, timeout=5) for _ in range(4)]
+    try:
+        for i, c in enumerate(held):
+            try:
+                st = c.request("GET", "/held%d" % i, host="h.example").status
+            except Closed:
+                st = None
+            assert st == 200, r.stderr()[-3000:]
+        mark = len(r.stderr())
+        over = Client(r.port, timeout=1.5)
+        try:
+            over.send(build_request("GET", "/over", host="h.example"))
+            with pytest.raises((Closed, OSError)):
+                over.read_response()
+        finally:
+            over.close()
+        assert "/over" not in [q.target.decode() for q in r.backend.requests]
+        deadline = time.monotonic() + 10
+        while "max_connections (4) reached, accept paused" not in r.stderr()[mark:] and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "max_connections (4) reached, accept paused" in r.stderr()[mark:], \
+            r.stderr()[-2000:]
+        # the held connections keep working at the limit
+        assert held[0].request("GET", "/still", host="h.example").status == 200
+        for c in held[:2]:
+            c.close()
+        # every worker that paused resumes (on its tick) and new clients are served again
+        paused = set(re.findall(r"worker (\d+): max_connections \(4\) reached",
+                                r.stderr()[mark:]))
+        assert paused
+        deadline = time.monotonic() + 15
+        for i in range(8):
+            status = None
+            while status != 200 and time.monotonic() < deadline:
+                try:
+                    status = get(r.port, "/again%d" % i, host="h.example", timeout=2).status
+                except (Closed, OSError):
+                    time.sleep(0.1)
+            assert status == 200, i
+        while time.monotonic() < deadline and not all(
+                "worker %s: below max_connections, accept resumed" % w in r.stderr()
+                for w in paused):
+            time.sleep(0.05)
+        for w in paused:
+            assert "worker %s: below max_connections, accept resumed" % w in r.stderr()
+    finally:
+        for c in held:
+            c.close()
+
+
+def test_parse_error_logged_with_offset(proxy, backend_factory):
+    """A bad request is a 400 on that connection and an error-log line with the reason and
+    the offset of the offending byte in the head."""
+    r = simple(proxy, backend_factory)
+    head = b"GET /bad HTTP/1.1\r\nHost: h.example\r\nBad Header: x\r\n\r\n"
+    with Client(r.port, timeout=5) as c:
+        c.send(head)
+        assert c.read_response().status == 400
+    off = head.index(b"Bad Header") + 3
+    deadline = time.monotonic() + 10
+    while "bad request:" not in r.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = [ln for ln in r.stderr().split("\n") if "bad request:" in ln]
+    assert line, r.stderr()[-2000:]
+    assert "client 127.0.0.1:" in line[0] and "at byte %d (400)" % off in line[0], line[0]
+    assert get(r.port, "/ok", host="h.example").status == 200
