@@ -60,6 +60,15 @@ accept_arm_all(struct worker *w)
 		accept_arm(w, &w->ls[i], (unsigned)i);
 }
 
+static bool
+accept_armed(const struct worker *w)
+{
+	for (int i = 0; i < w->nls; i++)
+		if (w->ls[i].armed)
+			return true;
+	return false;
+}
+
 static void
 accept_cancel_all(struct worker *w)
 {
@@ -480,7 +489,13 @@ worker_run(struct worker *w)
 		qsbr_quiescent(w->q);
 		if (w->stopping && w->nclients == 0) {
 			proxy_close_idle(w);
-			if (w->nbackends == 0) {
+			/*
+			 * An accept still armed holds its listening socket open past our close
+			 * and past exit (the ring is torn down asynchronously): a restart would
+			 * find the port in use. Its cancellation ends within a loop or two.
+			 */
+			if (w->nbackends == 0 && (!accept_armed(w) ||
+						  w->now >= w->sh->drain_deadline_ms)) {
 				rc = 0;
 				break;
 			}

@@ -9,12 +9,14 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
 
 import backend as be
 from conftest import ProxySpec
+from util import harness
 from util.harness import free_port
 from util.http import Client, Closed, build_request, get
 
@@ -411,3 +413,37 @@ def test_parse_error_logged_with_offset(proxy, backend_factory):
     assert line, r.stderr()[-2000:]
     assert "client 127.0.0.1:" in line[0] and "at byte %d (400)" % off in line[0], line[0]
     assert get(r.port, "/ok", host="h.example").status == 200
+
+
+def test_restart_on_the_same_port_at_once(tmp_path, backend_factory):
+    """After SIGTERM the listening sockets are closed before ringedge exits, so a new
+    instance started the moment the old one is gone binds the same ports (a restart). A
+    multishot accept still armed at exit used to keep the port bound for a few ms."""
+    b = backend_factory(name="be")
+    port = free_port()
+    cfg = tmp_path / "r.ini"
+    cfg.write_text("[global]\nworkers = 2\nlog_level = info\n[listener l]\n"
+                   "bind = 127.0.0.1:%d\n[pool p]\nserver = 127.0.0.1:%d\n[route r]\n"
+                   "pool = p\n" % (port, b.port))
+    for i in range(8):
+        log = tmp_path / ("r%d.stderr" % i)
+        with open(log, "wb") as err:
+            p = subprocess.Popen([str(harness.binary()), "-c", str(cfg)],
+                                 env=harness.sanitizer_env(), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 10
+            while b"serving" not in log.read_bytes() and p.poll() is None and \
+                    time.monotonic() < deadline:
+                time.sleep(0.01)
+            text = log.read_bytes().decode("utf-8", "replace")
+            assert "serving" in text and p.poll() is None, "start %d:\n%s" % (i, text)
+            if i % 2:
+                assert get(port, "/x%d" % i, host="h.example").status == 200
+            time.sleep(0.3)     # the workers' accepts are armed
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            rc = p.wait(30)
+        assert harness.sanitizer_report(log.read_bytes()) is None
+        assert rc == 0, log.read_bytes().decode("utf-8", "replace")
