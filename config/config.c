@@ -388,6 +388,22 @@ set_access_log(struct loader *ld, void *obj, const struct cfg_key *k, const char
 }
 
 static const char *
+set_error_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	int fd;
+
+	if (val[0] == '\0' || strcmp(val, "off") == 0)
+		return "error_log: expected a path or stderr";
+	if (strcmp(val, "stderr") != 0 && !(ld->flags & CONFIG_NO_FILES)) {
+		fd = open(val, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return msgf(ld, "error_log: cannot open \"%s\": %s", val, strerror(errno));
+		close(fd);
+	}
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
 set_log_level(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
 	int l = log_level_parse(val);
@@ -763,6 +779,8 @@ static const struct cfg_key keys[] = {
 	  "number", "client connections across all workers; above it, accept pauses", false },
 	{ SEC_GLOBAL, "access_log", set_access_log, G(access_log), "stderr", 0, 0,
 	  "path | stderr | off", "one line per request", false },
+	{ SEC_GLOBAL, "error_log", set_error_log, G(error_log), "stderr", 0, 0,
+	  "path | stderr", "error log; SIGUSR1 reopens it (and the access log)", false },
 	{ SEC_GLOBAL, "log_level", set_log_level, G(log_level), "info", 0, 0,
 	  "error | warn | info | debug", "error log threshold", false },
 	{ SEC_GLOBAL, "user", set_user, G(user), NULL, 0, 0, "user name",
@@ -1350,6 +1368,7 @@ config_free(struct config *c)
 		return;
 	free(c->file);
 	free(c->global.access_log);
+	free(c->global.error_log);
 	free(c->global.user);
 	free(c->tls.cert.certificate);
 	free(c->tls.cert.private_key);
@@ -1458,9 +1477,9 @@ config_dump(const struct config *c, FILE *f)
 		fprintf(f, "workers = %d\n", c->global.workers);
 	else
 		fprintf(f, "workers = auto\n");
-	fprintf(f, "max_connections = %llu\naccess_log = %s\nlog_level = %s\n",
+	fprintf(f, "max_connections = %llu\naccess_log = %s\nerror_log = %s\nlog_level = %s\n",
 		(unsigned long long)c->global.max_connections, c->global.access_log,
-		log_level_name(c->global.log_level));
+		c->global.error_log, log_level_name(c->global.log_level));
 	if (c->global.user)
 		fprintf(f, "user = %s\n", c->global.user);
 	dump_dur(f, "drain_timeout", c->global.drain_timeout);

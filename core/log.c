@@ -1,5 +1,7 @@
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,4 +56,25 @@ log_msg(int level, const char *fmt, ...)
 	/* one write per line: lines from several threads never interleave */
 	if (write(STDERR_FILENO, buf, n) < 0)
 		return;
+}
+
+int
+log_open(const char *path)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "stderr") == 0)
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	/* dup2 swaps fd 2 atomically: a line being written goes to the old file or the new */
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	close(fd);
+	return 0;
 }

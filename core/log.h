@@ -25,6 +25,14 @@ void log_msg(int level, const char *fmt, ...) RE_PRINTF(2, 3);
 #define log_info(...)	do { if (log_threshold >= LOG_INFO) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
 #define log_debug(...)	do { if (log_threshold >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/*
+ * [global] error_log: a path makes it the destination of every later line (and of anything
+ * else written to stderr) by opening it for appending and dup2-ing it over fd 2; "stderr" or
+ * NULL keeps stderr. Called again on SIGUSR1 to reopen a rotated file. 0 or -errno (the
+ * previous destination stays).
+ */
+int log_open(const char *path);
+
 /* Parses "error|warn|info|debug"; returns the level or -1. */
 int log_level_parse(const char *s);
 const char *log_level_name(int level);

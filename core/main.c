@@ -260,6 +260,9 @@ reload(struct ctl *x)
 	if (strcmp(c->global.access_log ? c->global.access_log : "",
 		   old->cfg->global.access_log ? old->cfg->global.access_log : "") != 0)
 		log_warn("reload: [global] access_log changes at the next restart");
+	if (strcmp(c->global.error_log ? c->global.error_log : "",
+		   old->cfg->global.error_log ? old->cfg->global.error_log : "") != 0)
+		log_warn("reload: [global] error_log changes at the next restart");
 	/* TLS listeners and pools read their certificates, keys and CAs again here */
 	g = gen_build(c, x->next_id, x->nw, old, &err);
 	if (g == NULL) {
@@ -357,6 +360,7 @@ serve(struct config *c, const char *file)
 	int nw, sfd, rc = 0, started = 0;
 	uint64_t rotate_ms, rotate_next;
 	const char *e;
+	char *errlog = NULL;
 
 	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nw < 1)
@@ -416,6 +420,13 @@ serve(struct config *c, const char *file)
 			goto fail_ls;
 		}
 	}
+	/* before dropping privileges, like the listeners: the file may be root's */
+	errlog = g->cfg->global.error_log != NULL ? strdup(g->cfg->global.error_log) : NULL;
+	if ((rc = log_open(errlog)) < 0) {
+		log_error("%s: error_log %s: %s", g->cfg->file, errlog, strerror(-rc));
+		close_listeners(ws, nw);
+		goto fail_ls;
+	}
 	if (drop_privileges(g->cfg) < 0) {
 		close_listeners(ws, nw);
 		goto fail_ls;
@@ -453,8 +464,19 @@ serve(struct config *c, const char *file)
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGUSR1) {
+			int lrc;
+
 			log_info("SIGUSR1: reopening log files");
+			lrc = log_open(errlog);
 			atomic_fetch_add(&sh.reopen, 1);
+			for (int i = 0; i < started; i++)
+				worker_wake(&ws[i]);
+			if (lrc < 0)
+				log_error("SIGUSR1: error_log %s: %s (still writing to the old one)",
+					  errlog, strerror(-lrc));
+			else if (errlog != NULL && strcmp(errlog, "stderr") != 0)
+				log_info("error log reopened");
+			continue;
 		} else if (si.ssi_signo == SIGHUP) {
 			if (stopping) {
 				log_info("SIGHUP while stopping: ignored");
@@ -492,8 +514,10 @@ serve(struct config *c, const char *file)
 		gen_put(g);
 	tls_tickets_destroy(&tls_tickets_global);
 	log_info("stopped");
+	free(errlog);
 	return rc;
 fail_ls:
+	free(errlog);
 	free(ws);
 fail_ws:
 	close(sfd);

@@ -238,6 +238,13 @@ def test_access_log_not_openable(cli, tmp_path):
                       'or directory' % tmp_path]
 
 
+def test_error_log_not_openable(cli, tmp_path):
+    errors = check_fails(cli, tmp_path, BASE + "[global]\nerror_log = %s/no/dir/error.log\n"
+                         % tmp_path)
+    assert errors == ['t.ini:8: error_log: cannot open "%s/no/dir/error.log": No such file '
+                      'or directory' % tmp_path]
+
+
 def test_access_log_file_is_created_by_check(cli, tmp_path):
     log = tmp_path / "access.log"
     check_ok(cli, tmp_path, BASE + "[global]\naccess_log = %s\n" % log)

@@ -302,3 +302,48 @@ def test_access_log_line(proxy, backend_factory, tmp_path):
     assert "mypool" in lines[0] and server in lines[0], lines[0]
     assert "mypool" in lines[1] and server in lines[1], lines[1]
     assert server not in lines[2]
+
+
+def test_sigusr1_reopens_rotated_logs(proxy, backend_factory, tmp_path):
+    """Log rotation as with nginx: rename the files, send SIGUSR1; ringedge writes to new
+    files at those paths (error_log and access_log) and the renamed ones get nothing more."""
+    import signal
+    import time
+    b = backend_factory(name="be")
+    alog, elog = tmp_path / "access.log", tmp_path / "error.log"
+    spec = ProxySpec(workers=2, access_log=str(alog), error_log=str(elog))
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    assert get(port, "/before", host="h.example").status == 200
+
+    def wait_for(path, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists() and text in path.read_text():
+                return True
+            time.sleep(0.05)
+        return False
+
+    assert wait_for(alog, "GET /before ") and wait_for(elog, "serving")
+    assert "serving" not in r.stderr()          # the error log went to the file
+    alog.rename(tmp_path / "access.log.1")
+    elog.rename(tmp_path / "error.log.1")
+    r.signal(signal.SIGUSR1)
+    assert wait_for(elog, "error log reopened"), (tmp_path / "error.log.1").read_text()
+    # each worker reopens on its own event: every later request lands in the new file
+    deadline = time.monotonic() + 10
+    for i in range(20):
+        assert get(port, "/after%d" % i, host="h.example").status == 200
+    assert wait_for(alog, "GET /after19 ")
+    while time.monotonic() < deadline and not all(
+            "GET /after%d " % i in alog.read_text() for i in range(20)):
+        time.sleep(0.05)
+    old_access = (tmp_path / "access.log.1").read_text()
+    assert "GET /before " in old_access and "/after" not in old_access
+    assert all("GET /after%d " % i in alog.read_text() for i in range(20))
+    assert "SIGUSR1: reopening log files" in (tmp_path / "error.log.1").read_text()
+    r.stop()
+    assert "stopped" in elog.read_text() and "stopped" not in \
+        (tmp_path / "error.log.1").read_text()
