@@ -32,11 +32,18 @@ int rb_tls_global_init(void);
 /* On each TLS-using thread before it exits: frees wolfSSL's per-thread ECC point cache (FP_ECC). */
 void rb_tls_thread_done(void);
 
+/* Highest TLS version a client context offers (ringbench --tls-max). */
+enum rb_tls_max {
+	RB_TLS_MAX_13 = 0,	/* TLS 1.2 and 1.3 offered, 1.3 preferred (the default) */
+	RB_TLS_MAX_12,		/* TLS 1.2 only: its tickets resume without a key exchange */
+};
+
 /*
  * A client context for one thread: verification on unless insecure; CA file if given, else
- * the system store. Returns NULL with a reason in err.
+ * the system store; versions up to `max`. Returns NULL with a reason in err.
  */
-WOLFSSL_CTX *rb_tls_ctx_new(int insecure, const char *cacert, char *err, size_t errlen);
+WOLFSSL_CTX *rb_tls_ctx_new(int insecure, const char *cacert, enum rb_tls_max max, char *err,
+    size_t errlen);
 
 /* Allocates the buffers (out_cap bytes for outgoing ciphertext). 0 or -1. */
 int rb_tls_alloc(struct rb_tls *t, size_t out_cap);

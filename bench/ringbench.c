@@ -117,6 +117,7 @@ struct opts {
 	int		have_duration;
 	double		rate;		/* -R, 0 = closed loop */
 	int		new_conn, resume, insecure, json, quiet;
+	enum rb_tls_max	tls_max;	/* --tls-max */
 	const char	*cacert, *method, *body_file;
 	char		*body;
 	size_t		body_len;
@@ -152,6 +153,7 @@ struct stats {
 	uint64_t	late;		/* open loop: sent more than RB_LATE_NS after their intended time */
 	uint64_t	unsent;		/* open loop: slots due in the window and never sent */
 	uint64_t	hs_full, hs_resumed;
+	uint64_t	resume_failed;	/* handshakes that failed after offering a session */
 	uint64_t	connects;
 };
 
@@ -194,7 +196,7 @@ struct worker {
 	struct rusage	ru0, ru1;
 	uint64_t	ru_t0, ru_t1;
 	int		ru_started;
-	const char	*tls_version, *tls_cipher;
+	const char	*tls_version, *tls_cipher, *tls_group;	/* of the first handshake */
 	char		first_err[192];
 	char		fatal[192];
 	_Atomic uint64_t live_done, live_err;
@@ -565,6 +567,18 @@ tls_drive_handshake(struct worker *w, struct conn *c, uint64_t now)
 		ret = -1;
 	if (ret < 0) {
 		note_err(w, "%s: %s", R.targets[c->target].addrtext, err);
+		if (R.o.resume && c->sess != NULL) {
+			/*
+			 * wolfSSL's TLS 1.2 client fails (-373, out of order message) when the server
+			 * declines its ticket (rotated key, restart; docs/tls.md) instead of going on
+			 * with the full handshake. Never offer that session again: this connection's
+			 * next handshake is a full one, not the same failure forever.
+			 */
+			wolfSSL_SESSION_free(c->sess);
+			c->sess = NULL;
+			if (is_measured(w, c, now))
+				w->st.resume_failed++;
+		}
 		conn_error(w, c, E_TLS, now);
 		return;
 	}
@@ -582,6 +596,7 @@ tls_drive_handshake(struct worker *w, struct conn *c, uint64_t now)
 	if (w->tls_version == NULL) {
 		w->tls_version = wolfSSL_get_version(c->tls.ssl);
 		w->tls_cipher = wolfSSL_get_cipher_name(c->tls.ssl);
+		w->tls_group = wolfSSL_get_curve_name(c->tls.ssl);
 	}
 	conn_established(w, c, now);
 }
@@ -1072,6 +1087,7 @@ usage(FILE *f)
 	    "      --body FILE   request body\n"
 	    "      --new-conn    a new connection per request (TLS: full handshake each time)\n"
 	    "      --resume      with https: new connection per request, resuming TLS sessions\n"
+	    "      --tls-max V   highest TLS version offered: 1.2 or 1.3 (default 1.3)\n"
 	    "  -k, --insecure    do not verify the server certificate\n"
 	    "      --cacert FILE CA certificates to verify the server with\n"
 	    "      --expect-status LIST  e.g. 200,204; other statuses count as errors\n"
@@ -1120,7 +1136,7 @@ read_body(struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
-	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX,
 };
 
 static int
@@ -1133,6 +1149,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"body", required_argument, NULL, OPT_BODY},
 		{"new-conn", no_argument, NULL, OPT_NEWCONN},
 		{"resume", no_argument, NULL, OPT_RESUME},
+		{"tls-max", required_argument, NULL, OPT_TLSMAX},
 		{"insecure", no_argument, NULL, 'k'},
 		{"cacert", required_argument, NULL, OPT_CACERT},
 		{"expect-status", required_argument, NULL, OPT_EXPECT},
@@ -1219,6 +1236,17 @@ parse_args(struct opts *o, int argc, char **argv)
 		case OPT_RESUME:
 			o->resume = 1;
 			o->new_conn = 1;
+			break;
+		case OPT_TLSMAX:
+			if (strcmp(optarg, "1.2") == 0) {
+				o->tls_max = RB_TLS_MAX_12;
+			} else if (strcmp(optarg, "1.3") == 0) {
+				o->tls_max = RB_TLS_MAX_13;
+			} else {
+				fprintf(stderr, "ringbench: --tls-max '%s': want 1.2 or 1.3\n",
+				    optarg);
+				return -1;
+			}
 			break;
 		case OPT_CACERT:
 			o->cacert = optarg;
@@ -1457,7 +1485,8 @@ worker_setup(struct worker *w, uint32_t id, uint32_t gbase, uint32_t nconn)
 		return -1;
 	for (i = 0; i < R.ntargets; i++) {
 		if (R.targets[i].tls && w->tls_ctx == NULL) {
-			w->tls_ctx = rb_tls_ctx_new(R.o.insecure, R.o.cacert, err, sizeof(err));
+			w->tls_ctx = rb_tls_ctx_new(R.o.insecure, R.o.cacert, R.o.tls_max, err,
+			    sizeof(err));
 			if (w->tls_ctx == NULL) {
 				fprintf(stderr, "ringbench: %s\n", err);
 				return -1;
@@ -1605,10 +1634,15 @@ report_text(struct result *r, struct worker *ws)
 	printf("\n");
 	hs = r->st.hs_full + r->st.hs_resumed;
 	if (R.targets[0].tls || hs > 0)
-		printf("  TLS: %llu handshakes (%.1f/s), %llu resumed (%.1f%%); %s %s\n",
+		printf("  TLS: %llu handshakes (%.1f/s), %llu resumed (%.1f%%); %s %s %s\n",
 		    (unsigned long long)hs, hs / r->secs, (unsigned long long)r->st.hs_resumed,
 		    hs ? 100.0 * r->st.hs_resumed / hs : 0.0,
-		    ws[0].tls_version ? ws[0].tls_version : "-", ws[0].tls_cipher ? ws[0].tls_cipher : "");
+		    ws[0].tls_version ? ws[0].tls_version : "-", ws[0].tls_cipher ? ws[0].tls_cipher : "",
+		    ws[0].tls_group ? ws[0].tls_group : "");
+	if (r->st.resume_failed > 0)
+		printf("  TLS: %llu handshakes failed after offering a session (counted as tls errors; "
+		    "the session is dropped, the next handshake is full)\n",
+		    (unsigned long long)r->st.resume_failed);
 	printf("  Client CPU:");
 	for (t = 0; t < o->threads; t++)
 		printf(" t%u=%.0f%%", t, r->cpu[t] * 100);
@@ -1676,12 +1710,15 @@ report_json(struct result *r, struct worker *ws)
 	    (unsigned long long)r->st.status[0]);
 	for (i = 0; i < (size_t)E_NERR; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", err_names[i], (unsigned long long)r->st.errors[i]);
-	printf("},\"tls\":{\"handshakes\":%llu,\"full\":%llu,\"resumed\":%llu,"
-	    "\"handshakes_per_s\":%.3f,\"resumption_rate\":%.4f,\"version\":\"%s\",\"cipher\":\"%s\"},",
-	    (unsigned long long)hs, (unsigned long long)r->st.hs_full,
-	    (unsigned long long)r->st.hs_resumed, hs / r->secs,
+	printf("},\"tls\":{\"max\":\"%s\",\"handshakes\":%llu,\"full\":%llu,\"resumed\":%llu,"
+	    "\"resume_failed\":%llu,\"handshakes_per_s\":%.3f,\"resumption_rate\":%.4f,\"version\":\"%s\",\"cipher\":\"%s\","
+	    "\"group\":\"%s\"},",
+	    o->tls_max == RB_TLS_MAX_12 ? "1.2" : "1.3", (unsigned long long)hs,
+	    (unsigned long long)r->st.hs_full, (unsigned long long)r->st.hs_resumed,
+	    (unsigned long long)r->st.resume_failed, hs / r->secs,
 	    hs ? (double)r->st.hs_resumed / hs : 0.0,
-	    ws[0].tls_version ? ws[0].tls_version : "", ws[0].tls_cipher ? ws[0].tls_cipher : "");
+	    ws[0].tls_version ? ws[0].tls_version : "", ws[0].tls_cipher ? ws[0].tls_cipher : "",
+	    ws[0].tls_group ? ws[0].tls_group : "");
 	printf("\"connects\":%llu,\"cpu\":[", (unsigned long long)r->st.connects);
 	for (t = 0; t < o->threads; t++)
 		printf("%s%.4f", t ? "," : "", r->cpu[t]);
