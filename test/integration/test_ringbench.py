@@ -3,7 +3,8 @@
 Each run uses -n so ringbench sends an exact number of requests; the backend's own count must
 match ringbench's. Plain HTTP covers Content-Length, chunked and close-delimited bodies, keep-
 alive, new connection per request and the open loop; TLS covers keep-alive, full handshakes
-and ticket resumption against Python's ssl with a throwaway self-signed certificate.
+and ticket resumption against Python's ssl with a throwaway self-signed certificate, and
+--tls-max 1.2 (TLS 1.2 ticket resumption) against a real ringedge TLS listener.
 The binary is $RINGEDGE_BUILD/bench/ringbench (RINGEDGE_BUILD defaults to "build").
 """
 import http.server
@@ -294,3 +295,50 @@ class TestTLS:
         assert r["tls"]["handshakes"] == 40
         assert r["tls"]["resumed"] >= 36
         assert r["tls"]["resumption_rate"] >= 0.9
+
+
+def test_tls_max_bad_value(binary):
+    for bad in ("1.1", "1.4", "tls1.2", ""):
+        p = subprocess.run([binary, "--tls-max", bad, "https://127.0.0.1:1/"],
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2, (bad, p.stderr)
+        assert "--tls-max '%s': want 1.2 or 1.3" % bad in p.stderr, p.stderr
+
+
+@pytest.mark.serving
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_tls12_resume_against_ringedge(binary, cert, proxy, backend_factory):
+    # A real ringedge TLS listener (TLS 1.2 and 1.3, tickets on): --tls-max 1.2 negotiates
+    # TLS 1.2, and --resume resumes with TLS 1.2 tickets (no key exchange), not only 1.3 PSKs.
+    from conftest import ProxySpec
+    from util.tls import tls_listener
+
+    b = backend_factory(name="fe")
+    spec = ProxySpec()
+    spec.section("tls", protocols="TLSv1.2 TLSv1.3", session_tickets="on")
+    port = tls_listener(spec, "s", [cert])
+    spec.pool("p", [b])
+    spec.route("all", pool="p")
+    proxy(spec)
+    target = f"https://localhost:{port}/"
+
+    r = run(binary, "-c", "2", "-n", "40", "--tls-max", "1.2", "--resume", "--cacert", cert[0],
+            target)
+    no_errors(r)
+    assert r["requests"] == 40 == b.count
+    assert r["tls"]["version"] == "TLSv1.2" and r["tls"]["max"] == "1.2", r["tls"]
+    assert r["tls"]["handshakes"] == 40 and r["tls"]["resume_failed"] == 0
+    # Each connection's first handshake is full; the rest resume with its ticket.
+    assert r["tls"]["resumed"] >= 36, r["tls"]
+
+    r = run(binary, "-c", "2", "-n", "10", "--tls-max", "1.2", "--new-conn", "--cacert",
+            cert[0], target)
+    no_errors(r)
+    assert r["tls"]["version"] == "TLSv1.2" and r["tls"]["full"] == 10
+    assert r["tls"]["resumed"] == 0
+
+    # The default offers 1.3, which this listener prefers.
+    r = run(binary, "-c", "1", "-n", "4", "--resume", "--cacert", cert[0], target)
+    no_errors(r)
+    assert r["tls"]["version"] == "TLSv1.3" and r["tls"]["max"] == "1.3", r["tls"]
+    assert r["tls"]["resumed"] >= 3
