@@ -21,7 +21,9 @@ def _fmt(v):
         return "%.0f" % v
     if v >= 10:
         return "%.1f" % v
-    return "%.2f" % v
+    if v >= 1:
+        return "%.2f" % v
+    return "%.3f" % v
 
 
 def _text(x, y, s, size=12, anchor="start", weight="normal", fill="#222"):
