@@ -35,6 +35,8 @@
 #define HEAD_BUF	(H1_MAX_REQLINE + H1_MAX_FIELDS_LEN + 1024)
 #define LINGER_MS	2000
 #define RESP_COPY_MAX	16384	/* body bytes copied behind a response head (one send) */
+/* nginx's "client closed request": the client left before a response head; logged only */
+#define ST_CLIENT_CLOSED	499
 
 static void cli_idle(struct conn *c, uint64_t timeout);
 static void cli_head_input(struct conn *c);
@@ -456,6 +458,9 @@ cli_redirect(struct conn *c, const char *host, size_t hlen, const char *target, 
 static void
 cli_wait_on_recv(struct conn *c, int res)
 {
+	char addr[64];
+	bool head = c->s->flags & SF_HEAD_SENT;
+
 	if (res > 0)
 		return;		/* pipelined bytes: kept in c->in */
 	if (c->in.len > 0 || c->s->be == NULL) {
@@ -463,8 +468,11 @@ cli_wait_on_recv(struct conn *c, int res)
 		c->flags |= CF_EOF;
 		return;
 	}
-	log_info("client closed while its request was proxied");
-	stream_abort(c, 0, "client closed");
+	accesslog_peer(c, addr, sizeof(addr));
+	log_info("client %s: closed the connection %s", addr,
+		 head ? "during the response body" : "before the response head (499)");
+	/* with the head sent, the access log keeps the status the client got */
+	stream_abort(c, ST_CLIENT_CLOSED, "client closed");
 }
 
 static void
@@ -1322,8 +1330,12 @@ cli_on_interim_sent(struct conn *c, int res)
 	struct stream *s = c->s;
 	struct conn *be = s->be;
 
-	if (res < 0 || be == NULL) {
-		stream_abort(c, 0, "client went away");
+	if (res < 0) {
+		stream_abort(c, ST_CLIENT_CLOSED, "client went away");
+		return;
+	}
+	if (be == NULL) {
+		stream_abort(c, 0, "backend gone");
 		return;
 	}
 	free(s->rbuf);
@@ -1632,7 +1644,11 @@ stream_abort(struct conn *c, unsigned status, const char *why)
 	stream_abort_x(c, status, why, NULL);
 }
 
-/* stream_abort with extra response fields ("Name: value\r\n"...) for our own answer. */
+/*
+ * stream_abort with extra response fields ("Name: value\r\n"...) for our own answer. status:
+ * what to answer if no response head went out yet (0: nothing, ST_CLIENT_CLOSED: nothing
+ * either, the client is gone), and what the access log shows if it did not get a status yet.
+ */
 static void
 stream_abort_x(struct conn *c, unsigned status, const char *why, const char *extra)
 {
@@ -1654,7 +1670,8 @@ stream_abort_x(struct conn *c, unsigned status, const char *why, const char *ext
 		(s->req_body == PM_NONE || (s->flags & SF_REQ_DONE));
 	s->req.active = s->resp.active = false;
 	c->rpump = c->wpump = NULL;
-	if (status != 0 && !(s->flags & SF_HEAD_SENT) && !(c->inflight & IF_SEND)) {
+	if (status != 0 && status != ST_CLIENT_CLOSED && !(s->flags & SF_HEAD_SENT) &&
+	    !(c->inflight & IF_SEND)) {
 		cli_respond(c, status, extra, keep);
 		/* what the client still sends is read and dropped */
 		if (!keep)

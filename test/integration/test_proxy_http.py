@@ -6,6 +6,7 @@ sha256, request bodies, hop-by-hop fields, X-Forwarded-*, and the access log lin
 import hashlib
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -347,3 +348,118 @@ def test_sigusr1_reopens_rotated_logs(proxy, backend_factory, tmp_path):
     r.stop()
     assert "stopped" in elog.read_text() and "stopped" not in \
         (tmp_path / "error.log.1").read_text()
+
+
+# addr time "host" "request line" status bytes pool server total_ms backend_ms
+ALOG_LINE = re.compile(r'^(\S+) (\S+) "([^"]*)" "([^"]*)" (\d+) (\d+) (\S+) (\S+) (\d+) (-?\d+)$')
+
+
+def alog_proxy(proxy, backend_factory, tmp_path, handler=None):
+    b = backend_factory(name="be", handler=handler)
+    spec = ProxySpec(access_log=str(tmp_path / "access.log"))
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    r.port, r.backend, r.alog = port, b, tmp_path / "access.log"
+    return r
+
+
+def wait_alog(r, reqline, timeout=20):
+    """The parsed access log line of reqline (the worker writes it once per loop iteration,
+    after the client saw the outcome), or None after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = r.alog.read_text() if r.alog.exists() else ""
+        for line in text.split("\n"):
+            if '"%s"' % reqline in line:
+                m = ALOG_LINE.match(line)
+                assert m, line
+                return m
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def wait_stderr(r, text, timeout=20):
+    deadline = time.monotonic() + timeout
+    while text not in r.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text in r.stderr()
+
+
+def backend_blamed(r):
+    """Error log lines about a backend ("... [level] backend HOST:PORT (pool P): why")."""
+    return [x for x in r.stderr().split("\n") if "] backend " in x]
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_access_log_client_closed_before_response_head_is_499(proxy, backend_factory,
+                                                              tmp_path, how):
+    # a long poll the client gives up on: nothing was answered, the line says 499 ("client
+    # closed request", as nginx logs it) and the error log blames the client, not the backend
+    r = alog_proxy(proxy, backend_factory, tmp_path)
+    c = Client(r.port)
+    c.send(build_request("GET", "/poll", "h.example",
+                         [("X-Be-Mode", "slow"), ("X-Be-Delay", "60")]))
+    assert r.backend.wait_requests(1) == 1
+    if how == "rst":
+        be.rst(c.sock)
+    else:
+        c.close()
+    m = wait_alog(r, "GET /poll HTTP/1.1")
+    assert m is not None, r.stderr()[-3000:]
+    assert (m.group(5), m.group(6)) == ("499", "0"), m.group(0)
+    assert m.group(7) == "p" and m.group(8) == "127.0.0.1:%d" % r.backend.port, m.group(0)
+    assert wait_stderr(r, "client 127.0.0.1: closed the connection before the response head")
+    assert not backend_blamed(r), r.stderr()[-3000:]
+    assert get(r.port, "/after", host="h.example").status == 200
+
+
+def stalled_body_handler(b, conn, req):
+    """200 with Content-Length 100000, 1000 body bytes, then nothing until the proxy
+    closes (bounded: 60 s)."""
+    if req.target != b"/stall":
+        return be.Backend.respond(b, conn, req)
+    conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + be.body(1000))
+    conn.sock.settimeout(60)
+    try:
+        conn.sock.recv(1)
+    except OSError:
+        pass
+    return False
+
+
+@pytest.mark.parametrize("how", ["stalled", "flowing"])
+def test_access_log_client_closed_mid_body_keeps_status(proxy, backend_factory, tmp_path,
+                                                        how):
+    # the head was sent: the line keeps the status the client got and the bytes it was sent
+    r = alog_proxy(proxy, backend_factory, tmp_path, handler=stalled_body_handler)
+    size = 100000 if how == "stalled" else 256 * 1024 * 1024
+    if how == "stalled":
+        target, hdrs, want = "/stall", [], 1000
+    else:
+        target, hdrs, want = "/big", [("X-Be-Mode", "fixed"), ("X-Be-Size", str(size))], 1
+    c = Client(r.port)
+    c.send(build_request("GET", target, "h.example", hdrs))
+    deadline = time.monotonic() + 20
+    while b"\r\n\r\n" not in c.buf or len(c.buf) - c.buf.index(b"\r\n\r\n") - 4 < want:
+        assert time.monotonic() < deadline, c.buf[:300]
+        c._fill()
+    head = c.buf[:c.buf.index(b"\r\n\r\n") + 4]
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    if how == "stalled":
+        c.close()       # FIN: seen by the recv kept armed while the response is relayed
+    else:
+        be.rst(c.sock)  # unread bytes, data still flowing: the next send fails
+    m = wait_alog(r, "GET %s HTTP/1.1" % target)
+    assert m is not None, r.stderr()[-3000:]
+    assert m.group(5) == "200", m.group(0)
+    sent = int(m.group(6))
+    if how == "stalled":
+        assert sent == len(head) + 1000, (m.group(0), len(head))
+        assert wait_stderr(r, "client 127.0.0.1: closed the connection during the response")
+    else:
+        assert len(head) < sent < size, m.group(0)
+    assert not backend_blamed(r), r.stderr()[-3000:]
+    assert get(r.port, "/after", host="h.example").status == 200
