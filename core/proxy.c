@@ -1354,7 +1354,8 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 	struct conn *c = stream_cli(s);
 	const char *buf = be->in.base + be->in.off;
 	unsigned st = m->status;
-	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk, cl_asis;
+	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk;
+	bool cl_asis, te_asis;
 	enum h1_body fr;
 	size_t cap, o = 0, avail;
 	int mode;
@@ -1395,10 +1396,13 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		o = append(rb, o, "\r\n", 2);
 	}
 	/*
-	 * A 304 or an answer to HEAD has no body, but its Content-Length describes the
-	 * representation: the first one passes unmodified. A 204 has none (RFC 9110 8.6).
+	 * A 304 or an answer to HEAD has no body, but its framing fields describe what a GET
+	 * would have carried (RFC 9110 8.6, RFC 9112 6.1): Content-Length passes unmodified
+	 * (the first one), Transfer-Encoding too, except to an HTTP/1.0 client (RFC 9112 6.1).
+	 * A 204 has neither.
 	 */
 	cl_asis = !interim && !tunnel && st != 204 && ((s->flags & SF_HEAD_REQ) || st == 304);
+	te_asis = cl_asis && !(s->flags & SF_VER10);
 	for (unsigned i = 0; i < m->nhdr; i++) {
 		const struct h1_header *h = &m->hdr[i];
 
@@ -1407,7 +1411,7 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		if ((h->flags & H1_HF_UPGRADE) && !tunnel)
 			continue;
 		if ((h->flags & H1_HF_FRAMING) && !interim && !tunnel &&
-		    !(cl_asis && h->id == H1_H_CONTENT_LENGTH))
+		    !(h->id == H1_H_CONTENT_LENGTH ? cl_asis : te_asis))
 			continue;	/* regenerated from the parsed framing */
 		if (h->id == H1_H_CONTENT_LENGTH)
 			cl_asis = false;	/* only the first */

@@ -115,6 +115,58 @@ def test_head_response_has_no_body(edge):
         assert r.status == 200 and r.json()["target"] == "/after"
 
 
+def te_no_body_handler(b, conn, req):
+    """Answers HEAD, and a GET with If-None-Match (304), with Transfer-Encoding: chunked and,
+    as RFC 9112 6.3 says, no body at all; anything else the usual way."""
+    if req.method == b"HEAD" or req.first("if-none-match") is not None:
+        status = b"200 OK" if req.method == b"HEAD" else b"304 Not Modified"
+        conn.send(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain\r\n"
+                  b"Transfer-Encoding: chunked\r\nETag: \"v1\"\r\n\r\n")
+        return True
+    return be.Backend.respond(b, conn, req)
+
+
+@pytest.mark.parametrize("method, headers, status", [
+    ("HEAD", [], 200), ("GET", [("If-None-Match", '"v1"')], 304)])
+def test_bodyless_chunked_response_keeps_transfer_encoding(proxy, backend_factory, method,
+                                                          headers, status):
+    # the field says what a GET would have carried (RFC 9112 6.1): it passes as-is (HAProxy
+    # 2.6 does too), no body (not even a last chunk) follows, and the connection goes on
+    b = backend_factory(name="te", handler=te_no_body_handler)
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    proxy(spec)
+    with Client(port) as c:
+        r = c.request(method, "/te", host="h.example", headers=headers)
+        assert r.status == status, r
+        assert r.all("Transfer-Encoding") == ["chunked"], r.raw_head
+        assert r.header("Content-Length") is None, r.raw_head
+        assert r.header("ETag") == '"v1"', r.raw_head
+        for i in range(3):
+            r = c.request("GET", "/after/%d" % i, host="h.example")
+            assert r.status == 200 and r.json()["target"] == "/after/%d" % i, r
+        assert not c.closed_by_peer(0.2) and c.buf == b""
+    assert [q.method for q in b.requests] == [method.encode()] + [b"GET"] * 3
+
+
+def test_head_chunked_response_to_http10_client(proxy, backend_factory):
+    # an HTTP/1.0 client never gets Transfer-Encoding (RFC 9112 6.1), even on a HEAD
+    b = backend_factory(name="te", handler=te_no_body_handler)
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    proxy(spec)
+    with Client(port) as c:
+        r = c.request("HEAD", "/te", host="h.example", version="HTTP/1.0",
+                      headers=[("Connection", "keep-alive")])
+        assert r.status == 200 and r.header("Transfer-Encoding") is None, r.raw_head
+        r = c.request("GET", "/after", host="h.example", version="HTTP/1.0")
+        assert r.status == 200 and r.json()["target"] == "/after", r
+
+
 def test_100mb_download_checksum(edge):
     size = 100 * 1024 * 1024
     with Client(edge.port, timeout=60) as c:
