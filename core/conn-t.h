@@ -95,6 +95,7 @@ struct pump {
 	bool		 sending;
 	bool		 splicing;	/* moving through p->pipe instead of buffers */
 	bool		 dechunk;	/* PM_CHUNKED: forward only the data (HTTP/1.0 client) */
+	bool		 src_err;	/* the error given to on_done came from reading src */
 	int16_t		 pipe;		/* index in the worker's pipe pool, -1 none */
 	uint32_t	 in_pipe;	/* bytes sitting in the pipe */
 	uint64_t	 remaining;	/* PM_LENGTH */

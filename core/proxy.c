@@ -1032,6 +1032,22 @@ req_pump_done(struct pump *p, int err)
 				 p->ck.err_reason ? p->ck.err_reason : "chunked framing",
 				 (unsigned long long)p->ck.err_off);
 		}
+		if (err != -400 && p->src_err) {
+			char addr[64];
+
+			/*
+			 * The client closed or reset its connection in the middle of its body:
+			 * its doing, not the backend's. Like nginx ("client prematurely closed
+			 * connection"): logged as 400, nothing sent, both connections closed.
+			 */
+			accesslog_peer(c, addr, sizeof(addr));
+			log_info("client %s: closed the connection during the request body after "
+				 "%llu bytes", addr, (unsigned long long)p->bytes);
+			if (!(c->s->flags & SF_HEAD_SENT))
+				c->s->status = 400;
+			stream_abort(c, 0, "client closed during the request body");
+			return;
+		}
 		stream_abort(c, err == -400 ? 400 : 502, "request body");
 		return;
 	}
@@ -1898,10 +1914,12 @@ pump_on_recv(struct conn *src, int res)
 				pump_finish(p, 0);
 			return;
 		}
+		p->src_err = true;
 		pump_finish(p, -EPIPE);
 		return;
 	}
 	if (res < 0) {
+		p->src_err = true;
 		pump_finish(p, res);
 		return;
 	}
@@ -1978,11 +1996,13 @@ pump_splice(struct pump *p)
 				p->src->flags |= CF_EOF;
 				p->done = true;		/* flush the pipe, then finish */
 			} else if (n == 0) {
+				p->src_err = true;
 				pump_finish(p, -EPIPE);
 				return;
 			} else if (errno == EAGAIN) {
 				rblock = true;
 			} else {
+				p->src_err = true;
 				pump_finish(p, -errno);
 				return;
 			}
@@ -2034,6 +2054,7 @@ proxy_on_poll(struct conn *c, int res, bool out)
 	if (p == NULL || !p->active || !p->splicing)
 		return;
 	if (res < 0) {
+		p->src_err = !out;
 		pump_finish(p, res);
 		return;
 	}

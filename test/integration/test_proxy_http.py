@@ -5,6 +5,7 @@ sha256, request bodies, hop-by-hop fields, X-Forwarded-*, and the access log lin
 """
 import hashlib
 import re
+import socket
 import subprocess
 import time
 
@@ -513,5 +514,46 @@ def test_access_log_client_closed_mid_body_keeps_status(proxy, backend_factory, 
         assert wait_stderr(r, "client 127.0.0.1: closed the connection during the response")
     else:
         assert len(head) < sent < size, m.group(0)
+    assert not backend_blamed(r), r.stderr()[-3000:]
+    assert get(r.port, "/after", host="h.example").status == 200
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_client_closes_during_request_body(proxy, backend_factory, tmp_path, framing, how):
+    # an upload the client abandons half-way is the client's doing: nothing is sent back, the
+    # access log says 400 (nginx: "client prematurely closed connection"), the backend is
+    # not blamed (no 502), and the proxy serves on
+    r = alog_proxy(proxy, backend_factory, tmp_path)
+    part = be.body(1000)
+    if framing == "length":
+        hdrs, data = [("Content-Length", "100000")], part
+    else:
+        hdrs, data = [("Transfer-Encoding", "chunked")], b"3e8\r\n" + part + b"\r\n"
+    head = "POST /upload HTTP/1.1\r\nHost: h.example\r\n%s\r\n\r\n" % "\r\n".join(
+        "%s: %s" % h for h in hdrs)
+    c = Client(r.port)
+    c.send(head.encode() + data)
+    time.sleep(0.3)                 # the head and the part went through to the backend
+    if how == "rst":
+        be.rst(c.sock)
+    else:
+        c.sock.shutdown(socket.SHUT_WR)
+        c.sock.settimeout(10)
+        got = b""
+        try:
+            while True:
+                d = c.sock.recv(65536)
+                if not d:
+                    break
+                got += d
+        except (ConnectionResetError, socket.timeout):
+            pass
+        assert got == b"", got[:200]        # no 502 (nor anything else) to the client
+        c.close()
+    m = wait_alog(r, "POST /upload HTTP/1.1")
+    assert m is not None, r.stderr()[-3000:]
+    assert m.group(5) == "400", m.group(0)
+    assert wait_stderr(r, "closed the connection during the request body after")
     assert not backend_blamed(r), r.stderr()[-3000:]
     assert get(r.port, "/after", host="h.example").status == 200
