@@ -1604,6 +1604,25 @@ resp_pump_done(struct pump *p, int err)
 
 	p->active = false;
 	if (err < 0) {
+		struct stream *s = c->s;
+		char why[200];
+
+		if (p->src_err && s->srv >= 0) {
+			/* the head went out: the client connection is closed, never a 2nd answer */
+			const struct cfg_server *sv = &stream_pool(c)->servers[s->srv];
+
+			log_error("backend %s:%u (pool %s): %s during the response body after %llu "
+				  "bytes; closing the client connection", sv->host, sv->port,
+				  stream_pool(c)->name,
+				  err == -EPIPE ? "connection closed" :
+				  conn_strerror(p->src, err, why, sizeof(why)),
+				  (unsigned long long)p->bytes);
+		} else if (!p->src_err) {
+			accesslog_peer(c, why, sizeof(why));
+			log_info("client %s: %s during the response body after %llu bytes", why,
+				 err == -EPIPE || err == -ECONNRESET ? "connection closed" :
+				 strerror(-err), (unsigned long long)p->bytes);
+		}
 		stream_abort(c, 0, "response body");
 		return;
 	}

@@ -116,6 +116,14 @@ def test_backend_reset_mid_body(proxy, backend_factory):
         assert before.request("GET", "/still", host="h.example").status == 200
     for i in range(5):
         assert get(r.port, "/after/%d" % i, host="h.example").status == 200
+    # the error log says which backend failed, where, and what ringedge did about it
+    want = re.compile(r"\[error\] backend 127\.0\.0\.1:%d \(pool p\): .* during the "
+                      r"response body after \d+ bytes; closing the client connection" %
+                      r.backend.port)
+    deadline = time.monotonic() + 10
+    while not want.search(r.stderr()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert want.search(r.stderr()), r.stderr()[-3000:]
 
 
 def test_backend_closes_before_answering(proxy, backend_factory):
