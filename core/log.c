@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -10,6 +11,12 @@
 #include <unistd.h>
 
 int log_threshold = LOG_INFO;
+/* the original stderr while start-up lines are copied there (see log_tee_end), else -1 */
+static int tee_fd = -1;
+static bool tee_starting = true;	/* the first log_open saves stderr */
+/* lines logged before the first log_open (configuration warnings): replayed into error_log */
+static char early[8192];
+static size_t early_len;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -56,6 +63,32 @@ log_msg(int level, const char *fmt, ...)
 	/* one write per line: lines from several threads never interleave */
 	if (write(STDERR_FILENO, buf, n) < 0)
 		return;
+	if (tee_starting && early_len + n <= sizeof(early)) {
+		/* only the main thread logs before log_open: no race on early[] */
+		memcpy(early + early_len, buf, n);
+		early_len += n;
+	}
+	if (tee_fd >= 0 && write(tee_fd, buf, n) < 0)
+		return;
+}
+
+void
+log_raw(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (write(STDERR_FILENO, text, n) < 0)
+		return;
+	if (tee_fd >= 0 && write(tee_fd, text, n) < 0)
+		return;
+}
+
+void
+log_tee_end(void)
+{
+	if (tee_fd >= 0)
+		close(tee_fd);
+	tee_fd = -1;
 }
 
 int
@@ -63,11 +96,20 @@ log_open(const char *path)
 {
 	int fd;
 
-	if (path == NULL || strcmp(path, "stderr") == 0)
+	if (path == NULL || strcmp(path, "stderr") == 0) {
+		tee_starting = false;
 		return 0;
+	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
+	if (tee_starting) {
+		tee_starting = false;
+		tee_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		/* the lines already shown on stderr (configuration warnings) go to the file too */
+		if (early_len > 0 && write(fd, early, early_len) < 0)
+			early_len = 0;
+	}
 	/* dup2 swaps fd 2 atomically: a line being written goes to the old file or the new */
 	if (dup2(fd, STDERR_FILENO) < 0) {
 		int e = -errno;

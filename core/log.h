@@ -33,6 +33,15 @@ void log_msg(int level, const char *fmt, ...) RE_PRINTF(2, 3);
  */
 int log_open(const char *path);
 
+/*
+ * Start-up: while on, every line also goes to the stderr ringedge was started with (the
+ * terminal, the service manager), so a start-up warning or error is seen there as well as in
+ * error_log. log_open saves that stderr; log_tee_end stops copying (after "serving").
+ */
+void log_tee_end(void);
+/* Writes text as is (several lines) to the error log, and to the saved stderr while teeing. */
+void log_raw(const char *text);
+
 /* Parses "error|warn|info|debug"; returns the level or -1. */
 int log_level_parse(const char *s);
 const char *log_level_name(int level);

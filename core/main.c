@@ -366,7 +366,20 @@ serve(struct config *c, const char *file)
 	if (nw < 1)
 		nw = 1;
 	log_threshold = c->global.log_level;
+	/*
+	 * The error log first, so start-up warnings (certificate expiry, verify = off) land in
+	 * it; until "serving" they are copied to the stderr we were started with as well. Opened
+	 * as root, before dropping privileges, like the listeners.
+	 */
+	errlog = c->global.error_log != NULL ? strdup(c->global.error_log) : NULL;
+	if ((rc = log_open(errlog)) < 0) {
+		log_error("%s: error_log %s: %s", c->file, errlog, strerror(-rc));
+		free(errlog);
+		config_free(c);
+		return 1;
+	}
 	if (tickets_start(&rotate_ms) < 0) {
+		free(errlog);
 		config_free(c);
 		return 1;
 	}
@@ -374,15 +387,17 @@ serve(struct config *c, const char *file)
 	g = gen_build(c, 1, nw, NULL, &err);
 	if (g == NULL) {
 		/* start-up errors are FILE:LINE: why, like the configuration's */
-		fputs(err.text ? err.text : "cannot build the first generation\n", stderr);
+		log_raw(err.text ? err.text : "cannot build the first generation\n");
 		cfg_errors_free(&err);
 		tls_tickets_destroy(&tls_tickets_global);
+		free(errlog);
 		return 1;
 	}
 	cfg_errors_free(&err);
 	sh.qsbr = qsbr_domain_new((unsigned)nw);
 	if (sh.qsbr == NULL) {
 		gen_put(g);
+		free(errlog);
 		tls_tickets_destroy(&tls_tickets_global);
 		return 1;
 	}
@@ -420,13 +435,6 @@ serve(struct config *c, const char *file)
 			goto fail_ls;
 		}
 	}
-	/* before dropping privileges, like the listeners: the file may be root's */
-	errlog = g->cfg->global.error_log != NULL ? strdup(g->cfg->global.error_log) : NULL;
-	if ((rc = log_open(errlog)) < 0) {
-		log_error("%s: error_log %s: %s", g->cfg->file, errlog, strerror(-rc));
-		close_listeners(ws, nw);
-		goto fail_ls;
-	}
 	if (drop_privileges(g->cfg) < 0) {
 		close_listeners(ws, nw);
 		goto fail_ls;
@@ -450,6 +458,7 @@ serve(struct config *c, const char *file)
 	x.started = started;
 	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
 		 g->cfg->file, started, started == 1 ? "" : "s", (int)getpid());
+	log_tee_end();	/* from here on, error_log only */
 
 	for (bool stopping = atomic_load(&sh.stop) != 0; ; ) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -517,11 +526,11 @@ serve(struct config *c, const char *file)
 	free(errlog);
 	return rc;
 fail_ls:
-	free(errlog);
 	free(ws);
 fail_ws:
 	close(sfd);
 fail_sfd:
+	free(errlog);
 	g = qsbr_publish(&sh.gen, NULL);
 	qsbr_domain_free(sh.qsbr);
 	gen_put(g);

@@ -381,7 +381,8 @@ def test_sigusr1_reopens_rotated_logs(proxy, backend_factory, tmp_path):
         return False
 
     assert wait_for(alog, "GET /before ") and wait_for(elog, "serving")
-    assert "serving" not in r.stderr()          # the error log went to the file
+    # start-up lines go to both (the terminal sees them), later ones to the file only
+    assert "serving" in r.stderr()
     alog.rename(tmp_path / "access.log.1")
     elog.rename(tmp_path / "error.log.1")
     r.signal(signal.SIGUSR1)
@@ -398,6 +399,7 @@ def test_sigusr1_reopens_rotated_logs(proxy, backend_factory, tmp_path):
     assert "GET /before " in old_access and "/after" not in old_access
     assert all("GET /after%d " % i in alog.read_text() for i in range(20))
     assert "SIGUSR1: reopening log files" in (tmp_path / "error.log.1").read_text()
+    assert "SIGUSR1" not in r.stderr()
     r.stop()
     assert "stopped" in elog.read_text() and "stopped" not in \
         (tmp_path / "error.log.1").read_text()
@@ -557,3 +559,25 @@ def test_client_closes_during_request_body(proxy, backend_factory, tmp_path, fra
     assert wait_stderr(r, "closed the connection during the request body after")
     assert not backend_blamed(r), r.stderr()[-3000:]
     assert get(r.port, "/after", host="h.example").status == 200
+
+
+def test_start_up_warnings_reach_error_log_and_stderr(proxy, backend_factory, tmp_path):
+    """Warnings from the configuration (ca on a plain pool) and from building the first
+    generation go to error_log as well as to the stderr ringedge was started with."""
+    import time
+    b = backend_factory(name="be")
+    elog = tmp_path / "error.log"
+    spec = ProxySpec(error_log=str(elog))
+    port = spec.listener("l")
+    spec.pool("p", [b], ca=str(tmp_path / "ca.pem"))
+    (tmp_path / "ca.pem").write_text("")
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    assert get(port, "/x", host="h.example").status == 200
+    deadline = time.monotonic() + 10
+    while "serving" not in elog.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = elog.read_text()
+    for out in (text, r.stderr()):
+        assert "[pool p] sets ca/sni but tls = off" in out, out
+        assert "serving" in out, out
