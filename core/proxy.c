@@ -1479,9 +1479,17 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 
 			k = pump_scan(&s->resp, be->in.base + be->in.off, k, &out, &err);
 			if (err < 0) {
+				char why[160];
+
+				/* the head has not gone out yet: the client gets a 502 */
 				free(rb);
 				s->rbuf = NULL;
-				be_fail(be, "bad chunked response body", 0, 502);
+				s->flags &= (uint16_t)~SF_HEAD_SENT;
+				s->status = 0;
+				snprintf(why, sizeof(why), "bad chunked response body: %s at body byte %llu",
+					 s->resp.ck.err_reason ? s->resp.ck.err_reason : "framing",
+					 (unsigned long long)s->resp.ck.err_off);
+				be_fail(be, why, 0, 502);
 				return;
 			}
 			o = append(rb, o, be->in.base + be->in.off, out);
@@ -1611,10 +1619,14 @@ resp_pump_done(struct pump *p, int err)
 			/* the head went out: the client connection is closed, never a 2nd answer */
 			const struct cfg_server *sv = &stream_pool(c)->servers[s->srv];
 
+			if (err == -400 || err == -502)
+				snprintf(why, sizeof(why), "bad chunked response body (%s at body byte "
+					 "%llu)", p->ck.err_reason ? p->ck.err_reason : "framing",
+					 (unsigned long long)p->ck.err_off);
 			log_error("backend %s:%u (pool %s): %s during the response body after %llu "
 				  "bytes; closing the client connection", sv->host, sv->port,
 				  stream_pool(c)->name,
-				  err == -EPIPE ? "connection closed" :
+				  err == -400 || err == -502 ? why : err == -EPIPE ? "connection closed" :
 				  conn_strerror(p->src, err, why, sizeof(why)),
 				  (unsigned long long)p->bytes);
 		} else if (!p->src_err) {
@@ -1841,6 +1853,7 @@ pump_send(struct pump *p)
 
 	n = pump_scan(p, src->in.base + src->in.off, src->in.len, &out, &err);
 	if (err < 0) {
+		p->src_err = true;	/* the source's bytes are malformed */
 		pump_finish(p, err);
 		return;
 	}

@@ -5,10 +5,13 @@ proxy cannot know where the next request starts); nothing reaches the backend; a
 connection opened before the bad one keeps working. The same defects in a backend's response
 are a 502 to the client. Statuses: docs/http1.md, core/h1.c.
 """
+import re
+import time
+
 import pytest
 
 from conftest import ProxySpec
-from util.http import Client, Closed, build_request, raw_exchange
+from util.http import Client, Closed, build_request, get, raw_exchange
 
 pytestmark = pytest.mark.serving
 
@@ -266,8 +269,8 @@ def test_bad_response_is_502(proxy, backend_factory, case):
                                     b"5\r\nhelloXX0\r\n\r\n"],
                          ids=["alpha", "overflow", "no-crlf"])
 def test_bad_chunked_response(proxy, backend_factory, chunks):
-    # a defect after the head: 502 if the head was not sent yet, else the client connection is
-    # cut; the client never sees the invalid framing (a parse error here is a proxy bug)
+    # a framing defect in body bytes that came with the head: nothing went to the client
+    # yet, so it gets a 502 (never the invalid framing) and the error log says what and where
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
     bad = backend_factory(name="bad", handler=bad_backend(raw))
     good = backend_factory(name="good")
@@ -277,12 +280,42 @@ def test_bad_chunked_response(proxy, backend_factory, chunks):
     spec.pool("good", [good])
     spec.route("bad", path="/bad", pool="bad")
     spec.route("good", path="/", pool="good")
-    proxy(spec)
+    r = proxy(spec)
     with Client(port) as c:
-        try:
-            r = c.request("GET", "/bad/1", host="h.example")
-            assert r.status == 502, r
-        except Closed:
-            pass
+        resp = c.request("GET", "/bad/1", host="h.example")
+        assert resp.status == 502, resp
+        assert b"hello" not in resp.body
+    assert re.search(r"\[error\] backend 127\.0\.0\.1:%d \(pool bad\): bad chunked response "
+                     r"body: .+ at body byte \d+" % bad.port, r.stderr()), r.stderr()[-2000:]
     with Client(port) as c:
         assert c.request("GET", "/x", host="h.example").status == 200
+
+
+def test_bad_chunk_after_the_head_went_out(proxy, backend_factory):
+    # the head and a first chunk went to the client, then a bad chunk size: no second
+    # response is possible, the client connection is cut, the error log says why
+    def handler(b, conn, req):
+        conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        time.sleep(0.5)
+        conn.send(b"zz\r\nworld\r\n0\r\n\r\n")
+        return False
+    bad = backend_factory(name="bad", handler=handler)
+    good = backend_factory(name="good")
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("bad", [bad])
+    spec.pool("good", [good])
+    spec.route("bad", path="/bad", pool="bad")
+    spec.route("good", path="/", pool="good")
+    r = proxy(spec)
+    with Client(port) as c:
+        with pytest.raises(Closed):
+            c.request("GET", "/bad/1", host="h.example")
+    deadline = time.monotonic() + 10
+    want = re.compile(r"\[error\] backend 127\.0\.0\.1:%d \(pool bad\): bad chunked "
+                      r"response body \(.+ at body byte \d+\) during the response body" %
+                      bad.port)
+    while not want.search(r.stderr()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert want.search(r.stderr()), r.stderr()[-2000:]
+    assert get(port, "/x", host="h.example").status == 200
