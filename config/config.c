@@ -837,7 +837,7 @@ static const struct cfg_key keys[] = {
 	{ SEC_POOL, "health_interval", set_duration, P(health_interval), "5s", 100, DUR_MAX,
 	  "duration", "time between two probes of a server", false },
 	{ SEC_POOL, "max_fails", set_uint, P(max_fails), "3", 0, 1000, "number",
-	  "failures within fail_timeout that mark a server down; 0 = never", false },
+	  "failures within fail_timeout that mark a server down; 0 = never (a pool of one server: never, as in nginx)", false },
 	{ SEC_POOL, "fail_timeout", set_duration, P(fail_timeout), "30s", 1, DUR_MAX,
 	  "duration", "window for max_fails, and time down without probes", false },
 

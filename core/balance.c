@@ -432,7 +432,12 @@ bal_report_failure(const struct bal_set *s, int pool, int srv, int err, uint64_t
 	uint64_t old, nw, start, cnt, until, prev;
 	bool probing;
 
-	if (p->max_fails == 0)
+	/*
+	 * nginx's rule: a pool of one server never takes it down passively. There is nowhere
+	 * else to go, so each request tries it and a failure is a 502 on that request (a
+	 * configured health_check still takes it down: then 503 + Retry-After).
+	 */
+	if (p->max_fails == 0 || p->nsrv == 1)
 		return false;
 	old = atomic_load_explicit(&sv->h.fail_win, memory_order_relaxed);
 	do {

@@ -102,7 +102,8 @@ bal_srv_up(const struct bal_pool *p, struct bal_srv *sv, uint64_t now_ms)
 }
 
 /*
- * Passive failure accounting: a connect error, a reset or a timeout talking to server srv
+ * Passive failure accounting (none in a pool of one server, as in nginx): a connect error, a
+ * reset or a timeout talking to server srv
  * (err = -errno, e.g. -ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, or BAL_ERR_TLS; only for the
  * log). max_fails of
  * them within fail_timeout mark the server down until the next good probe (pool with

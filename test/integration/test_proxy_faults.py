@@ -89,6 +89,21 @@ def test_backend_down_502(proxy, backend_factory):
     assert get(port, "/ok", host="h.example").status == 200
 
 
+def test_single_backend_down_is_502_every_time(proxy, backend_factory):
+    # a pool of one server is never marked down by failures (nginx's rule): every request
+    # tries it and gets a 502 with the reason logged, never a 503 for "no server up"
+    spec = ProxySpec()
+    port = spec.listener("l")
+    down = free_port()
+    spec.pool("down", ["127.0.0.1:%d" % down])      # default max_fails = 3
+    spec.route("r", pool="down")
+    r = proxy(spec)
+    for i in range(6):
+        assert get(port, "/x%d" % i, host="h.example").status == 502, i
+    assert "is DOWN" not in r.stderr()
+    assert r.stderr().count("127.0.0.1:%d (pool down): connect: Connection refused" % down) == 6
+
+
 def test_backend_silent_504(proxy, backend_factory):
     r = simple(proxy, backend_factory, pool={"response_timeout": "1s"})
     with Client(r.port, timeout=15) as c, Client(r.port) as other:

@@ -496,6 +496,18 @@ test_passive(void)
 	CHECK(up(s, 0, T0 + 903 + 1000));
 	CHECK(up(s, 0, T0 + 903 + 1001));
 
+	/* a pool of one server is never taken down passively (nginx's rule) */
+	{
+		static const struct srvspec one[] = { { "only", 1, false } };
+		struct bal_set *s1 = build(CFG_BALANCE_ROUND_ROBIN, one, 1, NULL, NULL);
+
+		for (int i = 0; i < 10; i++)
+			CHECK(!bal_report_failure(s1, 0, 0, -ECONNREFUSED, T0 + (uint64_t)i));
+		CHECK(up(s1, 0, T0 + 20));
+		CHECK(bal_pick(s1, 0, 0, NULL, 0, T0 + 20) == 0);
+		bal_set_put(s1);
+	}
+
 	/* both down: no server, Retry-After until the first comes back */
 	t = T0 + 10000;
 	for (int i = 0; i < 3; i++) {
