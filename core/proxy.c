@@ -245,8 +245,12 @@ cli_on_header_timeout(struct conn *c)
 	char addr[64];
 
 	accesslog_peer(c, addr, sizeof(addr));
-	log_info("client %s: header_timeout: request head incomplete after %llu ms", addr,
-		 (unsigned long long)(c->w->now - c->s->t_start));
+	if (!xprt_is_plain(&c->xprt) && !tls_conn_established(c->xprt.ctx))
+		log_info("client %s: TLS handshake not completed within header_timeout (%llu ms)",
+			 addr, (unsigned long long)(c->w->now - c->s->t_start));
+	else
+		log_info("client %s: header_timeout: request head incomplete after %llu ms", addr,
+			 (unsigned long long)(c->w->now - c->s->t_start));
 	if (c->state == CS_IDLE) {
 		/* not a byte of a request yet: nothing to answer */
 		conn_close(c);
@@ -267,6 +271,14 @@ cli_on_recv_head(struct conn *c, int res)
 
 			accesslog_peer(c, addr, sizeof(addr));
 			log_info("client %s: TLS: %s", addr, conn_strerror(c, res, why, sizeof(why)));
+		} else if (res != -ECANCELED && !(c->flags & CF_CLOSING) &&
+			   !xprt_is_plain(&c->xprt) && !tls_conn_established(c->xprt.ctx)) {
+			/* the client went away in the middle of its handshake */
+			char addr[64];
+
+			accesslog_peer(c, addr, sizeof(addr));
+			log_info("client %s: TLS handshake not completed: %s", addr,
+				 res == 0 ? "connection closed by the client" : strerror(-res));
 		} else if (res < 0 && res != -ECONNRESET && res != -ECANCELED) {
 			log_debug("client recv: %s", strerror(-res));
 		}

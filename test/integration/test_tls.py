@@ -295,6 +295,9 @@ def test_bad_handshakes_cost_nothing_else(proxy, backend_factory, pki):
     err = r.stderr()
     assert err.count("client 127.0.0.1: TLS: ") >= 3, err[-3000:]
     assert "not a TLS ClientHello" in err
+    # the truncated hello followed by FIN is logged too, with what happened
+    assert "client 127.0.0.1: TLS handshake not completed: connection closed by the client" \
+        in err, err[-3000:]
 
 
 def test_handshake_bounded_by_header_timeout(proxy, backend_factory, pki):
@@ -305,6 +308,8 @@ def test_handshake_bounded_by_header_timeout(proxy, backend_factory, pki):
         assert read_until_closed(s, timeout=15) == b""
     # 1 s, checked with room for a loaded machine: well under the 30 s default
     assert time.monotonic() - t0 < 10
+    wait_stderr(r, lambda e: "TLS handshake not completed within header_timeout" in e)
+    assert "client 127.0.0.1: TLS handshake not completed within header_timeout" in r.stderr()
     # a completed handshake without a request is cut at the same deadline
     t0 = time.monotonic()
     with TlsClient(r.port, "meet.contoso.com", pki.ca) as c:
