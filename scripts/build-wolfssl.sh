@@ -40,7 +40,8 @@ CONFIGURE_FLAGS="
 --with-pic
 --enable-tls13
 --enable-tlsv12
---disable-oldtls
+--enable-oldtls
+--enable-tlsv10
 --enable-sni
 --enable-alpn
 --enable-session-ticket

@@ -47,8 +47,10 @@ tls_info_print(FILE *f)
 #ifndef WOLFSSL_NO_TLS12
 	fprintf(f, " tls12");
 #endif
-#ifndef NO_OLD_TLS
+#if !defined(NO_OLD_TLS) && defined(WOLFSSL_ALLOW_TLSV10)
 	fprintf(f, " tls10-11");
+#elif !defined(NO_OLD_TLS)
+	fprintf(f, " tls11");
 #endif
 #ifdef HAVE_SNI
 	fprintf(f, " sni");
