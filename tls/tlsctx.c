@@ -38,6 +38,15 @@ static const char server_suites[] =
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /*
+ * Appended to server_suites only on a listener whose protocols include TLSv1 or TLSv1.1 (they
+ * have no AEAD suite): ECDHE + AES-CBC + HMAC-SHA1. Last, so with the server's order a TLS 1.2+
+ * client offering AEAD still gets AEAD.
+ */
+static const char server_suites_old[] =
+	":ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:"
+	"ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA";
+
+/*
  * Backend suites: the same, then what older Windows Server backends (2008 R2 / 2012 R2, still
  * common under Lync 2013) offer with RSA certificates: DHE-RSA-AES-GCM and ECDHE-RSA AES-CBC
  * with SHA-2. Only ever used after AEAD was refused by the backend.
@@ -309,14 +318,29 @@ struct where {
 #define WHERE_ERR(w, line, fmt, ...) \
 	cfg_error((w)->err, (w)->file, (line), "[%s %s]: " fmt, (w)->kind, (w)->name, __VA_ARGS__)
 
+/* The lowest version of a protocols set tls_server_new accepted. */
+static int
+min_version(unsigned protocols)
+{
+	if (protocols & CFG_TLS10)
+		return WOLFSSL_TLSV1;
+	if (protocols & CFG_TLS11)
+		return WOLFSSL_TLSV1_1;
+	return (protocols & CFG_TLS12) ? WOLFSSL_TLSV1_2 : WOLFSSL_TLSV1_3;
+}
+
 static WOLFSSL_CTX *
 server_ctx_new(unsigned protocols)
 {
 	WOLFSSL_METHOD *m;
 	WOLFSSL_CTX *ctx;
 	bool v12 = protocols & CFG_TLS12, v13 = protocols & CFG_TLS13;
+	bool old = protocols & (CFG_TLS10 | CFG_TLS11);
+	char suites[sizeof(server_suites) + sizeof(server_suites_old)];
 
-	if (v12 && v13)
+	/* Old versions come only with TLSv1.3 (checked by tls_server_new): the downgrading
+	 * method's ceiling is 1.3, and capping it needs OpenSSL-compat. */
+	if (v13 && (v12 || old))
 		m = wolfSSLv23_server_method();
 	else if (v13)
 		m = wolfTLSv1_3_server_method();
@@ -325,9 +349,11 @@ server_ctx_new(unsigned protocols)
 	ctx = wolfSSL_CTX_new(m);
 	if (ctx == NULL)
 		return NULL;
-	if (v12 && v13 && wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
+	if (v13 && (v12 || old) &&
+	    wolfSSL_CTX_SetMinVersion(ctx, min_version(protocols)) != WOLFSSL_SUCCESS)
 		goto fail;
-	if (wolfSSL_CTX_set_cipher_list(ctx, server_suites) != WOLFSSL_SUCCESS)
+	snprintf(suites, sizeof(suites), "%s%s", server_suites, old ? server_suites_old : "");
+	if (wolfSSL_CTX_set_cipher_list(ctx, suites) != WOLFSSL_SUCCESS)
 		goto fail;
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	wolfSSL_CTX_SetIORecv(ctx, tls_io_recv);
@@ -465,6 +491,41 @@ proto_text(unsigned p)
 	return (p & CFG_TLS10) ? "TLSv1.0 is" : "TLSv1.1 is";
 }
 
+/*
+ * What wolfSSL cannot do with a protocols set, or NULL. One contiguous range, and TLSv1.0/1.1
+ * only up to TLSv1.3: the native API has a minimum version (wolfSSL_CTX_SetMinVersion) but no
+ * maximum for a downgrading server (that needs OpenSSL-compat, not in the lean build).
+ */
+static const char *
+proto_problem(unsigned p)
+{
+	unsigned old = p & (CFG_TLS10 | CFG_TLS11);
+
+	if (!(p & (CFG_TLS12 | CFG_TLS13)))
+		return "neither TLSv1.2 nor TLSv1.3 enabled";
+	if (old == 0)
+		return NULL;
+#ifdef NO_OLD_TLS
+	return (p & CFG_TLS11) ? "TLSv1.1 is not supported (this wolfSSL is built with "
+				 "--disable-oldtls); use TLSv1.2 and/or TLSv1.3" :
+				 "TLSv1.0 is not supported (this wolfSSL is built with "
+				 "--disable-oldtls); use TLSv1.2 and/or TLSv1.3";
+#endif
+#ifndef WOLFSSL_ALLOW_TLSV10
+	if (p & CFG_TLS10)
+		return "TLSv1.0 is not supported (this wolfSSL is built without "
+		       "--enable-tlsv10); use TLSv1.1, TLSv1.2 and/or TLSv1.3";
+#endif
+	if ((p & CFG_TLS10) && !(p & CFG_TLS11))
+		return "TLSv1 without TLSv1.1: give a contiguous range of versions";
+	if (!(p & CFG_TLS12))
+		return "TLSv1.1 without TLSv1.2: give a contiguous range of versions";
+	if (!(p & CFG_TLS13))
+		return "TLSv1/TLSv1.1 need TLSv1.3 as well (wolfSSL cannot cap a server that "
+		       "accepts older versions at TLSv1.2)";
+	return NULL;
+}
+
 struct tls_server *
 tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_tls_defaults *def,
 	       struct tls_tickets *tk, struct cfg_errors *err)
@@ -473,6 +534,7 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 	const struct cfg_cert *pairs = l->certs;
 	int npairs = l->ncerts, bad = 0;
 	struct tls_server *s;
+	const char *why;
 
 	if (npairs == 0 && def != NULL && def->cert.certificate != NULL) {
 		pairs = &def->cert;
@@ -482,13 +544,9 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 		WHERE_ERR(&w, l->line, "%s", "TLS listener without a certificate");
 		return NULL;
 	}
-	if (l->protocols & (CFG_TLS10 | CFG_TLS11)) {
-		WHERE_ERR(&w, l->line, "protocols: %s not supported (wolfSSL is built without "
-			  "them, --disable-oldtls); use TLSv1.2 and/or TLSv1.3", proto_text(l->protocols));
-		return NULL;
-	}
-	if (!(l->protocols & (CFG_TLS12 | CFG_TLS13))) {
-		WHERE_ERR(&w, l->line, "%s", "protocols: neither TLSv1.2 nor TLSv1.3 enabled");
+	why = proto_problem(l->protocols);
+	if (why != NULL) {
+		WHERE_ERR(&w, l->line, "protocols: %s", why);
 		return NULL;
 	}
 	if (tls_init() < 0) {
@@ -516,6 +574,10 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 		tls_server_free(s);
 		return NULL;
 	}
+	if (l->protocols & (CFG_TLS10 | CFG_TLS11))
+		log_warn("%s:%d: [listener %s]: protocols: %s enabled: weak (SHA-1/MD5 handshake "
+			 "PRF, no AEAD); the AES-CBC-SHA suites are offered after the AEAD ones",
+			 file, l->line, l->name, proto_text(l->protocols));
 	return s;
 }
 

@@ -865,10 +865,35 @@ test_startup(void)
 	{
 		const char *p[] = { "lync.pem", "lync.key" };
 
+		/* TLSv1.0/1.1 only as the bottom of a range reaching TLSv1.3 (see proto_problem) */
 		CHECK((s = server_n(p, 1, CFG_TLS11 | CFG_TLS12, true, NULL)) == NULL);
 		CHECK(errs.text && strstr(errs.text, "test.ini:7: [listener https]: protocols: "
-					  "TLSv1.1 is not supported"));
+					  "TLSv1/TLSv1.1 need TLSv1.3 as well"));
 		printf("old protocols: %s", errs.text);
+		CHECK((s = server_n(p, 1, CFG_TLS10 | CFG_TLS12 | CFG_TLS13, true, NULL)) == NULL);
+		CHECK(errs.text && strstr(errs.text, "protocols: TLSv1 without TLSv1.1: give a "
+					  "contiguous range"));
+		CHECK((s = server_n(p, 1, CFG_TLS11 | CFG_TLS13, true, NULL)) == NULL);
+		CHECK(errs.text && strstr(errs.text, "protocols: TLSv1.1 without TLSv1.2: give a "
+					  "contiguous range"));
+		CHECK((s = server_n(p, 1, CFG_TLS10 | CFG_TLS11, true, NULL)) == NULL);
+		CHECK(errs.text && strstr(errs.text, "protocols: neither TLSv1.2 nor TLSv1.3"));
+	}
+	{
+		const char *p[] = { "lync.pem", "lync.key" };
+
+		log = captured(&s, p, 1, CFG_TLS10 | CFG_TLS11 | CFG_TLS12 | CFG_TLS13);
+		if (RINGEDGE_WOLFSSL_FAST == 1) {
+			/* the lean build has --enable-oldtls --enable-tlsv10 */
+			CHECK(s != NULL);
+			CHECK(strstr(log, "[warn]") && strstr(log, "test.ini:7: [listener https]: "
+			      "protocols: TLSv1.0 and TLSv1.1 are enabled: weak"));
+		}
+		printf("old protocols enabled: %s", log);
+		tls_server_free(s);
+		log = captured(&s, p, 1, CFG_TLS12 | CFG_TLS13);
+		CHECK(s != NULL && strstr(log, "TLSv1") == NULL);
+		tls_server_free(s);
 	}
 	{
 		const char *p[] = { "expired.pem", "expired.key" };
