@@ -146,6 +146,82 @@ def test_tls_versions(proxy, backend_factory, pki):
     with pytest.raises((ssl.SSLError, OSError)):
         TlsClient(r.port, "meet.contoso.com", pki.ca, ctx=ctx).close()
     assert wait_stderr(r, lambda e: "client 127.0.0.1: TLS: " in e), r.stderr()[-3000:]
+    # no CBC suite without TLSv1/TLSv1.1 configured: a CBC-only TLS 1.2 client fails
+    rc, out = s_client(r.port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA",
+                       "-servername", "meet.contoso.com")
+    assert rc != 0 and "Cipher is (NONE)" in out, out
+    assert "TLSv1.0" not in r.stderr() and "weak" not in r.stderr(), r.stderr()[-3000:]
+
+
+OLD = "DEFAULT:@SECLEVEL=0"   # Debian's OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1) above level 0
+
+
+def test_tls_old_versions_when_configured(proxy, backend_factory, pki):
+    # nginx's ssl_protocols: TLS 1.0/1.1 only when the operator asks, with a start-up warning
+    r = edge(proxy, backend_factory, pki,
+             tls={"protocols": "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"})
+    assert "protocols: TLSv1.0 and TLSv1.1 are enabled: weak" in r.stderr(), r.stderr()[-3000:]
+    req = b"GET /old HTTP/1.1\r\nHost: meet.contoso.com\r\nConnection: close\r\n\r\n"
+    for flag, name, sni, suite in [("-tls1", "TLSv1", "meet.contoso.com", "ECDHE-ECDSA-AES128-SHA"),
+                                   ("-tls1_1", "TLSv1.1", "meet.contoso.com",
+                                    "ECDHE-ECDSA-AES128-SHA"),
+                                   ("-tls1", "TLSv1", "other.fabrikam.com",
+                                    "ECDHE-RSA-AES128-SHA")]:
+        rc, out = s_client(r.port, flag, "-cipher", OLD, "-servername", sni, "-CAfile", pki.ca,
+                           data=req.replace(b"meet.contoso.com", sni.encode()))
+        assert rc == 0, out
+        assert "Protocol  : %s\n" % name in out and "Cipher    : %s\n" % suite in out, out
+        assert "Verify return code: 0 (ok)" in out and "HTTP/1.1 200 OK" in out, out
+    # Python's ssl (OpenSSL) at TLS 1.0 and 1.1, one keep-alive connection, two requests
+    for v, name in [(ssl.TLSVersion.TLSv1, "TLSv1"), (ssl.TLSVersion.TLSv1_1, "TLSv1.1")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx = client_context(pki.ca, v, v)
+        ctx.set_ciphers(OLD)
+        with TlsClient(r.port, "meet.contoso.com", pki.ca, ctx=ctx) as c:
+            assert c.sock.version() == name
+            assert c.sock.cipher()[0] == "ECDHE-ECDSA-AES128-SHA"
+            for _ in range(2):
+                resp = c.request("GET", "/py", host="meet.contoso.com")
+                assert resp.status == 200, resp
+    # TLS 1.2 offering CBC first and GCM: server preference gives GCM; CBC alone still works
+    for sni, gcm, cbc in [("meet.contoso.com", "ECDHE-ECDSA-AES128-GCM-SHA256",
+                           "ECDHE-ECDSA-AES128-SHA"),
+                          ("other.fabrikam.com", "ECDHE-RSA-AES128-GCM-SHA256",
+                           "ECDHE-RSA-AES128-SHA")]:
+        rc, out = s_client(r.port, "-tls1_2", "-cipher", "%s:%s" % (cbc, gcm), "-servername",
+                           sni, data=req.replace(b"meet.contoso.com", sni.encode()))
+        assert rc == 0 and "Cipher    : %s\n" % gcm in out and "HTTP/1.1 200 OK" in out, out
+        rc, out = s_client(r.port, "-tls1_2", "-cipher", cbc, "-servername", sni,
+                           data=req.replace(b"meet.contoso.com", sni.encode()))
+        assert rc == 0 and "Cipher    : %s\n" % cbc in out and "HTTP/1.1 200 OK" in out, out
+    # TLS 1.3 and curl's default still get TLS 1.3
+    rc, out = s_client(r.port, "-tls1_3", "-servername", "meet.contoso.com", data=req)
+    assert rc == 0 and "Protocol  : TLSv1.3" in out and "HTTP/1.1 200 OK" in out, out
+    p = curl(r.port, "meet.contoso.com", "/", pki.ca, "-o", "/dev/null", "-w",
+             "%{http_code}")
+    assert p.stdout == b"200", p
+    assert [q.target for q in r.backend.requests].count(b"/old") == 3 + 4 + 1
+
+
+@pytest.mark.parametrize("protocols,why", [
+    ("TLSv1 TLSv1.2 TLSv1.3", "TLSv1 without TLSv1.1: give a contiguous range"),
+    ("TLSv1.1 TLSv1.3", "TLSv1.1 without TLSv1.2: give a contiguous range"),
+    ("TLSv1 TLSv1.1 TLSv1.2", "TLSv1/TLSv1.1 need TLSv1.3 as well"),
+    ("TLSv1 TLSv1.1", "neither TLSv1.2 nor TLSv1.3 enabled"),
+])
+def test_tls_old_versions_unusable_sets(tmp_path, pki, protocols, why):
+    cfg = tmp_path / "t.ini"
+    cfg.write_text("[tls]\nprotocols = %s\n"
+                   "[listener s]\nbind = 127.0.0.1:%d\ntls = on\ncertificate = %s\n"
+                   "private_key = %s\n"
+                   "[pool p]\nserver = 127.0.0.1:9\n[route r]\npool = p\n" % (
+                       protocols, free_port(), pki.lync, pki.lync_key))
+    p = subprocess.run([str(binary()), "-t", "-c", str(cfg)], env=sanitizer_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode()
+    assert p.returncode != 0, out
+    assert "%s:3: [listener s]: protocols: %s" % (cfg, why) in out, out
 
 
 def resume(port, version, pki, n, name="meet.contoso.com", sess=None, tmp=None):
