@@ -793,7 +793,9 @@ static const struct cfg_key keys[] = {
 	{ SEC_TLS, "private_key", set_cert, 0, NULL, 0, 0, "file",
 	  "PEM private key of that certificate", false },
 	{ SEC_TLS, "protocols", set_protocols, T(protocols), "TLSv1.2 TLSv1.3", 0, 0,
-	  "list of TLSv1.2 TLSv1.3 (TLSv1.1 TLSv1)", "TLS versions accepted from clients", false },
+	  "list of TLSv1.2 TLSv1.3 (TLSv1.1 TLSv1)",
+	  "TLS versions accepted from clients; TLSv1 and TLSv1.1 (weak: adds AES-CBC-SHA suites, "
+	  "logs a warning) only in a range up to TLSv1.3", false },
 	{ SEC_TLS, "session_tickets", set_bool, T(session_tickets), "on", 0, 0, "on | off",
 	  "TLS session tickets (resumption on any worker)", false },
 

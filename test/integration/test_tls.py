@@ -2,7 +2,8 @@
 TLS on the listeners (docs/tls.md): the real ringedge binary against curl, `openssl s_client`
 and Python's ssl. SNI picks the certificate of an SNI set (exact SAN, then a one-label
 wildcard, else the first), 421 when the Host is not covered by the certificate chosen,
-TLS 1.2 and 1.3 only, ALPN http/1.1, ticket resumption on any worker, tickets off, key
+TLS 1.2 and 1.3 by default, 1.0 and 1.1 (CBC suites after AEAD) only when configured,
+ALPN http/1.1, ticket resumption on any worker, tickets off, key
 rotation, the handshake bounded by header_timeout, and bad handshakes costing nothing else.
 """
 import re
