@@ -40,10 +40,15 @@ main(void)
 	CHECK(fired[3] == 1 && fired[0] == 0);
 	timer_run(&W, now + 120, fire, NULL);
 	CHECK(fired[0] == 1 && fired[5] == 1 && timer_armed(&T[5]));
+	/* re-armed by its callback at the wheel's time (now + 120) + 100: not before, once */
+	timer_run(&W, now + 120 + 99 - TIMER_TICK_MS, fire, NULL);
+	CHECK(fired[5] == 1 && timer_armed(&T[5]));
+	timer_run(&W, now + 220, fire, NULL);
+	CHECK(fired[5] == 2 && !timer_armed(&T[5]));
 	timer_run(&W, now + 999, fire, NULL);
-	CHECK(fired[1] == 0 && fired[5] == 1);
+	CHECK(fired[1] == 0 && fired[5] == 2);
 	timer_run(&W, now + 1200, fire, NULL);
-	CHECK(fired[1] == 1 && fired[5] == 1);
+	CHECK(fired[1] == 1 && fired[5] == 2);
 	timer_run(&W, now + 1300, fire, NULL);
 	CHECK(fired[5] == 2);
 	/* jump far ahead in one run (a stalled loop): still exactly once, never early */
@@ -52,6 +57,5 @@ main(void)
 	timer_run(&W, now + 200049, fire, NULL);
 	CHECK(fired[2] == 1);
 	CHECK(W.count == 0 && fired[4] == 0);
-	printf("timer ok\n");
-	return 0;
+	return check_done();
 }
