@@ -486,7 +486,8 @@ static int
 h1_fail_limit(struct h1_msg *m)
 {
 	if (m->state < H1_S_FIELD_START)
-		return h1_fail(m, 414, "request line too long", m->limit);
+		return h1_fail(m, 414, m->is_response ? "status line too long" :
+		    "request line too long", m->limit);
 	if (m->nhdr == H1_MAX_FIELDS && m->state == H1_S_FIELD_START)
 		return h1_fail(m, 431, "too many header fields", m->limit);
 	return h1_fail(m, 431, "header section too large", m->limit);

@@ -339,11 +339,14 @@ test_limits(void)
 	/* an unfinished long line fails without waiting for its end */
 	head_case(__LINE__, buf, 9000 - 100, 0, -414);
 	head_case(__LINE__, buf, H1_MAX_REQLINE, 0, 0);
-	/* response side: 502 */
+	head_case(__LINE__, buf, n + 12, 0, -414);
+	CHECK(strcmp(mw.err_reason, "request line too long") == 0);
+	/* response side: 502, and the log names the status line */
 	memcpy(buf, "HTTP/1.1 200 ", 13);
 	for (i = 13; i < 9000; i++)
 		buf[i] = 'r';
 	head_case(__LINE__, buf, 9000, 1, -502);
+	CHECK(mw.err_off == H1_MAX_REQLINE && strcmp(mw.err_reason, "status line too long") == 0);
 
 	/* header section: exactly 32 KiB accepted, one more byte 431 */
 	memcpy(buf, "GET / HTTP/1.1\r\n", 16);
