@@ -833,7 +833,8 @@ static const struct cfg_key keys[] = {
 	{ SEC_POOL, "keepalive", set_uint, P(keepalive), "32", 0, 100000, "number",
 	  "idle backend connections kept per server per worker", false },
 	{ SEC_POOL, "forwarded_for", set_bool, P(forwarded_for), "off", 0, 0, "on | off",
-	  "add X-Forwarded-For / X-Forwarded-Proto", false },
+	  "append the client address to X-Forwarded-For (one field); "
+	  "set X-Forwarded-Proto", false },
 	{ SEC_POOL, "health_check", set_health_check, P(health_check), NULL, 0, 0, "path",
 	  "GET path probed on each server (optional)", false },
 	{ SEC_POOL, "health_interval", set_duration, P(health_interval), "5s", 100, DUR_MAX,

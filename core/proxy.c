@@ -365,7 +365,20 @@ frame_header(char *out, enum h1_body fr, uint64_t len)
 	return 0;
 }
 
-/* Builds the backend request head in s->obuf from the parsed client head. */
+/* An X-Forwarded-For field line the request head would forward. */
+static bool
+is_xff(const struct h1_header *h, const char *buf)
+{
+	return !(h->flags & H1_HF_HOP) && h->name.len == 15 &&
+	    strncasecmp(buf + h->name.off, "X-Forwarded-For", 15) == 0;
+}
+
+/*
+ * Builds the backend request head in s->obuf from the parsed client head. With xff, like
+ * nginx's $proxy_add_x_forwarded_for: the client's X-Forwarded-For lines become one field,
+ * their values joined with ", " and the client address last. The result never outgrows the
+ * lines it replaces by more than the address and a few bytes: cap's 256 covers it.
+ */
 static int
 build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgrade,
 	bool xff)
@@ -393,6 +406,8 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 		if (xff && h->name.len == 17 &&
 		    strncasecmp(buf + h->name.off, "X-Forwarded-Proto", 17) == 0)
 			continue;
+		if (xff && is_xff(h, buf))
+			continue;	/* merged below */
 		if (h->id == H1_H_HOST && m->target_form == H1_TF_ABSOLUTE) {
 			/* RFC 9112 3.2.2: the target's authority wins; send a Host matching it */
 			o = append(ob, o, "Host: ", 6);
@@ -417,6 +432,14 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 		size_t n = accesslog_peer(c, addr, sizeof(addr));
 
 		o = append(ob, o, "X-Forwarded-For: ", 17);
+		for (unsigned i = 0; i < m->nhdr; i++) {
+			const struct h1_header *h = &m->hdr[i];
+
+			if (!is_xff(h, buf) || h->value.len == 0)
+				continue;
+			o = append(ob, o, buf + h->value.off, h->value.len);
+			o = append(ob, o, ", ", 2);
+		}
 		o = append(ob, o, addr, n);
 		o = append(ob, o, "\r\nX-Forwarded-Proto: ", 21);
 		o = append(ob, o, cli_listener(c)->tls ? "https" : "http",

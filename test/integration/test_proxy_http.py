@@ -318,10 +318,29 @@ def test_forwarded_for_on(proxy, backend_factory):
     assert [x.strip() for x in xff.split(",")][-1] == "127.0.0.1", xff
 
 
+def test_forwarded_for_joins_client_lines(proxy, backend_factory):
+    # like nginx's $proxy_add_x_forwarded_for: the client's lines become ONE field, values
+    # joined with ", ", the client address last; X-Forwarded-Proto replaces the client's
+    port = xff_proxy(proxy, backend_factory, True)
+    r = get(port, "/x", host="h.example", headers=[("X-Forwarded-For", "1.2.3.4"),
+                                                   ("X-Forwarded-Proto", "https"),
+                                                   ("x-forwarded-for", "5.6.7.8")])
+    h = r.json()["headers"]
+    assert [v for k, v in h if k.lower() == "x-forwarded-for"] == \
+        ["1.2.3.4, 5.6.7.8, 127.0.0.1"], h
+    assert [v for k, v in h if k.lower() == "x-forwarded-proto"] == ["http"], h
+
+
 def test_forwarded_for_off(proxy, backend_factory):
     port = xff_proxy(proxy, backend_factory, False)
     names = [k.lower() for k, _ in get(port, "/x", host="h.example").json()["headers"]]
     assert "x-forwarded-for" not in names and "x-forwarded-proto" not in names
+    # the client's own lines pass untouched
+    r = get(port, "/x", host="h.example", headers=[("X-Forwarded-For", "1.2.3.4"),
+                                                   ("X-Forwarded-For", "5.6.7.8")])
+    h = r.json()["headers"]
+    assert [[k, v] for k, v in h if k.lower() == "x-forwarded-for"] == \
+        [["X-Forwarded-For", "1.2.3.4"], ["X-Forwarded-For", "5.6.7.8"]], h
 
 
 def test_access_log_line(proxy, backend_factory, tmp_path):
