@@ -776,7 +776,8 @@ static const struct cfg_key keys[] = {
 	{ SEC_GLOBAL, "workers", set_workers, G(workers), "auto", 1, 1024, "auto | N",
 	  "worker threads, one io_uring ring each; auto = online CPUs", false },
 	{ SEC_GLOBAL, "max_connections", set_uint, G(max_connections), "100000", 1, 10000000,
-	  "number", "client connections across all workers; above it, accept pauses", false },
+	  "number", "client connections across all workers; at it, accept pauses (clients wait in "
+	  "the listen backlog)", false },
 	{ SEC_GLOBAL, "access_log", set_access_log, G(access_log), "stderr", 0, 0,
 	  "path | stderr | off", "one line per request", false },
 	{ SEC_GLOBAL, "error_log", set_error_log, G(error_log), "stderr", 0, 0,

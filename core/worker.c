@@ -83,10 +83,23 @@ accept_cancel_all(struct worker *w)
 	}
 }
 
+/* At max_connections: stop accepting until on_tick sees the count below it again. */
+static void
+accept_pause(struct worker *w)
+{
+	if (w->accept_paused)
+		return;
+	log_warn("worker %d: max_connections (%llu) reached, accept paused", w->id,
+		 (unsigned long long)w->gen->cfg->global.max_connections);
+	w->accept_paused = true;
+	accept_cancel_all(w);
+}
+
 static void
 on_accepted(struct worker *w, struct lsock *l, int fd)
 {
 	const struct cfg_global *gl = &w->gen->cfg->global;
+	uint64_t n;
 	socklen_t alen;
 	struct conn *c;
 	int one = 1;
@@ -95,18 +108,17 @@ on_accepted(struct worker *w, struct lsock *l, int fd)
 		close(fd);
 		return;
 	}
-	if (atomic_fetch_add_explicit(&w->sh->nconns, 1, memory_order_relaxed) >=
-	    gl->max_connections) {
+	n = atomic_fetch_add_explicit(&w->sh->nconns, 1, memory_order_relaxed) + 1;
+	if (n > gl->max_connections) {
+		/* another worker took the last place first (or our cancel was still in flight) */
 		atomic_fetch_sub_explicit(&w->sh->nconns, 1, memory_order_relaxed);
 		close(fd);
-		if (!w->accept_paused) {
-			log_warn("worker %d: max_connections (%llu) reached, accept paused", w->id,
-				 (unsigned long long)gl->max_connections);
-			w->accept_paused = true;
-			accept_cancel_all(w);
-		}
+		accept_pause(w);
 		return;
 	}
+	/* this one fills the last place: the next client waits in the kernel's backlog */
+	if (n == gl->max_connections)
+		accept_pause(w);
 	c = conn_alloc(w, CONN_CLIENT, fd);
 	if (c == NULL) {
 		atomic_fetch_sub_explicit(&w->sh->nconns, 1, memory_order_relaxed);
@@ -202,11 +214,15 @@ close_all_clients(struct worker *w)
 static void
 on_tick(struct worker *w)
 {
+	uint64_t n;
+
 	w->tick_armed = false;
 	timer_run(&w->wheel, w->now, fire_timer, NULL);
-	if (w->accept_paused && !w->stopping &&
-	    atomic_load_explicit(&w->sh->nconns, memory_order_relaxed) <
-	    w->gen->cfg->global.max_connections) {
+	n = atomic_load_explicit(&w->sh->nconns, memory_order_relaxed);
+	if (!w->accept_paused && !w->stopping && n >= w->gen->cfg->global.max_connections) {
+		accept_pause(w);	/* other workers filled it (or a reload lowered it) */
+	} else if (w->accept_paused && !w->stopping &&
+	    n < w->gen->cfg->global.max_connections) {
 		log_info("worker %d: below max_connections, accept resumed", w->id);
 		w->accept_paused = false;
 		accept_arm_all(w);

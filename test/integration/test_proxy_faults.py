@@ -369,6 +369,7 @@ def test_max_connections_pauses_and_resumes_accept(proxy, backend_factory):
     when connections go away accept resumes and new clients are served again."""
     r = simple(proxy, backend_factory, workers=2, max_connections=4)
     time.sleep(0.5)     # the harness's readiness probe connection is closed and uncounted
+    mark = len(r.stderr())  # the pause may be logged as the 4th connection is accepted
     held = [Client(r.port, timeout=5) for _ in range(4)]
     try:
         for i, c in enumerate(held):
@@ -377,7 +378,6 @@ def test_max_connections_pauses_and_resumes_accept(proxy, backend_factory):
             except Closed:
                 st = None
             assert st == 200, r.stderr()[-3000:]
-        mark = len(r.stderr())
         over = Client(r.port, timeout=1.5)
         try:
             over.send(build_request("GET", "/over", host="h.example"))
@@ -417,6 +417,42 @@ def test_max_connections_pauses_and_resumes_accept(proxy, backend_factory):
             assert "worker %s: below max_connections, accept resumed" % w in r.stderr()
     finally:
         for c in held:
+            c.close()
+
+
+def test_max_connections_next_client_waits_in_backlog(proxy, backend_factory):
+    """One worker: the accept that fills max_connections pauses accepting at once, so the
+    next client is not accepted and dropped: it waits in the kernel's backlog, unanswered,
+    and is served once a place frees up."""
+    r = simple(proxy, backend_factory, workers=1, max_connections=4)
+    time.sleep(0.5)     # the harness's readiness probe connection is closed and uncounted
+    mark = len(r.stderr())
+    held = [Client(r.port, timeout=5) for _ in range(4)]
+    over = None
+    try:
+        for i, c in enumerate(held):
+            assert c.request("GET", "/held%d" % i, host="h.example").status == 200, \
+                r.stderr()[-3000:]
+        over = Client(r.port, timeout=1.5)   # completes in the backlog
+        over.send(build_request("GET", "/over", host="h.example"))
+        with pytest.raises(socket.timeout):  # no reply, and not closed either
+            over.read_response()
+        assert "/over" not in [q.target.decode() for q in r.backend.requests]
+        log = r.stderr()[mark:]
+        assert log.count("worker 0: max_connections (4) reached, accept paused") == 1, log
+        held[0].close()
+        # resumed on a tick once the count is below the limit: the waiting request is served
+        over.sock.settimeout(10)
+        resp = over.read_response()
+        assert resp.status == 200 and resp.json()["target"] == "/over", resp
+        assert held[1].request("GET", "/still", host="h.example").status == 200
+        deadline = time.monotonic() + 10
+        while "worker 0: below max_connections, accept resumed" not in r.stderr()[mark:] \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "worker 0: below max_connections, accept resumed" in r.stderr()[mark:]
+    finally:
+        for c in held + ([over] if over else []):
             c.close()
 
 
