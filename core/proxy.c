@@ -384,7 +384,9 @@ build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgr
 	bool xff)
 {
 	struct stream *s = c->s;
-	size_t cap = m->head_len + 256, o = 0;
+	/* absolute-form: the authority goes out twice (target, Host); the Host sent may be short */
+	size_t cap = m->head_len + 256 +
+	    (m->target_form == H1_TF_ABSOLUTE ? m->abs_host.len : 0), o = 0;
 	uint32_t ls = m->method_s.off, le = m->version.off + m->version.len;
 	char *ob = malloc(cap);
 
