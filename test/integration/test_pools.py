@@ -85,7 +85,10 @@ def test_least_conn_avoids_slow_server(proxy, backend_factory):
     # round robin would give the slow server 15; least_conn sends it a request only when
     # it is idle (about once per second of the run: its own 1 s requests serialise it)
     assert got["slow"] <= 8, got
-    assert got["fast0"] >= 15 and got["fast1"] >= 15, got
+    # both fast servers share the rest; least_conn counts are per worker and ties go to
+    # smooth WRR among the tied servers, so the split between them depends on timing
+    # (27/13 was seen on a loaded machine): only check that neither is starved
+    assert got["fast0"] >= 10 and got["fast1"] >= 10, got
 
 
 def test_source_hash_stable_and_minimal_moves(proxy, backend_factory):
