@@ -94,6 +94,20 @@ class ProxySpec(Ini):
         self.holds = []
 
 
+def bad_good_edge(proxy, bad, good):
+    """One listener: /bad -> pool "bad" (a misbehaving backend), everything else -> pool
+    "good". Starts ringedge; returns it with .port set."""
+    spec = ProxySpec()
+    port = spec.listener("l")
+    spec.pool("bad", [bad])
+    spec.pool("good", [good])
+    spec.route("bad", path="/bad", pool="bad")
+    spec.route("good", path="/", pool="good")
+    r = proxy(spec)
+    r.port = port
+    return r
+
+
 @pytest.fixture
 def proxy(ringedge_bin, tmp_path):
     """start(spec) -> Ringedge, serving spec; stopped and checked at teardown."""

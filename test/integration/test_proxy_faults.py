@@ -15,7 +15,7 @@ import time
 import pytest
 
 import backend as be
-from conftest import ProxySpec
+from conftest import ProxySpec, bad_good_edge
 from util import harness
 from util.harness import free_port
 from util.http import Client, Closed, build_request, get
@@ -147,13 +147,8 @@ def test_backend_closes_before_answering(proxy, backend_factory):
         return False
     bad = backend_factory(name="bad", handler=handler)
     good = backend_factory(name="good")
-    spec = ProxySpec()
-    port = spec.listener("l")
-    spec.pool("bad", [bad])
-    spec.pool("good", [good])
-    spec.route("bad", path="/bad", pool="bad")
-    spec.route("good", path="/", pool="good")
-    proxy(spec)
+    r = bad_good_edge(proxy, bad, good)
+    port = r.port
     with Client(port) as c:
         assert c.request("GET", "/bad/1", host="h.example").status == 502
     assert get(port, "/ok", host="h.example").status == 200

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ProxySpec
+from conftest import ProxySpec, bad_good_edge
 from util.http import Client, Closed, build_request, get, raw_exchange
 
 pytestmark = pytest.mark.serving
@@ -248,13 +248,8 @@ def bad_backend(raw):
 def test_bad_response_is_502(proxy, backend_factory, case):
     good = backend_factory(name="good")
     bad = backend_factory(name="bad", handler=bad_backend(BAD_RESPONSES[case]))
-    spec = ProxySpec()
-    port = spec.listener("l")
-    spec.pool("bad", [bad])
-    spec.pool("good", [good])
-    spec.route("bad", path="/bad", pool="bad")
-    spec.route("good", path="/", pool="good")
-    proxy(spec)
+    r = bad_good_edge(proxy, bad, good)
+    port = r.port
     with Client(port) as witness:
         assert witness.request("GET", "/x", host="h.example").status == 200
         with Client(port) as c:
@@ -274,13 +269,8 @@ def test_bad_chunked_response(proxy, backend_factory, chunks):
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
     bad = backend_factory(name="bad", handler=bad_backend(raw))
     good = backend_factory(name="good")
-    spec = ProxySpec()
-    port = spec.listener("l")
-    spec.pool("bad", [bad])
-    spec.pool("good", [good])
-    spec.route("bad", path="/bad", pool="bad")
-    spec.route("good", path="/", pool="good")
-    r = proxy(spec)
+    r = bad_good_edge(proxy, bad, good)
+    port = r.port
     with Client(port) as c:
         resp = c.request("GET", "/bad/1", host="h.example")
         assert resp.status == 502, resp
@@ -301,13 +291,8 @@ def test_bad_chunk_after_the_head_went_out(proxy, backend_factory):
         return False
     bad = backend_factory(name="bad", handler=handler)
     good = backend_factory(name="good")
-    spec = ProxySpec()
-    port = spec.listener("l")
-    spec.pool("bad", [bad])
-    spec.pool("good", [good])
-    spec.route("bad", path="/bad", pool="bad")
-    spec.route("good", path="/", pool="good")
-    r = proxy(spec)
+    r = bad_good_edge(proxy, bad, good)
+    port = r.port
     with Client(port) as c:
         with pytest.raises(Closed):
             c.request("GET", "/bad/1", host="h.example")
