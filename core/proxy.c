@@ -522,17 +522,42 @@ cli_wait_arm(struct conn *c)
 		c->on_recv = NULL;
 }
 
-/* "NTLM" or "Negotiate" as the auth-scheme of a field value (alone or before a space). */
+/*
+ * "NTLM" or "Negotiate" as an auth-scheme of a field value. A WWW-Authenticate value may list
+ * several challenges (RFC 9110 11.6.1: "Negotiate, NTLM", "Basic realm=x, NTLM"): a scheme is
+ * a token at the start of the value or of a comma-separated element, followed by the end,
+ * whitespace or a comma (an auth-param token is followed by '=').
+ */
 static bool
 conn_auth_scheme(const char *v, size_t n)
 {
-	size_t k = 0;
+	size_t i = 0;
 
-	if (n >= 4 && strncasecmp(v, "NTLM", 4) == 0)
-		k = 4;
-	else if (n >= 9 && strncasecmp(v, "Negotiate", 9) == 0)
-		k = 9;
-	return k > 0 && (n == k || v[k] == ' ');
+	while (i < n) {
+		size_t t, k = 0;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		t = i;
+		while (i < n && v[i] != ' ' && v[i] != '\t' && v[i] != ',' && v[i] != '=')
+			i++;
+		if (i - t == 4 && strncasecmp(v + t, "NTLM", 4) == 0)
+			k = 4;
+		else if (i - t == 9 && strncasecmp(v + t, "Negotiate", 9) == 0)
+			k = 9;
+		if (k > 0 && (i == n || v[i] != '='))
+			return true;
+		/* the rest of this element: its token68 or auth-params, up to the next comma */
+		while (i < n && v[i] != ',') {
+			if (v[i] == '"') {
+				for (i++; i < n && v[i] != '"'; i++)
+					if (v[i] == '\\')
+						i++;
+			}
+			i++;
+		}
+	}
+	return false;
 }
 
 static bool

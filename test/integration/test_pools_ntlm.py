@@ -134,3 +134,40 @@ def test_negotiate_request_pins(proxy, backend_factory):
     with Client(port) as c:
         seen = {server_of(c.request("GET", "/%d" % i, "h.example")) for i in range(6)}
     assert len(seen) == 3
+
+
+@pytest.mark.parametrize("challenges", ["Negotiate, NTLM", "Basic realm=\"a, NTLM\", Negotiate",
+                                        "NTLM,Negotiate", "Negotiate\tabc"])
+def test_challenges_in_one_field_pin(proxy, backend_factory, challenges):
+    """A 401 whose one WWW-Authenticate field lists several challenges (RFC 9110 11.6.1)
+    pins like separate field lines; a scheme name inside a quoted auth-param does not count
+    (checked by the control case below)."""
+    bs = [backend_factory(name="w%d" % i) for i in range(3)]
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("p", bs)
+    spec.route("r", pool="p")
+    proxy(spec)
+    with Client(port) as c:
+        r = c.request("GET", "/", "h.example", [("X-Be-Status", "401"),
+                                                ("X-Be-Header", "WWW-Authenticate: " + challenges)])
+        assert r.status == 401 and r.header("WWW-Authenticate") == challenges
+        first, conn = server_of(r), r.json()["conn"]
+        for i in range(6):
+            r = c.request("GET", "/%d" % i, "h.example")
+            assert (server_of(r), r.json()["conn"]) == (first, conn), i
+
+
+def test_scheme_name_in_a_quoted_param_does_not_pin(proxy, backend_factory):
+    bs = [backend_factory(name="q%d" % i) for i in range(3)]
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("p", bs)
+    spec.route("r", pool="p")
+    proxy(spec)
+    with Client(port) as c:
+        r = c.request("GET", "/", "h.example", [("X-Be-Status", "401"), (
+            "X-Be-Header", 'WWW-Authenticate: Basic realm="NTLM, Negotiate"')])
+        assert r.status == 401
+        seen = {server_of(c.request("GET", "/%d" % i, "h.example")) for i in range(6)}
+    assert len(seen) == 3
