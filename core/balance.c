@@ -376,8 +376,12 @@ bal_pick(const struct bal_set *s, int worker, int pool, const struct bal_key *k,
 	if (p->balance == CFG_BALANCE_COOKIE && k != NULL && k->cookie_srv >= 0 &&
 	    k->cookie_srv < p->nsrv) {
 		int i = k->cookie_srv;
+		bool primary_up = false;
 
-		if (!(tried & (1ULL << (i & 63))) && bal_srv_up(p, &p->srv[i], now_ms))
+		/* a backup's cookie is honoured only while no primary is up: backups serve then */
+		for (int j = 0; p->srv[i].backup && j < p->nsrv && !primary_up; j++)
+			primary_up = !p->srv[j].backup && bal_srv_up(p, &p->srv[j], now_ms);
+		if (!(tried & (1ULL << (i & 63))) && !primary_up && bal_srv_up(p, &p->srv[i], now_ms))
 			return i;
 	}
 	/* tier 0: primaries; tier 1: backups, when no primary is up or all were tried */

@@ -460,6 +460,28 @@ test_cookie(void)
 	bal_set_put(s);
 	bal_set_put(s2);
 	bal_set_put(rr);
+
+	/* a backup's cookie counts only while no primary is up: backups serve only then */
+	{
+		static const struct srvspec bk[] = {
+			{ "fe1.contoso.com", 1, false }, { "fe2.contoso.com", 1, false },
+			{ "dr.contoso.com", 1, true },
+		};
+		struct bal_set *b = build(CFG_BALANCE_COOKIE, bk, 3, "/h", NULL);
+
+		k = (struct bal_key)BAL_KEY_INIT;
+		snprintf(hdr, sizeof(hdr), "MS-WSMAN=%s", b->pools[0].srv[2].id);
+		bal_key_cookie(b, 0, &k, hdr, strlen(hdr));
+		CHECK(k.cookie_srv == 2);
+		for (int i = 0; i < 6; i++) {
+			r = bal_pick(b, 0, 0, &k, 0, T0);
+			CHECK((r == 0 || r == 1) && bal_cookie_wanted(b, 0, &k, r));
+		}
+		set_down(b, 0, true);
+		set_down(b, 1, true);
+		CHECK(bal_pick(b, 0, 0, &k, 0, T0) == 2 && !bal_cookie_wanted(b, 0, &k, 2));
+		bal_set_put(b);
+	}
 }
 
 /* ---- passive ---------------------------------------------------------------------------- */
