@@ -138,6 +138,20 @@ drop_privileges(const struct config *c)
 			  errno != 0 ? strerror(errno) : "no such user");
 		return -1;
 	}
+	/*
+	 * The log files were created by root (the -t check, error_log): give them to the user,
+	 * as nginx does for its workers, so the workers can open the access log and SIGUSR1 can
+	 * reopen both. (A rotated file is created anew in its directory: the user needs write
+	 * access there for that.)
+	 */
+	for (int i = 0; i < 2; i++) {
+		const char *f = i == 0 ? c->global.access_log : c->global.error_log;
+
+		if (f != NULL && strcmp(f, "stderr") != 0 && strcmp(f, "off") != 0 &&
+		    chown(f, pw->pw_uid, (gid_t)-1) < 0)
+			log_warn("%s: [global] user %s: cannot give %s to the user: %s", c->file, u,
+				 f, strerror(errno));
+	}
 	if (initgroups(u, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_error("%s: [global] user %s: cannot drop privileges: %s", c->file, u,
 			  strerror(errno));

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ProxySpec
 from util import harness
-from util.http import Client
+from util.http import Client, get
 
 pytestmark = pytest.mark.serving
 
@@ -54,6 +54,52 @@ def test_user_drops_privileges_after_binding(proxy, backend_factory, monkeypatch
     assert "running as user nobody" in r.stderr()
     with Client(port) as c:
         assert c.request("GET", "/", "h.example").status == 200
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_user_can_write_and_reopen_its_logs(proxy, backend_factory, monkeypatch):
+    # the log files are created by root before the drop (the check, error_log) and given to
+    # the user, as nginx does, so the workers can open the access log and SIGUSR1 can reopen
+    # both in a directory the user may write (like /var/log/ringedge owned by it)
+    import shutil
+    import signal
+    import tempfile
+    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1")
+    d = tempfile.mkdtemp(prefix="ringedge-user-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        os.chown(d, 65534, 65534)
+        alog, elog = os.path.join(d, "access.log"), os.path.join(d, "error.log")
+        b = backend_factory(name="u")
+        spec = ProxySpec(workers=2, user="nobody", access_log=alog, error_log=elog)
+        port = spec.listener("l")
+        spec.pool("p", [b])
+        spec.route("r", pool="p")
+        r = proxy(spec)
+
+        def wait_in(path, text):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if os.path.exists(path) and text in open(path).read():
+                    return True
+                time.sleep(0.05)
+            return False
+
+        assert wait_in(elog, "running as user nobody"), r.stderr()
+        assert get(port, "/one", host="h.example").status == 200
+        assert wait_in(alog, "GET /one "), open(elog).read()[-2000:]
+        assert os.stat(alog).st_uid == 65534 and os.stat(elog).st_uid == 65534
+        os.rename(alog, alog + ".1")
+        os.rename(elog, elog + ".1")
+        r.signal(signal.SIGUSR1)
+        assert wait_in(elog, "error log reopened"), open(elog + ".1").read()[-2000:]
+        for i in range(5):
+            assert get(port, "/two%d" % i, host="h.example").status == 200
+        assert wait_in(alog, "GET /two4 ")
+        assert "Permission denied" not in open(elog).read() + open(elog + ".1").read()
+        r.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_refuses_port_another_process_listens_on(tmp_path):
