@@ -1162,14 +1162,14 @@ parse_args(struct opts *o, int argc, char **argv)
 	char err[512], *tok, *save;
 	int64_t d;
 	uint64_t v;
-	int ch;
+	int ch, li = 0;
 
 	o->conns = 10;
 	o->threads = 1;
 	o->duration_ns = 10000000000ull;
 	o->timeout_ns = 10000000000ull;
 	o->method = "GET";
-	while ((ch = getopt_long(argc, argv, "c:t:d:n:R:H:m:kq", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:t:d:n:R:H:m:kq", lo, &li)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (parse_u64(optarg, RB_MAX_CONNS, &v) < 0 || v == 0)
@@ -1296,7 +1296,11 @@ parse_args(struct opts *o, int argc, char **argv)
 		return -1;
 	return 0;
 bad:
-	fprintf(stderr, "ringbench: bad value for -%c: '%s'\n", ch < 256 ? ch : '-', optarg);
+	/* Long-only options (ch >= 256) are reported by name; li is set when one matched. */
+	if (ch < 256)
+		fprintf(stderr, "ringbench: bad value for -%c: '%s'\n", ch, optarg);
+	else
+		fprintf(stderr, "ringbench: bad value for --%s: '%s'\n", lo[li].name, optarg);
 	usage(stderr);
 	return -1;
 }

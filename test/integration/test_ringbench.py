@@ -241,6 +241,17 @@ def test_error_kinds(binary, backend):
     assert r["latency"]["count"] == 2 and r["latency"]["min_us"] >= 300000
 
 
+def test_long_option_bad_value_named(binary):
+    for opt in ("--timeout", "--warmup", "--ramp", "--expect-status"):
+        p = subprocess.run([binary, opt, "abc", "http://127.0.0.1:1/"], capture_output=True,
+                           text=True, timeout=10)
+        assert p.returncode == 2
+        assert "bad value for %s: 'abc'" % opt in p.stderr, p.stderr
+    p = subprocess.run([binary, "-c", "abc", "http://127.0.0.1:1/"], capture_output=True,
+                       text=True, timeout=10)
+    assert p.returncode == 2 and "bad value for -c: 'abc'" in p.stderr, p.stderr
+
+
 def test_bad_url_and_refused(binary):
     p = subprocess.run([binary, "ftp://x/"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "only http:// and https://" in p.stderr
