@@ -669,13 +669,18 @@ conn_eof(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	if (c->state != C_ACTIVE) {
+		note_err(w, "%s closed the connection", R.targets[c->target].addrtext);
 		conn_error(w, c, E_CLOSED, now);
 		return;
 	}
 	ret = rb_resp_eof(&c->resp);
 	if (ret == RB_RESP_EEMPTY) {
+		note_err(w, "%s closed the connection before the response",
+		    R.targets[c->target].addrtext);
 		conn_error(w, c, E_CLOSED, now);
 	} else if (ret < 0) {
+		note_err(w, "%s closed the connection inside the response (short body)",
+		    R.targets[c->target].addrtext);
 		conn_error(w, c, E_SHORT, now);
 	} else {
 		c->resp.keepalive = 0;

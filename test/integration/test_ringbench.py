@@ -241,6 +241,42 @@ def test_error_kinds(binary, backend):
     assert r["latency"]["count"] == 2 and r["latency"]["min_us"] >= 300000
 
 
+def test_closed_and_short_body_record_first_error(binary, backend):
+    p = subprocess.run([binary, "-q", "-c", "1", "-n", "2", url(backend, "/short")],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1
+    assert "first error:" in p.stdout and "short body" in p.stdout, p.stdout
+    # A server that accepts and closes without answering.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    stop = threading.Event()
+
+    def closer():
+        s.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                c, _ = s.accept()
+            except OSError:
+                continue
+            c.recv(4096)
+            c.close()
+
+    t = threading.Thread(target=closer, daemon=True)
+    t.start()
+    try:
+        p = subprocess.run([binary, "-q", "-c", "1", "-n", "2",
+                            f"http://127.0.0.1:{s.getsockname()[1]}/"],
+                           capture_output=True, text=True, timeout=20)
+    finally:
+        stop.set()
+        t.join()
+        s.close()
+    assert p.returncode == 1
+    assert "closed=" in p.stdout and "closed=0" not in p.stdout, p.stdout
+    assert "first error:" in p.stdout and "closed the connection" in p.stdout, p.stdout
+
+
 def test_long_option_bad_value_named(binary):
     for opt in ("--timeout", "--warmup", "--ramp", "--expect-status"):
         p = subprocess.run([binary, opt, "abc", "http://127.0.0.1:1/"], capture_output=True,
