@@ -72,7 +72,7 @@ enum rb_err {
 	E_SHORT,	/* peer closed inside the body (short body) */
 	E_PARSE,	/* malformed response, head too large, or bytes after the response */
 	E_TIMEOUT,	/* no complete response within --timeout */
-	E_STATUS,	/* status not in --expect-status */
+	E_STATUS,	/* status not in --expect-status (default: 4xx, 5xx) */
 	E_NERR,
 };
 
@@ -733,8 +733,13 @@ request_finish(struct worker *w, struct conn *c, uint64_t now)
 		if (R.o.nexpect > 0) {
 			for (ok = 0, i = 0; i < R.o.nexpect; i++)
 				ok |= R.o.expect[i] == status;
-			if (!ok)
-				w->st.errors[E_STATUS]++;
+		} else {
+			ok = status >= 100 && status < 400;
+		}
+		if (!ok) {
+			w->st.errors[E_STATUS]++;
+			note_err(w, "status %d", status);
+			atomic_fetch_add_explicit(&w->live_err, 1, memory_order_relaxed);
 		}
 		w->t_last_done = now;
 	}
@@ -1096,6 +1101,7 @@ usage(FILE *f)
 	    "  -k, --insecure    do not verify the server certificate\n"
 	    "      --cacert FILE CA certificates to verify the server with\n"
 	    "      --expect-status LIST  e.g. 200,204; other statuses count as errors\n"
+	    "                    (default: 4xx and 5xx count as errors)\n"
 	    "      --json        machine-readable result on stdout\n"
 	    "  -q, --quiet       no live progress line\n"
 	    "URLs of one host:port share connections and are sent round-robin.\n");
@@ -1860,7 +1866,8 @@ main(int argc, char **argv)
 		report_text(&r, ws);
 	}
 	rc = 0;
-	if (r.st.responses == 0) {
+	/* Responses with an unexpected status are errors too: all of them is nothing succeeded. */
+	if (r.st.responses - r.st.errors[E_STATUS] == 0) {
 		for (t = 0; t < R.o.threads; t++) {
 			if (ws[t].first_err[0]) {
 				fprintf(stderr, "ringbench: no successful response; first error: %s\n",

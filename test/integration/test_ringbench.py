@@ -232,13 +232,61 @@ def test_error_kinds(binary, backend):
     assert r.returncode == 1  # nothing succeeded
     r = json.loads(r.stdout)
     assert r["errors"]["short_body"] == 6
-    r = run(binary, "-c", "1", "-n", "3", "--expect-status", "200", url(backend, "/missing"))
+    # Every response a status error: nothing succeeded (exit 1, like any all-error run).
+    p = run(binary, "-c", "1", "-n", "3", "--expect-status", "200", url(backend, "/missing"),
+            check=False)
+    assert p.returncode == 1
+    r = json.loads(p.stdout)
     assert r["status"]["4xx"] == 3 and r["errors"]["status"] == 3
+    # --expect-status overrides the default (4xx/5xx are errors) exactly.
+    r = run(binary, "-c", "1", "-n", "3", "--expect-status", "404", url(backend, "/missing"))
+    assert r["status"]["4xx"] == 3 and r["errors"]["status"] == 0
+    p = run(binary, "-c", "1", "-n", "3", "--expect-status", "404", url(backend), check=False)
+    assert p.returncode == 1 and json.loads(p.stdout)["errors"]["status"] == 3
     r = run(binary, "-c", "2", "-n", "2", "--timeout", "300ms", url(backend, "/slow"), check=False)
     r = json.loads(r.stdout)
     assert r["errors"]["timeout"] == 2
     # Timed-out requests stay in the histogram (at their age when they timed out).
     assert r["latency"]["count"] == 2 and r["latency"]["min_us"] >= 300000
+
+
+class Status503(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def server_503():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Status503)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_5xx_is_status_error_by_default(binary, server_503, backend):
+    p = run(binary, "-c", "1", "-n", "5", url(server_503), check=False)
+    assert p.returncode == 1, p.stderr  # nothing succeeded
+    r = json.loads(p.stdout)
+    assert r["status"]["5xx"] == 5 and r["errors"]["status"] == 5
+    assert "first error: status 503" in p.stderr
+    p = subprocess.run([binary, "-q", "-c", "1", "-n", "5", url(server_503)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1 and "status=5" in p.stdout
+    assert "first error: status 503" in p.stdout
+    # 4xx too; 2xx and 3xx are not errors.
+    p = run(binary, "-c", "1", "-n", "3", url(backend, "/missing"), check=False)
+    assert p.returncode == 1 and json.loads(p.stdout)["errors"]["status"] == 3
+    no_errors(run(binary, "-c", "1", "-n", "3", url(backend)))
 
 
 def test_closed_and_short_body_record_first_error(binary, backend):
