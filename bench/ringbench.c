@@ -118,6 +118,7 @@ struct opts {
 	double		rate;		/* -R, 0 = closed loop */
 	int		new_conn, resume, insecure, json, quiet;
 	enum rb_tls_max	tls_max;	/* --tls-max */
+	int		have_tls_max;
 	const char	*cacert, *method, *body_file;
 	char		*body;
 	size_t		body_len;
@@ -1249,6 +1250,7 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->new_conn = 1;
 			break;
 		case OPT_TLSMAX:
+			o->have_tls_max = 1;
 			if (strcmp(optarg, "1.2") == 0) {
 				o->tls_max = RB_TLS_MAX_12;
 			} else if (strcmp(optarg, "1.3") == 0) {
@@ -1300,6 +1302,13 @@ parse_args(struct opts *o, int argc, char **argv)
 			return -1;
 		}
 		o->nurls++;
+	}
+	for (v = 0; v < o->nurls && !o->urls[v].tls; v++)
+		;
+	if (v == o->nurls && (o->resume || o->have_tls_max)) {
+		fprintf(stderr, "ringbench: %s needs an https:// URL (TLS); all URLs are http://\n",
+		    o->resume ? "--resume" : "--tls-max");
+		return -1;
 	}
 	if (o->threads > o->conns)
 		o->threads = o->conns;

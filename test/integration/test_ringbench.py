@@ -336,6 +336,14 @@ def test_long_option_bad_value_named(binary):
     assert p.returncode == 2 and "bad value for -c: 'abc'" in p.stderr, p.stderr
 
 
+def test_tls_options_need_https(binary):
+    for args in (["--resume"], ["--tls-max", "1.2"]):
+        p = subprocess.run([binary, *args, "http://127.0.0.1:1/", "http://127.0.0.1:2/"],
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2, (args, p.stderr)
+        assert "%s needs an https:// URL" % args[0] in p.stderr, p.stderr
+
+
 def test_bad_url_and_refused(binary):
     p = subprocess.run([binary, "ftp://x/"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "only http:// and https://" in p.stderr
