@@ -370,37 +370,35 @@ set_workers(struct loader *ld, void *obj, const struct cfg_key *k, const char *v
 }
 
 static const char *
-set_access_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+set_log_file(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
 	int fd;
 
-	if (val[0] == '\0')
-		return "access_log: expected a path, stderr or off";
 	if (strcmp(val, "off") != 0 && strcmp(val, "stderr") != 0 &&
 	    !(ld->flags & CONFIG_NO_FILES)) {
 		/* like nginx -t: the log must be openable for appending */
 		fd = open(val, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
-			return msgf(ld, "access_log: cannot open \"%s\": %s", val, strerror(errno));
+			return msgf(ld, "%s: cannot open \"%s\": %s", k->name, val, strerror(errno));
 		close(fd);
 	}
 	return set_string(ld, obj, k, val);
 }
 
 static const char *
+set_access_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] == '\0')
+		return "access_log: expected a path, stderr or off";
+	return set_log_file(ld, obj, k, val);
+}
+
+static const char *
 set_error_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
-	int fd;
-
 	if (val[0] == '\0' || strcmp(val, "off") == 0)
 		return "error_log: expected a path or stderr";
-	if (strcmp(val, "stderr") != 0 && !(ld->flags & CONFIG_NO_FILES)) {
-		fd = open(val, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (fd < 0)
-			return msgf(ld, "error_log: cannot open \"%s\": %s", val, strerror(errno));
-		close(fd);
-	}
-	return set_string(ld, obj, k, val);
+	return set_log_file(ld, obj, k, val);
 }
 
 static const char *
