@@ -37,6 +37,22 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+/* One write per call (lines from several threads never interleave), kept for the error log
+ * while it is not open yet, and copied to the original stderr while start-up lines are. */
+static void
+log_write(const char *buf, size_t n)
+{
+	if (write(STDERR_FILENO, buf, n) < 0)
+		return;
+	if (tee_starting && early_len + n <= sizeof(early)) {
+		/* only the main thread logs before log_open: no race on early[] */
+		memcpy(early + early_len, buf, n);
+		early_len += n;
+	}
+	if (tee_fd >= 0 && write(tee_fd, buf, n) < 0)
+		return;
+}
+
 void
 log_msg(int level, const char *fmt, ...)
 {
@@ -60,27 +76,13 @@ log_msg(int level, const char *fmt, ...)
 		r = 0;
 	n += (size_t)r < sizeof(buf) - n - 1 ? (size_t)r : sizeof(buf) - n - 2;
 	buf[n++] = '\n';
-	/* one write per line: lines from several threads never interleave */
-	if (write(STDERR_FILENO, buf, n) < 0)
-		return;
-	if (tee_starting && early_len + n <= sizeof(early)) {
-		/* only the main thread logs before log_open: no race on early[] */
-		memcpy(early + early_len, buf, n);
-		early_len += n;
-	}
-	if (tee_fd >= 0 && write(tee_fd, buf, n) < 0)
-		return;
+	log_write(buf, n);
 }
 
 void
 log_raw(const char *text)
 {
-	size_t n = strlen(text);
-
-	if (write(STDERR_FILENO, text, n) < 0)
-		return;
-	if (tee_fd >= 0 && write(tee_fd, text, n) < 0)
-		return;
+	log_write(text, strlen(text));
 }
 
 void
