@@ -1078,6 +1078,16 @@ be_on_body_timeout(struct conn *be)
 	be_fail(be, "idle_timeout during the response body", 0, 502);
 }
 
+/* "REASON at body byte N" for a chunked body that failed to parse (logs). */
+static const char *
+chunk_error(const struct h1_chunk *ck, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s at body byte %llu",
+		 ck->err_reason ? ck->err_reason : "chunked framing",
+		 (unsigned long long)ck->err_off);
+	return buf;
+}
+
 static void
 req_pump_done(struct pump *p, int err)
 {
@@ -1087,12 +1097,11 @@ req_pump_done(struct pump *p, int err)
 	p->active = false;
 	if (err < 0) {
 		if (err == -400) {
-			char addr[64];
+			char addr[64], why[160];
 
 			accesslog_peer(c, addr, sizeof(addr));
-			log_info("client %s: bad request body: %s at body byte %llu", addr,
-				 p->ck.err_reason ? p->ck.err_reason : "chunked framing",
-				 (unsigned long long)p->ck.err_off);
+			log_info("client %s: bad request body: %s", addr,
+				 chunk_error(&p->ck, why, sizeof(why)));
 		}
 		if (err != -400 && p->src_err) {
 			char addr[64];
@@ -1541,16 +1550,15 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 
 			k = pump_scan(&s->resp, be->in.base + be->in.off, k, &out, &err);
 			if (err < 0) {
-				char why[160];
+				char why[200], ce[160];
 
 				/* the head has not gone out yet: the client gets a 502 */
 				free(rb);
 				s->rbuf = NULL;
 				s->flags &= (uint16_t)~SF_HEAD_SENT;
 				s->status = 0;
-				snprintf(why, sizeof(why), "bad chunked response body: %s at body byte %llu",
-					 s->resp.ck.err_reason ? s->resp.ck.err_reason : "framing",
-					 (unsigned long long)s->resp.ck.err_off);
+				snprintf(why, sizeof(why), "bad chunked response body: %s",
+					 chunk_error(&s->resp.ck, ce, sizeof(ce)));
 				be_fail(be, why, 0, 502);
 				return;
 			}
@@ -1681,10 +1689,11 @@ resp_pump_done(struct pump *p, int err)
 			/* the head went out: the client connection is closed, never a 2nd answer */
 			const struct cfg_server *sv = &stream_pool(c)->servers[s->srv];
 
+			char ce[160];
+
 			if (err == -400 || err == -502)
-				snprintf(why, sizeof(why), "bad chunked response body (%s at body byte "
-					 "%llu)", p->ck.err_reason ? p->ck.err_reason : "framing",
-					 (unsigned long long)p->ck.err_off);
+				snprintf(why, sizeof(why), "bad chunked response body (%s)",
+					 chunk_error(&p->ck, ce, sizeof(ce)));
 			log_error("backend %s:%u (pool %s): %s during the response body after %llu "
 				  "bytes; closing the client connection", sv->host, sv->port,
 				  stream_pool(c)->name,
