@@ -371,19 +371,10 @@ bal_pick(const struct bal_set *s, int worker, int pool, const struct bal_key *k,
 {
 	const struct bal_pool *p = &s->pools[pool];
 	struct bal_wsrv *w = &s->workers[worker][p->woff];
-	bool any_up = false;
+	bool any_up = false, primary_up = false;
+	int ck = p->balance == CFG_BALANCE_COOKIE && k != NULL && k->cookie_srv < p->nsrv ?
+		 k->cookie_srv : -1;
 
-	if (p->balance == CFG_BALANCE_COOKIE && k != NULL && k->cookie_srv >= 0 &&
-	    k->cookie_srv < p->nsrv) {
-		int i = k->cookie_srv;
-		bool primary_up = false;
-
-		/* a backup's cookie is honoured only while no primary is up: backups serve then */
-		for (int j = 0; p->srv[i].backup && j < p->nsrv && !primary_up; j++)
-			primary_up = !p->srv[j].backup && bal_srv_up(p, &p->srv[j], now_ms);
-		if (!(tried & (1ULL << (i & 63))) && !primary_up && bal_srv_up(p, &p->srv[i], now_ms))
-			return i;
-	}
 	/* tier 0: primaries; tier 1: backups, when no primary is up or all were tried */
 	for (int tier = 0; tier < 2; tier++) {
 		int n = 0;
@@ -401,8 +392,13 @@ bal_pick(const struct bal_set *s, int worker, int pool, const struct bal_key *k,
 				n++;
 			}
 		}
+		if (tier == 0)
+			primary_up = any_up;
 		if (n == 0)
 			continue;
+		/* the MS-WSMAN server while it is up; a backup's only while no primary is up */
+		if (ck >= 0 && w[ck].ok && (tier == 0 || !primary_up))
+			return ck;
 		switch (p->balance) {
 		case CFG_BALANCE_LEAST_CONN:
 			return least_conn(p, w);
