@@ -116,14 +116,21 @@ def test_ntlm_three_legs_pinned_with_interleaved_clients(proxy, backend_factory)
     assert srv.leaks == [], srv.leaks
 
 
-def test_negotiate_request_pins(proxy, backend_factory):
-    """`Authorization: Negotiate` in a request pins too (Kerberos via SPNEGO)."""
-    bs = [backend_factory(name="g%d" % i) for i in range(3)]
+def three_servers(proxy, backend_factory, prefix):
+    """One worker (one keep-alive pool), one round-robin pool of three echo servers named
+    PREFIX0..2; returns the listener's port."""
+    bs = [backend_factory(name="%s%d" % (prefix, i)) for i in range(3)]
     spec = ProxySpec(workers=1)
     port = spec.listener("l")
     spec.pool("p", bs)
     spec.route("r", pool="p")
     proxy(spec)
+    return port
+
+
+def test_negotiate_request_pins(proxy, backend_factory):
+    """`Authorization: Negotiate` in a request pins too (Kerberos via SPNEGO)."""
+    port = three_servers(proxy, backend_factory, "g")
     with Client(port) as c:
         r = c.request("GET", "/", "h.example", [("Authorization", "Negotiate YIIabc")])
         first, conn = server_of(r), r.json()["conn"]
@@ -142,12 +149,7 @@ def test_challenges_in_one_field_pin(proxy, backend_factory, challenges):
     """A 401 whose one WWW-Authenticate field lists several challenges (RFC 9110 11.6.1)
     pins like separate field lines; a scheme name inside a quoted auth-param does not count
     (checked by the control case below)."""
-    bs = [backend_factory(name="w%d" % i) for i in range(3)]
-    spec = ProxySpec(workers=1)
-    port = spec.listener("l")
-    spec.pool("p", bs)
-    spec.route("r", pool="p")
-    proxy(spec)
+    port = three_servers(proxy, backend_factory, "w")
     with Client(port) as c:
         r = c.request("GET", "/", "h.example", [("X-Be-Status", "401"),
                                                 ("X-Be-Header", "WWW-Authenticate: " + challenges)])
@@ -159,12 +161,7 @@ def test_challenges_in_one_field_pin(proxy, backend_factory, challenges):
 
 
 def test_scheme_name_in_a_quoted_param_does_not_pin(proxy, backend_factory):
-    bs = [backend_factory(name="q%d" % i) for i in range(3)]
-    spec = ProxySpec(workers=1)
-    port = spec.listener("l")
-    spec.pool("p", bs)
-    spec.route("r", pool="p")
-    proxy(spec)
+    port = three_servers(proxy, backend_factory, "q")
     with Client(port) as c:
         r = c.request("GET", "/", "h.example", [("X-Be-Status", "401"), (
             "X-Be-Header", 'WWW-Authenticate: Basic realm="NTLM, Negotiate"')])
