@@ -13,6 +13,7 @@ import pytest
 
 import backend as be
 from conftest import ProxySpec
+from util.harness import free_port
 from util.http import Client, get
 from util.pools import LogFollower, get_from, reload, server_of
 
@@ -152,6 +153,25 @@ def test_ms_wsman_cookie_set_and_honoured(proxy, backend_factory):
         resp = get(r.port, "/moved", headers=[("Cookie", "MS-WSMAN=%s" % ids["c1"])])
         assert resp.status == 200 and server_of(resp) != "c1"
         assert cookie_of(resp) == ids[server_of(resp)]
+
+
+def test_cookie_of_a_backup_counts_only_while_no_primary_is_up(proxy, backend_factory):
+    # a client that got the backup's cookie while the primaries were down goes back to a
+    # primary (and gets its cookie) once one is up: backups serve only when no primary is
+    bk = backend_factory(name="bk")
+    dead = ["127.0.0.1:%d" % free_port() for _ in range(2)]
+    r1 = start(proxy, dead + ["127.0.0.1:%d backup" % bk.port], balance="cookie",
+               max_fails=1, fail_timeout="30s")
+    resp = get(r1.port, "/down")
+    assert resp.status == 200 and server_of(resp) == "bk"
+    bk_id = cookie_of(resp)
+    # the same backup (same host:port, same id) behind live primaries
+    ps = [backend_factory(name="p%d" % i) for i in range(2)]
+    r2 = start(proxy, ps + ["127.0.0.1:%d backup" % bk.port], balance="cookie")
+    for i in range(4):
+        resp = get(r2.port, "/up/%d" % i, headers=[("Cookie", "MS-WSMAN=%s" % bk_id)])
+        assert resp.status == 200 and server_of(resp) in ("p0", "p1"), server_of(resp)
+        assert cookie_of(resp) not in (None, bk_id)
 
 
 def test_backup_only_when_primaries_down(proxy, backend_factory):
