@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "core/lib/log.h"
 
 #define CFG_MAX_LINE	4096
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "config/config-t.h"
-#include "core/api-t.h"
+#include "core/lib/api-t.h"
 
 enum config_flags {
 	CONFIG_NO_RESOLVE = 1 << 0,	/* don't resolve backend hosts (fuzzing, docs) */

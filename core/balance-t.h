@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "config/config-t.h"
-#include "core/api-t.h"
+#include "core/lib/api-t.h"
 
 /* bal_pick() results that are not a server index. */
 #define BAL_NONE	(-1)	/* no server of the pool is up: answer 503 + Retry-After */

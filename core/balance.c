@@ -11,36 +11,10 @@
 #include <time.h>
 
 #include "core/balance.h"
-#include "core/log.h"
+#include "core/lib/hash.h"
+#include "core/lib/log.h"
 
 /* ---- hashing: fixed functions, no seed, so every instance computes the same values ------ */
-
-#define FNV_OFFSET	0xcbf29ce484222325ULL
-#define FNV_PRIME	0x100000001b3ULL
-
-static uint64_t
-fnv1a64(const void *buf, size_t len, uint64_t h)
-{
-	const unsigned char *p = buf;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
-
-/* MurmurHash3's 64-bit finalizer: a bijection with full avalanche. */
-static uint64_t
-fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
 
 static void
 server_name(const char *host, uint16_t port, char *buf, size_t size)
@@ -59,7 +33,7 @@ bal_server_id(const char *host, uint16_t port, char id[BAL_ID_LEN + 1])
 	uint64_t h;
 
 	server_name(host, port, name, sizeof(name));
-	h = fmix64(fnv1a64(name, strlen(name), fnv1a64(domain, sizeof(domain) - 1, FNV_OFFSET)));
+	h = fmix64(fnv1a64(name, strlen(name), fnv1a64(domain, sizeof(domain) - 1, FNV64_BASIS)));
 	for (int i = BAL_ID_LEN - 1; i >= 0; i--, h >>= 4)
 		id[i] = "0123456789abcdef"[h & 15];
 	id[BAL_ID_LEN] = '\0';
@@ -176,7 +150,7 @@ pool_build(struct bal_pool *p, const struct cfg_pool *c, const struct bal_set *o
 		sv->host = dup_or_null(cs->host, &fail);
 		if (fail)
 			return -ENOMEM;
-		sv->key = fmix64(fnv1a64(name, strlen(name), FNV_OFFSET));
+		sv->key = fmix64(fnv1a64(name, strlen(name), FNV64_BASIS));
 		sv->weight = cs->weight > 0 ? (uint32_t)cs->weight : 1;
 		sv->backup = cs->backup;
 		sv->port = cs->port;

@@ -7,7 +7,7 @@
 
 #include "config/config.h"
 #include "core/balance.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "routing/trie.h"
 #include "tls/tls.h"
 

@@ -5,7 +5,7 @@
 #ifndef RINGEDGE_CORE_H1_T_H
 #define RINGEDGE_CORE_H1_T_H
 
-#include "core/api-t.h"
+#include "core/lib/api-t.h"
 
 /* Limits (docs/http1.md). A head needs at most H1_MAX_REQLINE + H1_MAX_FIELDS_LEN bytes. */
 #define H1_MAX_REQLINE		8192	/* start line incl. CRLF (and leading empty lines): 414 */

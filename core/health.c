@@ -16,7 +16,7 @@
 
 #include "core/balance.h"
 #include "core/health.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "config/config.h"
 #include "tls/tls.h"
 

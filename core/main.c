@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "core/gen.h"
 #include "core/health.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "core/timer.h"
 #include "core/worker.h"
 #include "routing/qsbr.h"

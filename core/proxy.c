@@ -23,7 +23,7 @@
 #include "core/conn.h"
 #include "core/gen.h"
 #include "core/h1.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "core/pipe.h"
 #include "core/ring.h"
 #include "core/timer.h"

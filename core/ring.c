@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/log.h"
+#include "core/lib/log.h"
 
 static int
 ring_setup(struct ring *r, unsigned entries, int id)

@@ -18,7 +18,7 @@
 #include "core/accesslog.h"
 #include "core/conn.h"
 #include "core/gen.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "core/pipe.h"
 #include "core/proxy.h"
 #include "core/ring.h"

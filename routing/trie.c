@@ -26,14 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lib/hash.h"
 #include "routing/trie.h"
 
 #define TRIE_NONE	UINT32_MAX
 #define TRIE_MIN_SLOTS	16u
 #define TRIE_LABEL_MAX	63
-
-#define FNV_BASIS	0xcbf29ce484222325ULL
-#define FNV_PRIME	0x100000001b3ULL
 
 /* Host table slot; root == TRIE_NONE marks an empty slot. */
 struct trie_hslot {
@@ -100,35 +98,24 @@ lower(unsigned char c)
 	return (unsigned char)(c - 'A') < 26u ? c | 0x20 : c;
 }
 
-/* murmur3 finaliser: FNV's low bits are weak and the tables index with a mask. */
-static inline uint64_t
-fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
+/* host and segment hashes: case-folded FNV-1a, then fmix64 (core/lib/hash.h) */
 static uint64_t
 host_hash(const char *s, size_t n)
 {
-	uint64_t h = FNV_BASIS;
+	uint64_t h = FNV64_BASIS;
 
 	while (n-- > 0)
-		h = (h ^ lower((unsigned char)s[n])) * FNV_PRIME;
+		h = (h ^ lower((unsigned char)s[n])) * FNV64_PRIME;
 	return fmix64(h);
 }
 
 static inline uint64_t
 seg_hash(uint32_t parent, const char *s, size_t n)
 {
-	uint64_t h = FNV_BASIS ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ULL);
+	uint64_t h = FNV64_BASIS ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ULL);
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ lower((unsigned char)s[i])) * FNV_PRIME;
+		h = (h ^ lower((unsigned char)s[i])) * FNV64_PRIME;
 	return fmix64(h);
 }
 
@@ -596,7 +583,7 @@ select_host(const struct trie *t, const char *host, size_t len)
 	uint64_t dh[TRIE_HOST_MAX / 2 + 1];
 	uint32_t dpos[TRIE_HOST_MAX / 2 + 1];
 	unsigned nd = 0;
-	uint64_t h = FNV_BASIS;
+	uint64_t h = FNV64_BASIS;
 	const struct trie_hslot *s;
 	const char *c;
 
@@ -625,7 +612,7 @@ select_host(const struct trie *t, const char *host, size_t len)
 			dpos[nd] = (uint32_t)i + 1;
 			nd++;
 		}
-		h = (h ^ ch) * FNV_PRIME;
+		h = (h ^ ch) * FNV64_PRIME;
 	}
 	if (t->nexact) {
 		s = host_slot(t->exact, t->exact_mask, t->strings, fmix64(h), host, len);

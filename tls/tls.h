@@ -4,7 +4,7 @@
  * bytes into application bytes over in-memory buffers. tls/ knows nothing of io_uring: the
  * data plane hands it bytes and sends what it hands back. Design: docs/tls.md.
  *
- * Return conventions (core/api-t.h): boot functions report config errors as
+ * Return conventions (core/lib/api-t.h): boot functions report config errors as
  * "FILE:LINE: message" lines in a struct cfg_errors and return NULL; connection functions are
  * tri-state (< 0 -errno, 0 would block / need more, > 0 progress).
  */

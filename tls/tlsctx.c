@@ -20,7 +20,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "config/config.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "tls/tls.h"
 #include "tls/tls-int.h"
 

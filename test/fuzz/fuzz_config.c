@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,7 +15,7 @@
 
 #include "core/balance.h"
 #include "core/health.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "test/unit/check.h"
 
 #define T0	1000000ULL	/* a fake CLOCK_MONOTONIC ms */

@@ -23,7 +23,7 @@
 #include "config/config.h"
 #include "core/balance.h"
 #include "core/health.h"
-#include "core/log.h"
+#include "core/lib/log.h"
 #include "test/unit/check.h"
 #include "tls/tls.h"
 

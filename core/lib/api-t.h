@@ -5,12 +5,13 @@
  *   liburing call.
  * - Progress functions are tri-state: < 0 error, 0 would block / need more, > 0 progress.
  * - If a call that takes a callback fails, the callback never fires.
- * - Configuration errors come back as text "FILE:LINE: message" through a struct errbuf
- *   (config/config.h), never through stderr directly.
+ * - Configuration errors come back as "FILE:LINE: message" lines collected in a
+ *   struct cfg_errors (config/config-t.h; cfg_error appends one, the loader collects them all
+ *   and does not stop at the first), never through stderr directly.
  * - Cleanup goes through `goto fail` labels in reverse order of acquisition.
  */
-#ifndef RINGEDGE_CORE_API_T_H
-#define RINGEDGE_CORE_API_T_H
+#ifndef RINGEDGE_CORE_LIB_API_T_H
+#define RINGEDGE_CORE_LIB_API_T_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "core/lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

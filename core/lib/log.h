@@ -3,10 +3,10 @@
  * "YYYY-mm-ddTHH:MM:SS.mmmZ [level] message". Safe from any thread: each line is built in a
  * stack buffer and written with one write(2), so lines never interleave and no lock is taken.
  */
-#ifndef RINGEDGE_CORE_LOG_H
-#define RINGEDGE_CORE_LOG_H
+#ifndef RINGEDGE_CORE_LIB_LOG_H
+#define RINGEDGE_CORE_LIB_LOG_H
 
-#include "core/api-t.h"
+#include "core/lib/api-t.h"
 
 enum log_level {
 	LOG_ERROR = 0,
