@@ -4,7 +4,7 @@
  * No I/O, no globals: one rb_resp per connection, owned by that connection's thread.
  *
  * The parser is ringbench's own, deliberately small: it must only frame responses and read
- * the status; ringedge's strict parser (core/h1) serves a proxy's needs, not a client's.
+ * the status; ringedge's strict parser (core/http/h1) serves a proxy's needs, not a client's.
  */
 #ifndef RINGEDGE_BENCH_RB_HTTP_H
 #define RINGEDGE_BENCH_RB_HTTP_H

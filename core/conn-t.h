@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "core/balance-t.h"
-#include "core/h1-t.h"
+#include "core/http/h1-t.h"
 #include "core/timer-t.h"
 #include "core/xprt-t.h"
 

@@ -22,7 +22,7 @@
 #include "core/balance.h"
 #include "core/conn.h"
 #include "core/gen.h"
-#include "core/h1.h"
+#include "core/http/h1.h"
 #include "core/lib/log.h"
 #include "core/pipe.h"
 #include "core/ring.h"

@@ -14,7 +14,7 @@
 
 #include "core/accesslog-t.h"
 #include "core/conn-t.h"
-#include "core/h1-t.h"
+#include "core/http/h1-t.h"
 #include "core/pipe-t.h"
 #include "core/ring-t.h"
 #include "core/timer-t.h"

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for core/h1.c: request heads, response heads, chunked bodies.
+ * libFuzzer target for core/http/h1.c: request heads, response heads, chunked bodies.
  * Input: byte 0 picks the mode, byte 1 seeds how the rest is split into recv()-like pieces
  * (top bit set: one byte at a time);
  * the rest is the message. Each input is parsed whole and in pieces (each piece from a fresh
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/h1.h"
+#include "core/http/h1.h"
 
 #define FAIL(...)	__builtin_trap()
 

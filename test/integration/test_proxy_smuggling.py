@@ -3,7 +3,7 @@ Request smuggling and limits through the real proxy, on raw sockets. Each bad re
 its status (400, 414, 431, 501) and the connection is closed (after a framing error the
 proxy cannot know where the next request starts); nothing reaches the backend; a second
 connection opened before the bad one keeps working. The same defects in a backend's response
-are a 502 to the client. Statuses: docs/http1.md, core/h1.c.
+are a 502 to the client. Statuses: docs/http1.md, core/http/h1.c.
 """
 import re
 import time

@@ -1,12 +1,12 @@
 /*
- * core/h1.c unit tests. Every head is parsed twice: whole, and fed one byte at a time from a
+ * core/http/h1.c unit tests. Every head is parsed twice: whole, and fed one byte at a time from a
  * freshly allocated buffer of exactly the bytes received (so ASan catches any read past them
  * and a moved buffer is exercised); both runs must agree on every result.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/h1.h"
+#include "core/http/h1.h"
 #include "test/unit/check.h"
 
 static struct h1_msg mw, mb;	/* whole, bytewise */

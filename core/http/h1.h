@@ -3,12 +3,12 @@
  * globals written: safe on any worker thread; each struct belongs to one connection.
  * Rules and every strictness decision: docs/http1.md.
  */
-#ifndef RINGEDGE_CORE_H1_H
-#define RINGEDGE_CORE_H1_H
+#ifndef RINGEDGE_CORE_HTTP_H1_H
+#define RINGEDGE_CORE_HTTP_H1_H
 
 #include <sys/types.h>
 
-#include "core/h1-t.h"
+#include "core/http/h1-t.h"
 
 /* Prepares m for a new message head (request if is_response == 0). */
 void h1_msg_init(struct h1_msg *m, int is_response);

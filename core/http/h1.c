@@ -1,5 +1,5 @@
 /*
- * Strict, resumable HTTP/1.1 parser (RFC 9112). See core/h1.h for the contract and
+ * Strict, resumable HTTP/1.1 parser (RFC 9112). See core/http/h1.h for the contract and
  * docs/http1.md for each strictness decision. Hot path: one switch per state and tight
  * table-driven loops inside tokens; every byte of the head is examined exactly once.
  */
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/h1.h"
+#include "core/http/h1.h"
 
 /* Byte classes (generated once; see docs/http1.md for the grammar they encode). */
 #define C_TCHAR	0x01	/* RFC 9110 tchar */

@@ -1,9 +1,9 @@
 /*
- * HTTP/1.1 parser types (core/h1.c). No I/O, no allocation: the caller owns every buffer and
+ * HTTP/1.1 parser types (core/http/h1.c). No I/O, no allocation: the caller owns every buffer and
  * the parser only hands back offsets into it. Rules and rationale: docs/http1.md.
  */
-#ifndef RINGEDGE_CORE_H1_T_H
-#define RINGEDGE_CORE_H1_T_H
+#ifndef RINGEDGE_CORE_HTTP_H1_T_H
+#define RINGEDGE_CORE_HTTP_H1_T_H
 
 #include "core/lib/api-t.h"
 
