@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/balance-t.h"
 #include "core/http/h1-t.h"
 #include "core/timer-t.h"
 #include "core/xprt-t.h"
+#include "routing/pool/balance-t.h"
 
 struct generation;
 struct worker;

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "core/balance.h"
 #include "core/lib/log.h"
+#include "routing/pool/balance.h"
 #include "routing/trie.h"
 #include "tls/tls.h"
 

@@ -17,10 +17,10 @@
 
 #include "config/config.h"
 #include "core/gen.h"
-#include "core/health.h"
 #include "core/lib/log.h"
 #include "core/timer.h"
 #include "core/worker.h"
+#include "routing/pool/health.h"
 #include "routing/qsbr.h"
 #include "tls/tls.h"
 #include "tls/tlsinfo.h"

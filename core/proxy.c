@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/accesslog.h"
-#include "core/balance.h"
+#include "routing/pool/balance.h"
 #include "core/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"

@@ -1,5 +1,5 @@
 /*
- * core/balance: smooth weighted round robin (nginx's 5,1,1 sequence, distributions over
+ * routing/pool/balance: smooth weighted round robin (nginx's 5,1,1 sequence, distributions over
  * 10,000 picks), backup servers, no-server result, retries, least_conn (load and weights),
  * source_hash (two independent builds agree, removing/downing one of 4 servers moves only its
  * share, weighted shares, v4-mapped = v4), the MS-WSMAN cookie (parser, lookup, Set-Cookie,
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/balance.h"
-#include "core/health.h"
 #include "core/lib/log.h"
+#include "routing/pool/balance.h"
+#include "routing/pool/health.h"
 #include "test/unit/check.h"
 
 #define T0	1000000ULL	/* a fake CLOCK_MONOTONIC ms */

@@ -1,5 +1,5 @@
 /*
- * core/health: the health thread against real tiny HTTP servers running in this process
+ * routing/pool/health: the health thread against real tiny HTTP servers running in this process
  * (one thread each, a listening socket on 127.0.0.1): 200 stays up, 500 / close / silence /
  * a refused port go down with the right reason, logged once; switching a server's answer
  * flips it back; a passive down ends at the next good probe; a TLS pool is probed over TLS
@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "core/balance.h"
-#include "core/health.h"
 #include "core/lib/log.h"
+#include "routing/pool/balance.h"
+#include "routing/pool/health.h"
 #include "test/unit/check.h"
 #include "tls/tls.h"
 

@@ -7,10 +7,10 @@
  * (struct bal_health), which workers read lock-free in bal_pick. A good probe also ends a
  * passive down. Design: docs/pools.md.
  */
-#ifndef RINGEDGE_CORE_HEALTH_H
-#define RINGEDGE_CORE_HEALTH_H
+#ifndef RINGEDGE_ROUTING_POOL_HEALTH_H
+#define RINGEDGE_ROUTING_POOL_HEALTH_H
 
-#include "core/health-t.h"
+#include "routing/pool/health-t.h"
 
 /*
  * Starts the health thread probing set s (it takes its own reference; s may be NULL:

@@ -14,10 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/balance.h"
-#include "core/health.h"
-#include "core/lib/log.h"
 #include "config/config.h"
+#include "core/lib/log.h"
+#include "routing/pool/balance.h"
+#include "routing/pool/health.h"
 #include "tls/tls.h"
 
 /* ---- state changes ------------------------------------------------------------------------ */

@@ -9,12 +9,12 @@
  * cookie helpers on any thread. Times are CLOCK_MONOTONIC milliseconds (bal_now_ms, or the
  * worker's own cached clock).
  */
-#ifndef RINGEDGE_CORE_BALANCE_H
-#define RINGEDGE_CORE_BALANCE_H
+#ifndef RINGEDGE_ROUTING_POOL_BALANCE_H
+#define RINGEDGE_ROUTING_POOL_BALANCE_H
 
 #include <sys/socket.h>
 
-#include "core/balance-t.h"
+#include "routing/pool/balance-t.h"
 
 /* ---- building ------------------------------------------------------------------------- */
 

@@ -2,15 +2,15 @@
  * Active health checking types (design: docs/pools.md). Everything here belongs to the one
  * health thread of the process, except the fields of struct health marked otherwise.
  */
-#ifndef RINGEDGE_CORE_HEALTH_T_H
-#define RINGEDGE_CORE_HEALTH_T_H
+#ifndef RINGEDGE_ROUTING_POOL_HEALTH_T_H
+#define RINGEDGE_ROUTING_POOL_HEALTH_T_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/balance-t.h"
+#include "routing/pool/balance-t.h"
 
 struct tls_client;
 struct tls_conn;

@@ -14,8 +14,8 @@
  *   count). Each worker has its own cache-line aligned block: only that worker touches it, so
  *   no atomics and no sharing.
  */
-#ifndef RINGEDGE_CORE_BALANCE_T_H
-#define RINGEDGE_CORE_BALANCE_T_H
+#ifndef RINGEDGE_ROUTING_POOL_BALANCE_T_H
+#define RINGEDGE_ROUTING_POOL_BALANCE_T_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/balance.h"
 #include "core/lib/hash.h"
 #include "core/lib/log.h"
+#include "routing/pool/balance.h"
 
 /* ---- hashing: fixed functions, no seed, so every instance computes the same values ------ */
 
