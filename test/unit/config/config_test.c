@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "config/config.h"
+#include "test/unit/check.h"
 
 static const char *srcdir = ".";
 

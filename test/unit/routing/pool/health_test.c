@@ -379,7 +379,7 @@ main(int argc, char **argv)
 
 	/* TLS PKI, if openssl is there */
 	if (mkdtemp(dir) != NULL) {
-		snprintf(cmd, sizeof(cmd), "sh '%s/test/unit/tls_gencerts.sh' '%s' >/dev/null 2>&1",
+		snprintf(cmd, sizeof(cmd), "sh '%s/test/unit/tls/tls_gencerts.sh' '%s' >/dev/null 2>&1",
 			 srcroot, dir);
 		if (system(cmd) == 0) {
 			struct cfg_cert cert;

@@ -944,7 +944,7 @@ main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	snprintf(cmd, sizeof(cmd), "sh '%s/test/unit/tls_gencerts.sh' '%s' >/dev/null", srcroot, dir);
+	snprintf(cmd, sizeof(cmd), "sh '%s/test/unit/tls/tls_gencerts.sh' '%s' >/dev/null", srcroot, dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "cannot generate test certificates (openssl missing?): skip\n");
 		return 77;

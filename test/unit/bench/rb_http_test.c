@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "bench/rb_http.h"
-#include "check.h"
+#include "test/unit/check.h"
 
 struct outcome {
 	int		ret;		/* last rb_resp_feed() result, or rb_resp_eof()'s */
