@@ -108,6 +108,19 @@ def bad_good_edge(proxy, bad, good):
     return r
 
 
+def simple(proxy, backend_factory, listener=None, pool=None, workers=1, **glob):
+    """One listener "l", one backend "be" in pool "p", a catch-all route; extra keywords go to
+    [global]. Starts ringedge; returns it with .port and .backend set."""
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=workers, **glob)
+    port = spec.listener("l", **(listener or {}))
+    spec.pool("p", [b], **(pool or {}))
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    r.port, r.backend = port, b
+    return r
+
+
 @pytest.fixture
 def proxy(ringedge_bin, tmp_path):
     """start(spec) -> Ringedge, serving spec; stopped and checked at teardown."""

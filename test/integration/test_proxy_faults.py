@@ -1,11 +1,10 @@
 """
 Faults and time through the real proxy: slowloris and idle timeouts, a backend that is down,
-silent or resets mid-body, a WebSocket tunnel, a graceful stop with a request in flight, and
-2,000 concurrent client connections. Timeouts are set short (1-2 s) and every wait is bounded
+silent or resets mid-body or closes its keep-alive connections (also while idle in the pool),
+a graceful stop with a request in flight, 2,000 concurrent client connections and
+max_connections. Timeouts are set short (1-2 s) and every wait is bounded
 by a generous limit: a test checks that something happens, never how fast.
 """
-import base64
-import os
 import re
 import signal
 import socket
@@ -15,23 +14,12 @@ import time
 import pytest
 
 import backend as be
-from conftest import ProxySpec, bad_good_edge
+from conftest import ProxySpec, bad_good_edge, simple
 from util import harness
 from util.harness import free_port
 from util.http import Client, Closed, build_request, get
 
 pytestmark = pytest.mark.serving
-
-
-def simple(proxy, backend_factory, listener=None, pool=None, workers=1, **glob):
-    b = backend_factory(name="be")
-    spec = ProxySpec(workers=workers, **glob)
-    port = spec.listener("l", **(listener or {}))
-    spec.pool("p", [b], **(pool or {}))
-    spec.route("r", pool="p")
-    r = proxy(spec)
-    r.port, r.backend = port, b
-    return r
 
 
 def test_slowloris_closed_at_header_timeout(proxy, backend_factory):
@@ -152,48 +140,6 @@ def test_backend_closes_before_answering(proxy, backend_factory):
     with Client(port) as c:
         assert c.request("GET", "/bad/1", host="h.example").status == 502
     assert get(port, "/ok", host="h.example").status == 200
-
-
-def ws_handshake(c, target="/ws"):
-    key = base64.b64encode(os.urandom(16)).decode()
-    r = c.request("GET", target, host="h.example",
-                  headers=[("X-Be-Mode", "ws"), ("Upgrade", "websocket"),
-                           ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
-                           ("Sec-WebSocket-Version", "13")])
-    return r, key
-
-
-def test_websocket_echo_through_tunnel(proxy, backend_factory):
-    r = simple(proxy, backend_factory)
-    with Client(r.port) as c:
-        resp, key = ws_handshake(c)
-        assert resp.status == 101, resp
-        assert resp.header("Upgrade", "").lower() == "websocket"
-        assert "upgrade" in resp.header("Connection", "").lower()
-        assert resp.header("Sec-WebSocket-Accept") == be.ws_accept_key(key)
-
-        def rd(n):
-            out = []
-            c._exact(n, out.append)
-            return b"".join(out)
-
-        for i, payload in enumerate([b"hello", b"x" * 125, b"y" * 126, be.body(70000),
-                                     "é€".encode()]):
-            op = 1 if i % 2 == 0 else 2
-            c.send(be.ws_frame(op, payload, mask=os.urandom(4)))
-            assert be.ws_read_frame(rd) == (op, payload)
-        # many small frames in one write come back in order
-        c.send(b"".join(be.ws_frame(1, b"m%d" % i, mask=b"abcd") for i in range(100)))
-        for i in range(100):
-            assert be.ws_read_frame(rd) == (1, b"m%d" % i)
-        c.send(be.ws_frame(8, b"\x03\xe8", mask=b"abcd"))
-        assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
-        assert c.closed_by_peer(10)
-    # the upgrade request reached the backend with its Upgrade and Connection fields
-    q = r.backend.requests[0]
-    assert q.first("Upgrade").lower() == "websocket"
-    assert "upgrade" in q.first("Connection", "").lower()
-    assert get(r.port, "/after", host="h.example").status == 200
 
 
 def test_graceful_stop_completes_request_in_flight(proxy, backend_factory):
@@ -356,6 +302,23 @@ def test_backend_closing_keepalive_connections(proxy, backend_factory):
             r = c.request("GET", "/s/%d" % i, host="h.example")
             assert r.status == 200 and r.json() == {"ok": 2}, (i, r)
     assert b1.count == 10 and b2.count == 10
+
+
+# ---- pooled backend closed while idle (detected by its armed recv, no MSG_PEEK) ---------
+
+def test_pooled_backend_closed_while_idle_not_reused(proxy, backend_factory):
+    def answer_then_close(b, conn, req):
+        be.Backend.respond(b, conn, req)
+        return False     # keep-alive was announced, then the server closes the idle conn
+    r = simple(proxy, backend_factory)
+    r.backend.handler = answer_then_close
+    with Client(r.port) as c:
+        for i in range(20):
+            # POST is never retried: a reused dead connection would be a 502
+            resp = c.request("POST", "/p%d" % i, host="h.example", body=b"x" * 10)
+            assert resp.status == 200, (i, resp)
+            time.sleep(0.05)
+    assert r.backend.count == 20
 
 
 def test_max_connections_pauses_and_resumes_accept(proxy, backend_factory):

@@ -1,7 +1,8 @@
 """
 HTTP/1.1 semantics through the real proxy: keep-alive and pipelining, every response framing
 (length, chunked, close-delimited, none), large bodies both ways (the splice path) checked by
-sha256, request bodies, hop-by-hop fields, X-Forwarded-*, and the access log line.
+sha256, request bodies, hop-by-hop fields, X-Forwarded-*, the access log line, HTTP/1.0
+clients (a chunked response is de-chunked and close-delimited) and 204/304/HEAD heads.
 """
 import hashlib
 import re
@@ -12,7 +13,7 @@ import time
 import pytest
 
 import backend as be
-from conftest import ProxySpec
+from conftest import ProxySpec, simple
 from util.http import Client, build_request, get, sha256_sink
 
 pytestmark = pytest.mark.serving
@@ -600,3 +601,85 @@ def test_start_up_warnings_reach_error_log_and_stderr(proxy, backend_factory, tm
     for out in (text, r.stderr()):
         assert "[pool p] sets ca/sni but tls = off" in out, out
         assert "serving" in out, out
+
+
+# ---- HTTP/1.0 clients ------------------------------------------------------------------
+
+@pytest.mark.parametrize("size, step", [(0, 4096), (1, 4096), (10000, 1000), (300000, 7000)])
+def test_http10_client_gets_chunked_response_dechunked(proxy, backend_factory, size, step):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\nX-Be-Mode: chunked\r\n"
+               b"X-Be-Size: %d\r\nX-Be-Chunk: %d\r\n\r\n" % (size, step))
+        resp = c.read_response()
+        assert resp.status == 200, resp
+        assert resp.header("Transfer-Encoding") is None, resp
+        assert resp.header("Content-Length") is None, resp
+        assert resp.header("Connection", "").lower() == "close", resp
+        assert resp.framing == "close"
+        assert resp.body == be.body(size)
+    # same with keep-alive asked: a close-delimited body still ends the connection
+    with Client(r.port) as c:
+        c.send(b"GET /ten HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n"
+               b"X-Be-Mode: chunked\r\nX-Be-Size: %d\r\nX-Be-Chunk: %d\r\n\r\n" % (size, step))
+        resp = c.read_response()
+        assert resp.framing == "close" and resp.body == be.body(size)
+
+
+def test_http10_keepalive_with_content_length_keeps_connection(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for i in range(3):
+            c.send(b"GET /k%d HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n"
+                   b"X-Be-Mode: fixed\r\nX-Be-Size: 100\r\n\r\n" % i)
+            resp = c.read_response()
+            assert resp.status == 200 and resp.body == be.body(100), resp
+            assert resp.header("Connection", "").lower() == "keep-alive", resp
+        assert not c.closed_by_peer(0.3)
+
+
+# ---- 204 / 304 -------------------------------------------------------------------------
+
+def test_304_keeps_content_length_and_fields_no_body(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for i in range(3):
+            c.send(build_request("GET", "/nm%d" % i, "h.example", [
+                ("X-Be-Mode", "fixed"), ("X-Be-Size", "1234"), ("X-Be-Status", "304"),
+                ("X-Be-Header", 'ETag: "v1"'),
+                ("X-Be-Header", "Cache-Control: max-age=60")]))
+            resp = c.read_response()
+            assert resp.status == 304, resp
+            # the representation's length, passed through unmodified; never a body
+            assert resp.all("Content-Length") == ["1234"], resp
+            assert resp.header("ETag") == '"v1"', resp
+            assert resp.header("Cache-Control") == "max-age=60", resp
+            assert resp.header("Transfer-Encoding") is None, resp
+        # nothing followed any 304 head: the next response parses right away
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
+        assert c.buf == b""
+
+
+def test_204_fields_kept_no_body(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        for mode in ("fixed", "chunked", "echo"):
+            c.send(build_request("DELETE", "/x", "h.example", [
+                ("X-Be-Mode", mode), ("X-Be-Status", "204"),
+                ("X-Be-Header", "X-Request-Id: abc")]))
+            resp = c.read_response()
+            assert resp.status == 204, resp
+            assert resp.header("X-Request-Id") == "abc", resp
+            assert resp.header("Transfer-Encoding") is None, resp
+            assert resp.header("Content-Length") is None, resp
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"
+        assert c.buf == b""
+
+
+def test_head_content_length_passed_unmodified(proxy, backend_factory):
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        resp = c.request("HEAD", "/h", host="h.example",
+                         headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", "777")])
+        assert resp.status == 200 and resp.all("Content-Length") == ["777"], resp
+        assert c.request("GET", "/next", host="h.example").json()["target"] == "/next"

@@ -2,7 +2,9 @@
 Routing through the real proxy: every route of config/lync-edge.ini (on plain loopback
 listeners, pools replaced by local backends) reaches its pool; Host and target arrive
 byte-exact; vDirs match case-insensitively on whole segments; no route is 404; a redirect
-route is a 301 to https://host + target.
+route is a 301 to https://host + target; an absolute-form request target is routed by its
+authority and the backend gets a Host matching it (origin-form keeps Host byte-exact), whatever
+the lengths of authority and Host.
 """
 import pytest
 
@@ -148,3 +150,48 @@ def test_no_route_404_keeps_connection(proxy, backend_factory):
         r = c.request("GET", "/app/2", host="known.example")
         assert r.status == 200 and r.json()["target"] == "/app/2"
     assert [q.target for q in b.requests] == [b"/app/2"]
+
+
+def test_absolute_form_routes_by_authority_and_sends_matching_host(proxy, backend_factory):
+    a = backend_factory(name="a")
+    b = backend_factory(name="b")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("A", [a])
+    spec.pool("B", [b])
+    spec.route("ra", host="a.example", pool="A")
+    spec.route("rb", host="b.example", pool="B")
+    r = proxy(spec)
+    with Client(port) as c:
+        resp = c.request("GET", "http://b.example/x?y=%2F", "a.example")
+        assert resp.status == 200 and resp.header("X-Be-Name") == "b"
+        j = resp.json()
+        assert [h for h in j["headers"] if h[0].lower() == "host"] == [["Host", "b.example"]]
+        assert j["target"] == "http://b.example/x?y=%2F"
+        # origin-form: Host passes byte-exact, whatever its case and port
+        resp = c.request("GET", "/x", "A.Example:80")
+        assert resp.header("X-Be-Name") == "a"
+        assert [h for h in resp.json()["headers"] if h[0].lower() == "host"] == \
+            [["Host", "A.Example:80"]]
+    assert r.alive()
+
+
+def test_absolute_form_long_authority_short_host(proxy, backend_factory):
+    # the rewritten head carries the authority twice (target and Host) while the client sent
+    # a one-byte Host: its buffer must be sized for that (was a heap overflow, seen by ASan)
+    b = backend_factory(name="b")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("p", [b], forwarded_for="on")
+    spec.route("r", pool="p")
+    r = proxy(spec)
+    name = "a" * 8000 + ".example"
+    with Client(port, timeout=10) as c:
+        resp = c.request("GET", "http://%s/x" % name, "h")
+        assert resp.status == 200
+        j = resp.json()
+        assert [h for h in j["headers"] if h[0].lower() == "host"] == [["Host", name]]
+        assert [h[1] for h in j["headers"] if h[0].lower() == "x-forwarded-for"] == \
+            ["127.0.0.1"]
+        assert c.request("GET", "/after", "h").status == 200
+    assert r.alive()
