@@ -14,15 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct cidr {
-	uint8_t		 addr[16];	/* network address, host bits zero */
-	uint8_t		 bits;		/* 0..128 */
-};
-
-struct cidr_list {
-	struct cidr	*v;		/* calloc'd; cidr_list_free() */
-	int		 n;
-};
+#include "core/lib/cidr-t.h"
 
 /* "ADDR" (a single host) or "ADDR/BITS". IPv6 without brackets. Host bits must be zero.
  * Returns 0, or -1 with a reason in why (static text). */
