@@ -52,4 +52,19 @@ enum pp_sig {
 	PP_SIG_MAYBE,		/* a strict prefix of one: wait for more bytes to tell */
 };
 
+/* pp_conn_step(): what the connection layer does with a listener's first bytes. */
+enum pp_verdict {
+	PP_REJECT = -1,		/* close the connection, log `why` */
+	PP_NEED_MORE = 0,	/* read more (the header cap bounds how much) */
+	PP_ACCEPT = 1,		/* header consumed: the client address is known */
+};
+
+struct pp_conn {
+	struct pp_hdr	 hdr;
+	struct sockaddr_storage client;	/* hdr.src, or the peer for LOCAL / UNKNOWN */
+	socklen_t	 client_len;
+	uint32_t	 consumed;	/* bytes of the header: TLS/HTTP starts after them */
+	const char	*why;		/* on PP_REJECT */
+};
+
 #endif

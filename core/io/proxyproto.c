@@ -23,7 +23,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "core/lib/cidr.h"
 
 static const uint8_t v2sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51,
 				   0x55, 0x49, 0x54, 0x0A };
@@ -318,4 +321,89 @@ pp_parse(const void *buf, size_t len, size_t max, struct pp_hdr *h)
 	if (p[0] == 'P')
 		return parse_v1((const char *)p, len, h);
 	return parse_v2(p, len, max, h);
+}
+
+enum pp_verdict
+pp_conn_step(const struct cidr_list *from, const struct sockaddr *peer, socklen_t peerlen,
+	     const void *buf, size_t len, size_t max, struct pp_conn *c)
+{
+	const uint8_t *p = buf;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (!cidr_list_match(from, peer)) {
+		c->why = "peer not in proxy_protocol_from";
+		return PP_REJECT;
+	}
+	rc = pp_parse(buf, len, max, &c->hdr);
+	if (rc < 0) {
+		c->why = c->hdr.why ? c->hdr.why : pp_strerror(rc);
+		return PP_REJECT;
+	}
+	if (rc == 0)
+		return PP_NEED_MORE;
+	switch (pp_signature(p + rc, len - (size_t)rc)) {
+	case PP_SIG_YES:
+		c->why = "a second PROXY header follows the first";
+		return PP_REJECT;
+	case PP_SIG_MAYBE:
+		return PP_NEED_MORE;
+	case PP_SIG_NO:
+		break;
+	}
+	c->consumed = (uint32_t)rc;
+	if (c->hdr.local) {
+		if (peerlen > sizeof(c->client))
+			peerlen = sizeof(c->client);
+		memcpy(&c->client, peer, peerlen);
+		c->client_len = peerlen;
+	} else {
+		c->client = c->hdr.src;
+		c->client_len = c->hdr.addrlen;
+	}
+	return PP_ACCEPT;
+}
+
+static void
+fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s->sin6_port));
+	}
+}
+
+char *
+pp_format(const struct pp_hdr *h, char *buf, size_t len)
+{
+	char src[64], dst[64];
+	int n;
+
+	if (h->local) {
+		n = snprintf(buf, len, "PROXY v%u %s", h->version,
+			     h->version == 1 ? "UNKNOWN" : "LOCAL");
+	} else {
+		fmt_addr(&h->src, src, sizeof(src));
+		fmt_addr(&h->dst, dst, sizeof(dst));
+		n = snprintf(buf, len, "PROXY v%u %s %s -> %s", h->version,
+			     h->src.ss_family == AF_INET ? "TCP4" : "TCP6", src, dst);
+	}
+	if (n < 0 || (size_t)n >= len)
+		return buf;
+	if (h->ntlvs > 0)
+		n += snprintf(buf + n, len - (size_t)n, " tlvs=%u", h->ntlvs);
+	if (h->has_aws_vpce && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " aws_vpce=%s", h->aws_vpce);
+	if (h->has_azure_linkid && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " azure_linkid=%u", h->azure_linkid);
+	return buf;
 }

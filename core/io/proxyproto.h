@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "core/io/proxyproto-t.h"
+#include "core/lib/cidr-t.h"
 
 /*
  * Parses the header at buf[0..len), the bytes received so far from the connection's first.
@@ -32,5 +33,27 @@ enum pp_sig pp_signature(const void *buf, size_t len);
 
 /* A short static text for -PP_E_* (the enum name spelled out), for logs. */
 const char *pp_strerror(int rc);
+
+/*
+ * The whole decision for a `proxy_protocol = on` listener, to call with the bytes received so
+ * far (from the first; len may be 0 right after accept):
+ *  - a peer outside `from` (proxy_protocol_from) is refused at once, whatever it sent;
+ *  - a malformed, truncated-but-invalid or oversized (`max`, 0: PP_MAX_DEFAULT) header is
+ *    refused;
+ *  - a header followed by another PROXY signature (a client's own header passed through by a
+ *    cloud balancer) is refused; to tell, up to 12 bytes after the header are needed, so
+ *    "need more" lasts until the first application bytes arrive (or a prefix rules it out);
+ *  - otherwise PP_ACCEPT: c->client is the address to use for routing, source_hash, limits,
+ *    the auth guard, logs and X-Forwarded-For (the peer itself for LOCAL/UNKNOWN headers, e.g.
+ *    the balancer's health checks), and buf + c->consumed is the first TLS/HTTP byte.
+ * Pure; any worker.
+ */
+enum pp_verdict pp_conn_step(const struct cidr_list *from, const struct sockaddr *peer,
+			     socklen_t peerlen, const void *buf, size_t len, size_t max,
+			     struct pp_conn *c);
+
+/* One log fragment for an accepted header: "PROXY v2 TCP4 SRC:PORT -> DST:PORT tlvs=N
+ * aws_vpce=ID azure_linkid=N" (or "PROXY v2 LOCAL"). Returns buf. len >= 160 is enough. */
+char *pp_format(const struct pp_hdr *h, char *buf, size_t len);
 
 #endif

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "core/io/proxyproto.h"
+#include "core/lib/cidr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,6 +42,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	(void)pp_strerror(rc);
+
+	/* the connection-level decision over the same bytes, from a trusted peer */
+	static struct cidr_list from;
+	static char err[64];
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001) };
+	struct pp_conn pc;
+	char line[200];
+
+	if (from.n == 0 && cidr_list_parse("10.0.0.0/8", &from, err, sizeof(err)) < 0)
+		abort();
+	if (pp_conn_step(&from, (struct sockaddr *)&peer, sizeof(peer), c, size, max, &pc) ==
+	    PP_ACCEPT) {
+		if (pc.consumed == 0 || pc.consumed >= size || pc.client_len == 0)
+			abort();	/* accepted only with a byte after the header */
+		(void)pp_format(&pc.hdr, line, sizeof(line));
+		(void)pp_format(&pc.hdr, line, 7);
+	}
 	free(c);
 	return 0;
 }

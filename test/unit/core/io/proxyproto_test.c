@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "core/io/proxyproto.h"
+#include "core/lib/cidr.h"
 #include "core/api-t.h"
 #include "test/unit/check.h"
 
@@ -278,11 +279,108 @@ test_signature(void)
 		CHECK(pp_strerror(-e) != NULL);
 }
 
+static struct sockaddr_storage
+peer(const char *a, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	} else {
+		inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	}
+	return ss;
+}
+
+static void
+test_conn_step(void)
+{
+	struct cidr_list from = { 0 };
+	struct sockaddr_storage lb = peer("10.0.0.5", 40000), other = peer("192.0.2.1", 40000);
+	struct sockaddr_storage lb6 = peer("::ffff:10.0.0.6", 40000);
+	struct pp_conn c;
+	char err[128], buf[200];
+	const char *v1 = "PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n\x16\x03\x01";
+	size_t hl = strlen("PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n");
+
+	CHECK(cidr_list_parse("10.0.0.0/24", &from, err, sizeof(err)) == 0);
+	/* a peer outside proxy_protocol_from: refused before any byte */
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&other, sizeof(other), "", 0, 0, &c) ==
+	      PP_REJECT);
+	CHECK_STR(c.why, "peer not in proxy_protocol_from");
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&other, sizeof(other), v1, strlen(v1), 0,
+			   &c) == PP_REJECT);
+	/* trusted: need more until the header and a first byte after it are there */
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), "", 0, 0, &c) ==
+	      PP_NEED_MORE);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), v1, hl - 1, 0, &c) ==
+	      PP_NEED_MORE);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), v1, hl, 0, &c) ==
+	      PP_NEED_MORE);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb6, sizeof(lb6), v1, hl + 1, 0, &c) ==
+	      PP_ACCEPT);
+	CHECK(c.consumed == hl && c.client_len == sizeof(struct sockaddr_in));
+	CHECK_STR(ntop(&c.client, buf, sizeof(buf)), "203.0.113.7/5555");
+	CHECK_STR(pp_format(&c.hdr, buf, sizeof(buf)),
+		  "PROXY v1 TCP4 203.0.113.7:5555 -> 10.0.0.1:443");
+	/* a second header inside the first */
+	const char *two = "PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\nPROXY TCP4 6.6.6.6 "
+			  "10.0.0.1 1 2\r\n";
+
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), two, hl + 3, 0, &c) ==
+	      PP_NEED_MORE);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), two, hl + 6, 0, &c) ==
+	      PP_REJECT);
+	CHECK_STR(c.why, "a second PROXY header follows the first");
+	uint8_t b[64];
+	size_t n = v2(b, 0x21, 0x11, "\x01\x02\x03\x04\x0a\x00\x00\x01\x00\x50\x01\xbb", 12);
+
+	memcpy(b + n, SIG, 12);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), b, n + 12, 0, &c) ==
+	      PP_REJECT);
+	/* "PROPFIND" after the header is HTTP, not a header */
+	memcpy(b + n, "PROPFIND", 8);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), b, n + 8, 0, &c) ==
+	      PP_ACCEPT);
+	CHECK_STR(ntop(&c.client, buf, sizeof(buf)), "1.2.3.4/80");
+	/* LOCAL (health check): the peer is the client */
+	n = v2(b, 0x20, 0x00, NULL, 0);
+	memcpy(b + n, "GET ", 4);
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), b, n + 4, 0, &c) ==
+	      PP_ACCEPT);
+	CHECK(c.consumed == 16 && c.hdr.local);
+	CHECK_STR(ntop(&c.client, buf, sizeof(buf)), "10.0.0.5/40000");
+	CHECK_STR(pp_format(&c.hdr, buf, sizeof(buf)), "PROXY v2 LOCAL");
+	/* garbage from a trusted peer: refused with the parser's reason */
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), "GET / HTTP/1.1\r\n", 16,
+			   0, &c) == PP_REJECT);
+	CHECK_STR(c.why, "no PROXY protocol signature");
+	/* the TLV fields in the log fragment */
+	uint8_t body[80];
+
+	memcpy(body, "\xc0\x00\x02\x0a\xc6\x33\x64\x01\xdc\x04\x01\xbb", 12);
+	memcpy(body + 12, "\xEA\x00\x06\x01vpce1\xEE\x00\x05\x01\x2a\x00\x00\x00", 17);
+	n = v2(b, 0x21, 0x11, body, 29);
+	b[n] = 0x16;
+	CHECK(pp_conn_step(&from, (struct sockaddr *)&lb, sizeof(lb), b, n + 1, 0, &c) ==
+	      PP_ACCEPT);
+	CHECK_STR(pp_format(&c.hdr, buf, sizeof(buf)),
+		  "PROXY v2 TCP4 192.0.2.10:56324 -> 198.51.100.1:443 tlvs=2 aws_vpce=vpce1 "
+		  "azure_linkid=42");
+	/* a tiny buffer is not overrun */
+	CHECK(strlen(pp_format(&c.hdr, buf, 10)) == 9);
+	cidr_list_free(&from);
+}
+
 int
 main(void)
 {
 	test_v1();
 	test_v2();
 	test_signature();
+	test_conn_step();
 	return check_done();
 }
