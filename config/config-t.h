@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/lib/cidr-t.h"
+
 #define CFG_MAX_LISTENERS	64	/* routes name listeners in a 64-bit set */
 
 enum cfg_proto {
@@ -76,6 +78,13 @@ struct cfg_listener {
 	bool		 session_tickets;	/* copied from [tls] */
 	uint64_t	 header_timeout;
 	uint64_t	 idle_timeout;
+	/* scale-out behind balancers */
+	bool		 proxy_protocol;	/* a PROXY v1/v2 header precedes TLS/HTTP */
+	struct cidr_list proxy_protocol_from;	/* peers allowed to send it (n = 0: unset) */
+	int		 proxy_protocol_from_line;
+	struct cidr_list real_ip_from;		/* trusted X-Forwarded-For hops (n = 0: off) */
+	char		*ticket_keys;		/* HAProxy-format ticket key file, NULL: own keys */
+	int		 ticket_keys_line;
 };
 
 struct cfg_server {

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/lib/cidr.h"
 #include "core/lib/log.h"
 
 #define CFG_MAX_LINE	4096
@@ -761,6 +762,30 @@ set_route_redirect(struct loader *ld, void *obj, const struct cfg_key *k, const 
 	return NULL;
 }
 
+/* CIDR[,CIDR...] into a struct cidr_list at the key's offset */
+static const char *
+set_cidr_list(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cidr_list *l = FIELD(obj, k, struct cidr_list);
+	struct cidr_list nl;
+	char why[200];
+
+	if (cidr_list_parse(val, &nl, why, sizeof(why)) < 0)
+		return msgf(ld, "%s: %s", k->name, why);
+	cidr_list_free(l);
+	*l = nl;
+	if (strcmp(k->name, "proxy_protocol_from") == 0)
+		((struct cfg_listener *)obj)->proxy_protocol_from_line = ld->line;
+	return NULL;
+}
+
+static const char *
+set_ticket_keys(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	((struct cfg_listener *)obj)->ticket_keys_line = ld->line;
+	return set_file(ld, obj, k, val);
+}
+
 /* ---- the key table ---- */
 
 #define G(f)	offsetof(struct cfg_global, f)
@@ -810,6 +835,19 @@ static const struct cfg_key keys[] = {
 	  "duration", "time to receive a full request head (and the TLS handshake)", false },
 	{ SEC_LISTENER, "idle_timeout", set_duration, L(idle_timeout), "1800s", 1, DUR_MAX,
 	  "duration", "keep-alive / long-poll inactivity on the client side", false },
+	{ SEC_LISTENER, "proxy_protocol", set_bool, L(proxy_protocol), "off", 0, 0, "on | off",
+	  "every connection starts with a PROXY protocol v1 or v2 header (read before TLS) whose "
+	  "client address replaces the peer's; needs proxy_protocol_from", false },
+	{ SEC_LISTENER, "proxy_protocol_from", set_cidr_list, L(proxy_protocol_from), NULL, 0, 0,
+	  "CIDR[,CIDR...]", "balancers allowed to send the PROXY header; a connection from "
+	  "elsewhere is closed and logged", false },
+	{ SEC_LISTENER, "real_ip_from", set_cidr_list, L(real_ip_from), NULL, 0, 0,
+	  "CIDR[,CIDR...]", "trusted HTTP balancers: from them, the rightmost X-Forwarded-For "
+	  "address not in this list is the client (nginx realip, recursive)", false },
+	{ SEC_LISTENER, "ticket_keys", set_ticket_keys, L(ticket_keys), NULL, 0, 0, "file",
+	  "TLS session-ticket keys shared by several instances, HAProxy's format (base64 lines of "
+	  "48 or 80 bytes; the last 3 decrypt, the second-to-last encrypts; append a key and "
+	  "reload to rotate; docs/tls.md); default: per-process keys", false },
 
 	{ SEC_POOL, "server", set_server, 0, NULL, 0, 0, "HOST:PORT [weight=N] [backup]",
 	  "a backend server, repeatable; the host must resolve", true },
@@ -1158,6 +1196,28 @@ check_listeners(struct loader *ld)
 			cfg_error(ld->err, ld->file, l->line,
 				  "[listener %s] has tls = on but no certificate (set certificate and "
 				  "private_key here or in [tls])", l->name);
+		if (l->proxy_protocol_from.n > 0 && !l->proxy_protocol)
+			cfg_error(ld->err, ld->file, l->proxy_protocol_from_line,
+				  "[listener %s]: proxy_protocol_from without proxy_protocol = on",
+				  l->name);
+		if (l->proxy_protocol && l->proxy_protocol_from.n == 0)
+			cfg_error(ld->err, ld->file, l->line,
+				  "[listener %s]: proxy_protocol = on needs proxy_protocol_from = "
+				  "CIDR[,CIDR...] (the balancers' addresses)", l->name);
+		/* TODO(stream): remove once the connection layer applies them (core/io/proxyproto.h,
+		 * core/http/realip.h describe the hooks) */
+		if (l->proxy_protocol || l->real_ip_from.n > 0)
+			log_warn("%s:%d: [listener %s]: %s parsed but not applied yet by this build "
+				 "(the connection hook is pending): connections are served as without it",
+				 ld->file, l->line, l->name,
+				 l->proxy_protocol ? "proxy_protocol" : "real_ip_from");
+		if (l->ticket_keys != NULL && !l->tls)
+			cfg_error(ld->err, ld->file, l->ticket_keys_line,
+				  "[listener %s]: ticket_keys needs tls = on", l->name);
+		else if (l->ticket_keys != NULL && !c->tls.session_tickets)
+			cfg_error(ld->err, ld->file, l->ticket_keys_line,
+				  "[listener %s]: ticket_keys, but session_tickets = off in [tls]",
+				  l->name);
 		if (!l->tls && l->ncerts > 0)
 			log_warn("%s:%d: [listener %s] has a certificate but tls = off", ld->file,
 				 l->certs[0].line, l->name);
@@ -1386,6 +1446,9 @@ config_free(struct config *c)
 			free(l->certs[j].private_key);
 		}
 		free(l->certs);
+		cidr_list_free(&l->proxy_protocol_from);
+		cidr_list_free(&l->real_ip_from);
+		free(l->ticket_keys);
 	}
 	free(c->listeners);
 	for (int i = 0; i < c->npools; i++) {
@@ -1462,6 +1525,19 @@ dump_dur(FILE *f, const char *k, uint64_t ms)
 }
 
 static void
+dump_cidrs(FILE *f, const char *k, const struct cidr_list *l)
+{
+	char buf[64];
+
+	if (l->n == 0)
+		return;
+	fprintf(f, "%s = ", k);
+	for (int i = 0; i < l->n; i++)
+		fprintf(f, "%s%s", i ? "," : "", cidr_format(&l->v[i], buf, sizeof(buf)));
+	fputc('\n', f);
+}
+
+static void
 dump_protocols(FILE *f, unsigned p)
 {
 	fprintf(f, "protocols =%s%s%s%s\n", p & CFG_TLS10 ? " TLSv1" : "",
@@ -1505,6 +1581,11 @@ config_dump(const struct config *c, FILE *f)
 				l->certs[j].private_key);
 		dump_dur(f, "header_timeout", l->header_timeout);
 		dump_dur(f, "idle_timeout", l->idle_timeout);
+		fprintf(f, "proxy_protocol = %s\n", l->proxy_protocol ? "on" : "off");
+		dump_cidrs(f, "proxy_protocol_from", &l->proxy_protocol_from);
+		dump_cidrs(f, "real_ip_from", &l->real_ip_from);
+		if (l->ticket_keys)
+			fprintf(f, "ticket_keys = %s\n", l->ticket_keys);
 	}
 	for (int i = 0; i < c->npools; i++) {
 		const struct cfg_pool *p = &c->pools[i];

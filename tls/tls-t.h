@@ -57,6 +57,25 @@ struct tls_tickets {
 	struct tls_ticket_keys *retired[2];
 };
 
+/*
+ * Keys from a `ticket_keys` file (HAProxy's format, docs/tls.md): shared by every instance
+ * that reads the same file. Immutable once loaded; owned by the tls_server of the listener.
+ */
+#define TLS_FILE_KEYS		3	/* the last 3 of the file decrypt (HAProxy TLS_TICKETS_NO) */
+#define TLS_FILE_KEY_ENC	1	/* ...and the second-to-last (of those 3: index 1) encrypts */
+
+struct tls_file_key {
+	uint8_t		 name[TLS_TICKET_NAME_LEN];
+	uint8_t		 aes[32];	/* AES-128 (48-byte keys) or AES-256 (80-byte keys) */
+	uint8_t		 hmac[32];
+	uint8_t		 len;		/* 16 or 32: of aes and of hmac */
+};
+
+struct tls_file_keys {
+	struct tls_file_key k[TLS_FILE_KEYS];	/* oldest first; k[TLS_FILE_KEY_ENC] encrypts */
+	int		 nfile;			/* keys in the file (>= TLS_FILE_KEYS) */
+};
+
 /* A DNS name a certificate covers: lower case, no trailing dot; "*.x" = wildcard. */
 struct tls_name {
 	char		*name;
@@ -77,6 +96,7 @@ struct tls_cert {
 
 /* A TLS listener: its certificates, first = default (no SNI, or no match). */
 struct tls_server {
+	struct tls_file_keys *file_keys;	/* `ticket_keys`; NULL: the process keys */
 	struct tls_cert	*certs;
 	int		 ncerts;
 	unsigned	 protocols;	/* enum cfg_proto bits */

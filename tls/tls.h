@@ -35,6 +35,22 @@ int tls_tickets_rotate(struct tls_tickets *t);
 /* Frees every key set. Only when no worker can run a handshake any more. */
 void tls_tickets_destroy(struct tls_tickets *t);
 
+/*
+ * Parses a `ticket_keys` file's text (HAProxy's format: one base64 key per line, 48 or 80
+ * bytes each, all the same size, at least TLS_FILE_KEYS of them; empty lines and lines
+ * starting with '#' are skipped) into out: its last TLS_FILE_KEYS keys. Returns 0, or -1 with
+ * *line (1-based, 0: the whole file) and *why (static text). Pure; any thread.
+ */
+int tls_file_keys_parse(const char *text, size_t len, struct tls_file_keys *out, int *line,
+			const char **why);
+
+/* wolfSSL SessionTicketEncCb over a struct tls_file_keys (arg); see docs/tls.md. Exposed for
+ * unit tests; installed by tls_server_new for listeners with ticket_keys. */
+struct WOLFSSL;
+int tls_ticket_file_cb(struct WOLFSSL *ssl, unsigned char key_name[16], unsigned char iv[16],
+		       unsigned char mac[32], int enc, unsigned char *ticket, int in_len,
+		       int *out_len, void *arg);
+
 /* ---- listener side -------------------------------------------------------------------- */
 
 /*
@@ -42,8 +58,9 @@ void tls_tickets_destroy(struct tls_tickets *t);
  * config file `file`: loads each PEM chain and key, checks that they match, that the
  * certificate is already valid (expired or expiring within TLS_EXPIRY_WARN_DAYS days: a
  * warning in the error log), applies protocols (TLSv1.0/1.1 are refused: not compiled in),
- * AEAD-only suites in server order, ALPN http/1.1, and session tickets with `tk`'s keys
- * (NULL: tls_tickets_global; tls_tickets_init must have run) or none. wolfSSL's locked
+ * AEAD-only suites in server order, ALPN http/1.1, and session tickets with the keys of
+ * l->ticket_keys when set (read now: a bad file is an error at l->ticket_keys_line), else
+ * `tk`'s keys (NULL: tls_tickets_global; tls_tickets_init must have run), or none. wolfSSL's locked
  * server session cache is off. Returns NULL with the reasons in err. Control thread.
  */
 struct tls_server *tls_server_new(const char *file, const struct cfg_listener *l,

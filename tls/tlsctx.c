@@ -368,7 +368,8 @@ fail:
 }
 
 static int
-server_tickets(WOLFSSL_CTX *ctx, unsigned protocols, bool on, struct tls_tickets *tk)
+server_tickets(WOLFSSL_CTX *ctx, unsigned protocols, bool on, struct tls_tickets *tk,
+	       struct tls_file_keys *fk)
 {
 	if (!on) {
 		if (wolfSSL_CTX_NoTicketTLSv12(ctx) != WOLFSSL_SUCCESS)
@@ -378,8 +379,9 @@ server_tickets(WOLFSSL_CTX *ctx, unsigned protocols, bool on, struct tls_tickets
 			return -1;
 		return 0;
 	}
-	if (wolfSSL_CTX_set_TicketEncCb(ctx, tls_ticket_cb) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_set_TicketEncCtx(ctx, tk) != WOLFSSL_SUCCESS ||
+	if (wolfSSL_CTX_set_TicketEncCb(ctx, fk ? tls_ticket_file_cb : tls_ticket_cb) !=
+	    WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_TicketEncCtx(ctx, fk ? (void *)fk : (void *)tk) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_set_TicketHint(ctx, TLS_SESSION_LIFETIME_S) != WOLFSSL_SUCCESS)
 		return -1;
 	/* Returns SUCCESS natively but the previous timeout with OPENSSL_EXTRA (the system
@@ -438,7 +440,8 @@ load_cert(struct tls_cert *c, const struct cfg_cert *pair, const struct tls_serv
 		goto out;
 	}
 	c->ctx = server_ctx_new(s->protocols);
-	if (c->ctx == NULL || server_tickets(c->ctx, s->protocols, s->session_tickets, tk) < 0) {
+	if (c->ctx == NULL || server_tickets(c->ctx, s->protocols, s->session_tickets, tk,
+						      s->file_keys) < 0) {
 		WHERE_ERR(w, pair->line, "certificate %s: cannot set up a wolfSSL context",
 			  pair->certificate);
 		goto out;
@@ -526,6 +529,44 @@ proto_problem(unsigned p)
 	return NULL;
 }
 
+/* Reads l->ticket_keys into s->file_keys. 0, or -1 with the reason at the key's line. */
+static int
+load_file_keys(struct tls_server *s, const struct cfg_listener *l, const struct where *w)
+{
+	const char *why = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc, line = 0;
+
+	rc = read_file(l->ticket_keys, &text, &len);
+	if (rc < 0) {
+		WHERE_ERR(w, l->ticket_keys_line, "ticket_keys %s: cannot read: %s", l->ticket_keys,
+			  rc == -EFBIG ? "file too large" : strerror(-rc));
+		return -1;
+	}
+	s->file_keys = calloc(1, sizeof(*s->file_keys));
+	if (s->file_keys == NULL) {
+		WHERE_ERR(w, l->ticket_keys_line, "%s", "out of memory");
+		rc = -1;
+	} else if (tls_file_keys_parse(text, len, s->file_keys, &line, &why) < 0) {
+		if (line > 0)
+			WHERE_ERR(w, l->ticket_keys_line, "ticket_keys %s:%d: %s", l->ticket_keys,
+				  line, why);
+		else
+			WHERE_ERR(w, l->ticket_keys_line, "ticket_keys %s: %s", l->ticket_keys, why);
+		rc = -1;
+	} else {
+		log_info("[listener %s]: %d session-ticket keys in %s (AES-%d): the last %d "
+			 "decrypt, key #%d encrypts", l->name, s->file_keys->nfile, l->ticket_keys,
+			 s->file_keys->k[0].len * 8, TLS_FILE_KEYS,
+			 s->file_keys->nfile - TLS_FILE_KEYS + TLS_FILE_KEY_ENC + 1);
+		rc = 0;
+	}
+	explicit_bzero(text, len);
+	free(text);
+	return rc;
+}
+
 struct tls_server *
 tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_tls_defaults *def,
 	       struct tls_tickets *tk, struct cfg_errors *err)
@@ -568,6 +609,11 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 	s->ncerts = npairs;
 	s->protocols = l->protocols;
 	s->session_tickets = l->session_tickets;
+	if (l->session_tickets && l->ticket_keys != NULL &&
+	    load_file_keys(s, l, &w) < 0) {
+		tls_server_free(s);
+		return NULL;
+	}
 	for (int i = 0; i < npairs; i++)
 		bad |= load_cert(&s->certs[i], &pairs[i], s, tk, &w) < 0;
 	if (bad) {
@@ -586,6 +632,9 @@ tls_server_free(struct tls_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->file_keys != NULL)
+		explicit_bzero(s->file_keys, sizeof(*s->file_keys));
+	free(s->file_keys);
 	for (int i = 0; i < s->ncerts; i++) {
 		struct tls_cert *c = &s->certs[i];
 

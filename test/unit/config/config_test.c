@@ -436,6 +436,71 @@ test_reference_doc(void)
 	free(doc);
 }
 
+/* scale-out keys: proxy_protocol, proxy_protocol_from, real_ip_from, ticket_keys */
+static void
+test_scaleout(void)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c;
+	char *dump = NULL;
+	size_t dlen = 0;
+	FILE *f;
+
+	c = config_load_string("t.ini",
+		"[listener l]\nbind = 127.0.0.1:8443\ntls = on\ncertificate = c.pem\n"
+		"private_key = k.pem\nproxy_protocol = on\n"
+		"proxy_protocol_from = 10.0.0.0/8, 2001:db8::/32\n"
+		"real_ip_from = 192.0.2.0/24\nticket_keys = /etc/ringedge/tickets.keys\n"
+		"[listener plain]\nbind = 127.0.0.1:8080\n"
+		"[pool p]\nserver = 127.0.0.1:9000\n[route r]\npool = p\n", NOIO, &err);
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fputs(err.text ? err.text : "?\n", stderr);
+		cfg_errors_free(&err);
+		return;
+	}
+	CHECK(c->listeners[0].proxy_protocol);
+	CHECK(c->listeners[0].proxy_protocol_from.n == 2);
+	CHECK(c->listeners[0].real_ip_from.n == 1);
+	CHECK_STR(c->listeners[0].ticket_keys, "/etc/ringedge/tickets.keys");
+	CHECK(!c->listeners[1].proxy_protocol && c->listeners[1].proxy_protocol_from.n == 0 &&
+	      c->listeners[1].real_ip_from.n == 0 && c->listeners[1].ticket_keys == NULL);
+	f = open_memstream(&dump, &dlen);
+	config_dump(c, f);
+	fclose(f);
+	CHECK(strstr(dump, "proxy_protocol = on\nproxy_protocol_from = 10.0.0.0/8,2001:db8::/32\n"
+			   "real_ip_from = 192.0.2.0/24\n"
+			   "ticket_keys = /etc/ringedge/tickets.keys\n") != NULL);
+	free(dump);
+	config_free(c);
+
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nproxy_protocol_from = 10.0.0.0/8\n",
+		   NOIO, "t.ini:9: [listener m]: proxy_protocol_from without proxy_protocol = on");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nproxy_protocol = on\n", NOIO,
+		   "t.ini:7: [listener m]: proxy_protocol = on needs proxy_protocol_from = "
+		   "CIDR[,CIDR...] (the balancers' addresses)");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nproxy_protocol = on\n"
+		   "proxy_protocol_from = 10.0.0.1/8\n", NOIO,
+		   "t.ini:10: proxy_protocol_from: bad CIDR \"10.0.0.1/8\": host bits set after "
+		   "the prefix (write the network address)");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nreal_ip_from = 10.0.0.0/8,lb1\n",
+		   NOIO, "t.ini:9: real_ip_from: bad CIDR \"lb1\": not an IPv4 or IPv6 address");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nreal_ip_from = ,\n", NOIO,
+		   "t.ini:9: real_ip_from: empty list (expected CIDR[,CIDR...])");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nproxy_protocol = maybe\n", NOIO,
+		   "t.ini:9: proxy_protocol: expected on or off, got \"maybe\"");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nticket_keys = k\n", NOIO,
+		   "t.ini:9: [listener m]: ticket_keys needs tls = on");
+	EXPECT_ERR(BASE "[tls]\nsession_tickets = off\ncertificate = c\nprivate_key = k\n"
+		   "[listener m]\nbind = 127.0.0.1:8081\ntls = on\nticket_keys = k\n", NOIO,
+		   "t.ini:14: [listener m]: ticket_keys, but session_tickets = off in [tls]");
+	EXPECT_ERR(BASE "[tls]\ncertificate = c\nprivate_key = k\n"
+		   "[listener m]\nbind = 127.0.0.1:8081\ntls = on\n"
+		   "ticket_keys = /nonexistent/tickets.keys\n", CONFIG_NO_RESOLVE,
+		   "t.ini:13: ticket_keys: cannot read \"/nonexistent/tickets.keys\": No such file "
+		   "or directory");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -447,6 +512,7 @@ main(int argc, char **argv)
 	test_errors();
 	test_file_errors();
 	test_examples();
+	test_scaleout();
 	test_reference_doc();
 	return check_done();
 }
