@@ -342,6 +342,35 @@ test_rules(void)
 	}
 }
 
+/* a reload (SIGHUP) gives new thresholds to the same table: its state stays */
+static void
+test_reload(void)
+{
+	struct guard *g = guard_create(&defaults);
+	struct guard_params p = defaults;
+	struct guard_verdict v;
+	char pw[16];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(pw, sizeof(pw), "p%d", i);
+		try(g, "contoso\\gina", 700 + (unsigned)i, pw, false, T0, NULL);
+	}
+	try(g, "contoso\\hank", 800, "a", false, T0, NULL);
+	p.user_failures = 2;
+	p.max_tracked_keys = 1;		/* ignored: the table keeps its size */
+	guard_set_params(g, &p);
+	CHECK(check(g, "contoso\\gina", 1, "z", T0 + 1, &v) == GUARD_LOCKED);
+	CHECK(check(g, "contoso\\hank", 1, "z", T0 + 1, &v) == GUARD_ALLOW);
+	try(g, "contoso\\hank", 801, "b", false, T0 + 1, NULL);
+	CHECK(check(g, "contoso\\hank", 1, "z", T0 + 2, &v) == GUARD_LOCKED);
+	for (int i = 0; i < 100; i++) {
+		snprintf(pw, sizeof(pw), "u%d", i);
+		try(g, pw, 900 + (unsigned)i, "x", false, T0 + 3, NULL);
+	}
+	CHECK(guard_tracked(g) > 100);
+	guard_destroy(g);
+}
+
 static long
 rss_kib(void)
 {
@@ -471,6 +500,7 @@ main(void)
 	test_growth_and_events();
 	test_sweep();
 	test_rules();
+	test_reload();
 	test_spray_bounded();
 	test_threads();
 	return check_done();
