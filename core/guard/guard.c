@@ -166,6 +166,14 @@ get(struct shard *s, uint64_t key, enum guard_what what, const struct guard_atte
 
 /* ---- windows and locks ---- */
 
+/* Workers cache their clock per loop iteration, so one may call with a `now` a little older
+ * than a time another one stored: such a difference is zero, never a wrapped huge number. */
+static uint64_t
+since(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
 static uint64_t
 window_of(const struct guard_params *p, enum guard_what w)
 {
@@ -177,7 +185,7 @@ roll(struct gentry *e, uint64_t now, uint64_t win)
 {
 	uint64_t periods;
 
-	if (now < e->win_start + win)
+	if (since(now, e->win_start) < win)
 		return;
 	periods = (now - e->win_start) / win;
 	e->prev = periods == 1 ? e->cur : 0;
@@ -191,7 +199,7 @@ count(struct gentry *e, uint64_t now, uint64_t win)
 	uint64_t left;
 
 	roll(e, now, win);
-	left = win - (now - e->win_start);
+	left = win - since(now, e->win_start);
 	return e->cur + (uint32_t)((uint64_t)e->prev * left / win);
 }
 
@@ -379,7 +387,8 @@ guard_attempt_init(struct guard_attempt *a, const char *user_key, const void *ad
 static bool
 is_familiar(const struct shard *s, const struct gentry *e, uint64_t now)
 {
-	return e != NULL && e->last_success != 0 && now - e->last_success < s->p.familiar_time;
+	return e != NULL && e->last_success != 0 &&
+	       since(now, e->last_success) < s->p.familiar_time;
 }
 
 static void
@@ -422,7 +431,7 @@ guard_check(struct guard *g, const struct guard_attempt *a, uint64_t now, bool l
 		e = find(s, a->user_h);
 		if (e != NULL && is_locked(s, e, now, &v->events) && !v->familiar)
 			verdict(v, GUARD_LOCKED, GUARD_USER, e->locked_until);
-		if (e != NULL && a->has_pw && now - e->last_bad < s->p.user_window)
+		if (e != NULL && a->has_pw && since(now, e->last_bad) < s->p.user_window)
 			for (int k = 0; k < BAD_PW_KEPT; k++)
 				if (e->bad_pw[k] == a->pw_hash && e->last_bad != 0)
 					verdict(v, GUARD_REPEAT, GUARD_USER, 0);
@@ -443,7 +452,7 @@ repeated(struct guard *g, const struct guard_attempt *a, uint64_t now)
 
 	pthread_mutex_lock(&s->mu);
 	e = get(s, a->user_h, GUARD_USER, a, now);
-	if (e->last_bad != 0 && now - e->last_bad >= s->p.user_window)
+	if (e->last_bad != 0 && since(now, e->last_bad) >= s->p.user_window)
 		memset(e->bad_pw, 0, sizeof(e->bad_pw));
 	for (int k = 0; k < BAD_PW_KEPT; k++)
 		seen |= e->last_bad != 0 && e->bad_pw[k] == a->pw_hash;

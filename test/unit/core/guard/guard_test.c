@@ -371,6 +371,27 @@ test_reload(void)
 	guard_destroy(g);
 }
 
+/* workers' cached clocks differ a little: a `now` older than a stored time is no wrap */
+static void
+test_clock_skew(void)
+{
+	struct guard *g = guard_create(&defaults);
+	struct guard_verdict v;
+	char pw[16];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(pw, sizeof(pw), "s%d", i);
+		try(g, "contoso\\ivy", 40 + (unsigned)i, pw, false, i % 2 ? T0 + 100 : T0 + 50, NULL);
+	}
+	CHECK(check(g, "contoso\\ivy", 1, "z", T0 + 40, &v) == GUARD_ALLOW);
+	try(g, "contoso\\ivy", 45, "s9", false, T0 + 30, NULL);
+	CHECK(check(g, "contoso\\ivy", 1, "z", T0 + 40, &v) == GUARD_LOCKED);
+	/* a success stamped a little later is still familiar to an older clock */
+	try(g, "contoso\\jo", 9, "ok", true, T0 + 100, NULL);
+	CHECK(check(g, "contoso\\jo", 9, "x", T0 + 90, &v) == GUARD_ALLOW && v.familiar);
+	guard_destroy(g);
+}
+
 static long
 rss_kib(void)
 {
@@ -501,6 +522,7 @@ main(void)
 	test_sweep();
 	test_rules();
 	test_reload();
+	test_clock_skew();
 	test_spray_bounded();
 	test_threads();
 	return check_done();
