@@ -445,7 +445,9 @@ test_spray_bounded(void)
 	       (unsigned long long)p.max_tracked_keys, cap_bytes / 1024, before, after,
 	       after - before);
 	CHECK(guard_tracked(g) <= p.max_tracked_keys + GUARD_SHARDS);
-	CHECK(after - before <= (long)(cap_bytes / 1024) + 2048);
+	/* the table at its cap, plus slack for ASan's shadow (1/8) and the allocator; without
+	 * the cap 1,000,000 users would need about 3,000,000 keys (some 500 MB) */
+	CHECK(after - before <= (long)(cap_bytes / 1024) * 5 / 4 + 2048);
 	CHECK(check(g, "contoso\\victim", 78, "x", T0 + 1000, &v) == GUARD_LOCKED);
 	guard_destroy(g);
 }
