@@ -624,3 +624,26 @@ guard_what_name(enum guard_what w)
 	}
 	return "?";
 }
+
+int
+guard_event_text(const struct guard_event *e, uint64_t now, char *buf, size_t cap)
+{
+	static const char *const why[] = {
+		[GUARD_USER] = "failures from unfamiliar addresses",
+		[GUARD_ADDR] = "failures from this address",
+		[GUARD_PAIR] = "failures from a familiar address",
+	};
+	char who[2 * GUARD_NAME_MAX + 16];
+
+	if (e->what == GUARD_ADDR)
+		snprintf(who, sizeof(who), "address %s", e->addr);
+	else if (e->what == GUARD_PAIR)
+		snprintf(who, sizeof(who), "user %s at %s", e->user, e->addr);
+	else
+		snprintf(who, sizeof(who), "user %s", e->user);
+	if (e->type == GUARD_EV_UNLOCK)
+		return snprintf(buf, cap, "auth guard: unlocked %s", who);
+	return snprintf(buf, cap, "auth guard: locked %s (%u %s, lock %u) for %llus", who,
+			e->failures, why[e->what], e->nlocks,
+			(unsigned long long)((e->until > now ? e->until - now : 0) / 1000));
+}

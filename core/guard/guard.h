@@ -75,4 +75,9 @@ size_t guard_memory(const struct guard *g);	/* bytes the table holds (its cap, a
 
 const char *guard_what_name(enum guard_what w);
 
+/* One log line for an event, e.g. "auth guard: locked user contoso\alice (5 failures from
+ * unfamiliar addresses, lock 1) for 900s" or "auth guard: unlocked address 10.0.0.1".
+ * now: the caller's clock, to print the lock's length. Returns snprintf's result. */
+int guard_event_text(const struct guard_event *e, uint64_t now, char *buf, size_t cap);
+
 #endif

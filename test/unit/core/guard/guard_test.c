@@ -86,6 +86,16 @@ test_user_lock(void)
 		}
 	}
 	CHECK(locks == 1);
+	{
+		char line[256];
+
+		guard_event_text(&ev.ev[0], T0 + 4, line, sizeof(line));
+		CHECK_STR(line, "auth guard: locked user contoso\\alice (5 failures from unfamiliar "
+			  "addresses, lock 1) for 900s");
+		ev.ev[0].type = GUARD_EV_UNLOCK;
+		guard_event_text(&ev.ev[0], T0 + 4, line, sizeof(line));
+		CHECK_STR(line, "auth guard: unlocked user contoso\\alice");
+	}
 	CHECK(check(g, "contoso\\alice", 200, "x", T0 + 10, &v) == GUARD_LOCKED);
 	CHECK(v.what == GUARD_USER && v.until == T0 + 4 + 15 * MIN && !v.familiar);
 	/* other users and addresses are not affected */
@@ -137,6 +147,13 @@ test_familiar(void)
 	CHECK(ev.n == 1 && ev.ev[0].type == GUARD_EV_LOCK && ev.ev[0].what == GUARD_PAIR);
 	CHECK_STR(ev.ev[0].user, "contoso\\alice");
 	CHECK_STR(ev.ev[0].addr, "10.0.0.7");
+	{
+		char line[256];
+
+		guard_event_text(&ev.ev[0], T0 + 3 * MIN, line, sizeof(line));
+		CHECK_STR(line, "auth guard: locked user contoso\\alice at 10.0.0.7 (5 failures "
+			  "from a familiar address, lock 1) for 900s");
+	}
 	CHECK(check(g, "contoso\\alice", 7, "right", T0 + 4 * MIN, &v) == GUARD_LOCKED);
 	CHECK(v.what == GUARD_PAIR && v.familiar);
 	/* familiarity expires */
