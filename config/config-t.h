@@ -31,6 +31,23 @@ enum cfg_balance {
 	CFG_BALANCE_COOKIE,
 };
 
+/* auth_guard = on | off | log_only (per route) */
+enum cfg_guard_mode {
+	CFG_GUARD_OFF = 0,
+	CFG_GUARD_ON,
+	CFG_GUARD_LOG_ONLY,
+};
+
+/* auth_schemes bits (per route): which Authorization schemes may pass */
+enum cfg_auth_scheme {
+	CFG_AUTH_NTLM		= 1 << 0,
+	CFG_AUTH_NEGOTIATE	= 1 << 1,
+	CFG_AUTH_BASIC		= 1 << 2,
+	CFG_AUTH_BEARER		= 1 << 3,
+	CFG_AUTH_OTHER		= 1 << 4,	/* any scheme not named above */
+	CFG_AUTH_ANY		= (1 << 5) - 1,
+};
+
 enum cfg_route_kind {
 	CFG_ROUTE_POOL = 0,		/* proxy to route->pool */
 	CFG_ROUTE_REDIRECT_HTTPS,	/* 301 to https://host/target */
@@ -57,6 +74,29 @@ struct cfg_tls_defaults {
 	struct cfg_cert	 cert;			/* certificate/private_key may be NULL */
 	unsigned	 protocols;		/* enum cfg_proto bits */
 	bool		 session_tickets;
+};
+
+/* [auth_guard]: the process-wide thresholds of the auth guard (core/guard/). */
+struct cfg_auth_guard {
+	uint64_t	 user_failures;
+	uint64_t	 user_window;
+	uint64_t	 addr_failures;
+	uint64_t	 addr_window;
+	uint64_t	 familiar_failures;
+	uint64_t	 familiar_time;
+	uint64_t	 lock_time;
+	uint64_t	 lock_time_max;
+	char		*default_domain;	/* NULL: bare user names have no domain */
+	uint64_t	 max_tracked_keys;
+	uint64_t	 body_limit;
+	uint64_t	 min_answer_time;
+	int		 line;			/* of the [auth_guard] header, 0 if none */
+};
+
+/* hide_response_header values, in the order written */
+struct cfg_names {
+	char		**names;
+	int		 n;
 };
 
 struct cfg_bind {
@@ -116,6 +156,7 @@ struct cfg_pool {
 	uint64_t	 health_interval;
 	uint64_t	 max_fails;
 	uint64_t	 fail_timeout;
+	struct cfg_names hide_headers;		/* response fields removed */
 };
 
 struct cfg_route {
@@ -130,12 +171,16 @@ struct cfg_route {
 	char		*pool_name;
 	int		 pool_line;
 	int		 pool;			/* index into config.pools, -1 for redirects */
+	int		 auth_guard;		/* enum cfg_guard_mode */
+	unsigned	 auth_schemes;		/* enum cfg_auth_scheme bits */
+	struct cfg_names hide_headers;		/* response fields removed (and the pool's) */
 };
 
 struct config {
 	char		*file;
 	struct cfg_global global;
 	struct cfg_tls_defaults tls;
+	struct cfg_auth_guard auth_guard;
 	struct cfg_listener *listeners;
 	int		 nlisteners;
 	struct cfg_pool	*pools;

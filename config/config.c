@@ -35,6 +35,7 @@ enum sec {
 	SEC_LISTENER	= 1 << 2,
 	SEC_POOL	= 1 << 3,
 	SEC_ROUTE	= 1 << 4,
+	SEC_AUTH_GUARD	= 1 << 5,
 };
 
 struct loader;
@@ -68,7 +69,7 @@ struct loader {
 	void		*obj;
 	uint64_t	 seen;		/* keys already set in this section (by table index) */
 	bool		 sec_bad;	/* invalid header: skip its keys silently */
-	bool		 saw_global, saw_tls;
+	bool		 saw_global, saw_tls, saw_auth_guard;
 	/* reader state */
 	const char	*text;
 	size_t		 pos, len;
@@ -316,6 +317,22 @@ set_uint(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 			    (unsigned long long)k->min, (unsigned long long)k->max);
 	if (rc < 0)
 		return msgf(ld, "%s: bad number \"%s\"", k->name, val);
+	*FIELD(obj, k, uint64_t) = v;
+	return NULL;
+}
+
+static const char *
+set_size(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	uint64_t v;
+	int rc = cfg_parse_size(val, &v);
+
+	if (rc == -ERANGE || (rc == 0 && (v < k->min || v > k->max)))
+		return msgf(ld, "%s: size \"%s\" out of range (%llu..%llu bytes)", k->name, val,
+			    (unsigned long long)k->min, (unsigned long long)k->max);
+	if (rc < 0)
+		return msgf(ld, "%s: bad size \"%s\" (expected a number with k, m or g)", k->name,
+			    val);
 	*FIELD(obj, k, uint64_t) = v;
 	return NULL;
 }
@@ -786,6 +803,93 @@ set_ticket_keys(struct loader *ld, void *obj, const struct cfg_key *k, const cha
 	return set_file(ld, obj, k, val);
 }
 
+/* auth_guard = on | off | log_only */
+static const char *
+set_guard_mode(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	static const char *const names[] = {
+		[CFG_GUARD_OFF] = "off", [CFG_GUARD_ON] = "on", [CFG_GUARD_LOG_ONLY] = "log_only",
+	};
+
+	for (size_t i = 0; i < RE_ARRAY_SIZE(names); i++)
+		if (strcmp(val, names[i]) == 0) {
+			*FIELD(obj, k, int) = (int)i;
+			return NULL;
+		}
+	return msgf(ld, "auth_guard: expected on, off or log_only, got \"%s\"", val);
+}
+
+/* auth_schemes = any | none | ntlm,negotiate,basic,bearer,other */
+static const char *
+set_auth_schemes(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	static const struct { const char *name; unsigned bits; } names[] = {
+		{ "ntlm", CFG_AUTH_NTLM }, { "negotiate", CFG_AUTH_NEGOTIATE },
+		{ "basic", CFG_AUTH_BASIC }, { "bearer", CFG_AUTH_BEARER },
+		{ "other", CFG_AUTH_OTHER }, { "any", CFG_AUTH_ANY }, { "none", 0 },
+	};
+	char buf[256], *save = NULL, *tok;
+	unsigned bits = 0;
+	int ntok = 0;
+	bool special = false;
+
+	if (strlen(val) >= sizeof(buf))
+		return "auth_schemes: value too long";
+	strcpy(buf, val);
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		size_t i;
+
+		for (i = 0; i < RE_ARRAY_SIZE(names); i++)
+			if (strcasecmp(tok, names[i].name) == 0)
+				break;
+		if (i == RE_ARRAY_SIZE(names))
+			return msgf(ld, "auth_schemes: unknown scheme \"%s\" (expected any, none, or "
+				    "a list of ntlm, negotiate, basic, bearer, other)", tok);
+		special |= strcasecmp(tok, "any") == 0 || strcasecmp(tok, "none") == 0;
+		bits |= names[i].bits;
+		ntok++;
+	}
+	if (ntok == 0)
+		return "auth_schemes: empty (write none to refuse every scheme)";
+	if (special && ntok > 1)
+		return msgf(ld, "auth_schemes: any and none stand alone, got \"%s\"", val);
+	*FIELD(obj, k, unsigned) = bits;
+	return NULL;
+}
+
+/* hide_response_header = NAME: a field name; never a framing field */
+static const char *
+set_hide_header(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	static const char *const framing[] = {
+		"content-length", "transfer-encoding", "connection", "upgrade",
+	};
+	struct cfg_names *n = FIELD(obj, k, struct cfg_names);
+
+	if (val[0] == '\0')
+		return "hide_response_header: empty field name";
+	for (const char *p = val; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return msgf(ld, "hide_response_header: \"%s\" is not a header field name",
+				    val);
+	for (size_t i = 0; i < RE_ARRAY_SIZE(framing); i++)
+		if (strcasecmp(val, framing[i]) == 0)
+			return msgf(ld, "hide_response_header: %s frames the message and cannot be "
+				    "hidden", val);
+	n->names = xgrow(n->names, n->n, sizeof(*n->names));
+	n->names[n->n++] = xstrdup(val);
+	return NULL;
+}
+
+/* default_domain: a NetBIOS or DNS domain name */
+static const char *
+set_domain(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] != '\0' && !is_hostname(val))
+		return msgf(ld, "default_domain: bad domain \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
 /* ---- the key table ---- */
 
 #define G(f)	offsetof(struct cfg_global, f)
@@ -793,6 +897,7 @@ set_ticket_keys(struct loader *ld, void *obj, const struct cfg_key *k, const cha
 #define L(f)	offsetof(struct cfg_listener, f)
 #define P(f)	offsetof(struct cfg_pool, f)
 #define R(f)	offsetof(struct cfg_route, f)
+#define A(f)	offsetof(struct cfg_auth_guard, f)
 #define DUR_MAX	(7ULL * 24 * 3600 * 1000)
 
 static const struct cfg_key keys[] = {
@@ -880,6 +985,9 @@ static const struct cfg_key keys[] = {
 	  "failures within fail_timeout that mark a server down; 0 = never (a pool of one server: never, as in nginx)", false },
 	{ SEC_POOL, "fail_timeout", set_duration, P(fail_timeout), "30s", 1, DUR_MAX,
 	  "duration", "window for max_fails, and time down without probes", false },
+	{ SEC_POOL, "hide_response_header", set_hide_header, P(hide_headers), NULL, 0, 0,
+	  "field name", "remove this field from the servers' responses (e.g. X-MS-Server-Fqdn), "
+	  "repeatable", true },
 
 	{ SEC_ROUTE, "listeners", set_route_listeners, R(listeners_text), NULL, 0, 0,
 	  "name[,name...]", "listeners this route applies to; default: all", false },
@@ -891,6 +999,50 @@ static const struct cfg_key keys[] = {
 	  "the pool serving this route", false },
 	{ SEC_ROUTE, "redirect", set_route_redirect, 0, NULL, 0, 0, "https",
 	  "instead of a pool: 301 to the same host and target over https", false },
+	{ SEC_ROUTE, "auth_guard", set_guard_mode, R(auth_guard), "off", 0, 0,
+	  "on | off | log_only", "count password attempts (NTLM, Basic, oauthtoken, WebTicket) "
+	  "and answer locked users and addresses locally ([auth_guard]); log_only: log what would "
+	  "be blocked", false },
+	{ SEC_ROUTE, "auth_schemes", set_auth_schemes, R(auth_schemes), "any", 0, 0,
+	  "any | none | list of ntlm, negotiate, basic, bearer, other",
+	  "Authorization schemes that may pass; others get 401 locally (Negotiate carrying NTLM "
+	  "needs ntlm)", false },
+	{ SEC_ROUTE, "hide_response_header", set_hide_header, R(hide_headers), NULL, 0, 0,
+	  "field name", "remove this field from responses on this route (adds to the pool's), "
+	  "repeatable", true },
+
+	{ SEC_AUTH_GUARD, "user_failures", set_uint, A(user_failures), "5", 1, 1000, "number",
+	  "failures per user from unfamiliar addresses within user_window that lock the user "
+	  "(keep it below the directory's lockout threshold)", false },
+	{ SEC_AUTH_GUARD, "user_window", set_duration, A(user_window), "30m", 1000, DUR_MAX,
+	  "duration", "sliding window of the per-user counts", false },
+	{ SEC_AUTH_GUARD, "addr_failures", set_uint, A(addr_failures), "20", 1, 1000000,
+	  "number", "failures per client address within addr_window that lock the address",
+	  false },
+	{ SEC_AUTH_GUARD, "addr_window", set_duration, A(addr_window), "10m", 1000, DUR_MAX,
+	  "duration", "sliding window of the per-address counts", false },
+	{ SEC_AUTH_GUARD, "familiar_failures", set_uint, A(familiar_failures), "5", 1, 1000,
+	  "number", "failures of a user from one of its familiar addresses (own counter) within "
+	  "user_window that lock that pair only", false },
+	{ SEC_AUTH_GUARD, "familiar_time", set_duration, A(familiar_time), "168h", 1000,
+	  DUR_MAX, "duration", "a success makes the client address familiar for this long",
+	  false },
+	{ SEC_AUTH_GUARD, "lock_time", set_duration, A(lock_time), "15m", 1000, DUR_MAX,
+	  "duration", "first lock; each further lock of the same key doubles it", false },
+	{ SEC_AUTH_GUARD, "lock_time_max", set_duration, A(lock_time_max), "24h", 1000, DUR_MAX,
+	  "duration", "longest lock", false },
+	{ SEC_AUTH_GUARD, "default_domain", set_domain, A(default_domain), NULL, 0, 0,
+	  "domain", "domain of bare user names, so that user, DOMAIN\\user and user@domain.tld "
+	  "are one key (optional)", false },
+	{ SEC_AUTH_GUARD, "max_tracked_keys", set_uint, A(max_tracked_keys), "100000", 64,
+	  100000000, "number", "users, addresses and pairs tracked; the least recently used is "
+	  "forgotten beyond it (applies at start-up, not on reload)", false },
+	{ SEC_AUTH_GUARD, "body_limit", set_size, A(body_limit), "16k", 256, 1024 * 1024, "size",
+	  "oauthtoken and WebTicket request bodies read to find the user; larger ones get 413",
+	  false },
+	{ SEC_AUTH_GUARD, "min_answer_time", set_duration, A(min_answer_time), "500ms", 0,
+	  60000, "duration", "a local answer to a locked attempt is never sent sooner (no timing "
+	  "oracle)", false },
 };
 
 _Static_assert(RE_ARRAY_SIZE(keys) <= 64, "the seen-key bitmap is 64 bits");
@@ -904,6 +1056,7 @@ sec_name(unsigned sec)
 	case SEC_LISTENER:	return "listener";
 	case SEC_POOL:		return "pool";
 	case SEC_ROUTE:		return "route";
+	case SEC_AUTH_GUARD:	return "auth_guard";
 	}
 	return "?";
 }
@@ -960,6 +1113,22 @@ begin_section(struct loader *ld, const char *hdr)
 	memcpy(kind, hdr, klen);
 	kind[klen] = '\0';
 
+	if (strcmp(kind, "auth_guard") == 0) {
+		if (*name) {
+			cfg_error(ld->err, ld->file, ld->line, "section [%s] takes no name", kind);
+			return;
+		}
+		if (ld->saw_auth_guard) {
+			cfg_error(ld->err, ld->file, ld->line, "duplicate section [%s]", kind);
+			return;
+		}
+		ld->saw_auth_guard = true;
+		ld->sec = SEC_AUTH_GUARD;
+		ld->obj = &c->auth_guard;
+		c->auth_guard.line = ld->line;
+		ld->sec_bad = false;
+		return;
+	}
 	if (strcmp(kind, "global") == 0 || strcmp(kind, "tls") == 0) {
 		bool *saw = kind[0] == 'g' ? &ld->saw_global : &ld->saw_tls;
 
@@ -981,8 +1150,8 @@ begin_section(struct loader *ld, const char *hdr)
 	if (strcmp(kind, "listener") != 0 && strcmp(kind, "pool") != 0 &&
 	    strcmp(kind, "route") != 0) {
 		cfg_error(ld->err, ld->file, ld->line,
-			  "unknown section [%s] (expected global, tls, listener NAME, pool NAME or "
-			  "route NAME)", hdr);
+			  "unknown section [%s] (expected global, tls, auth_guard, listener NAME, "
+			  "pool NAME or route NAME)", hdr);
 		return;
 	}
 	if (!valid_name(name)) {
@@ -1359,6 +1528,31 @@ check_routes(struct loader *ld)
 	}
 }
 
+static void
+check_auth_guard(struct loader *ld)
+{
+	struct cfg_auth_guard *a = &ld->c->auth_guard;
+
+	/* TODO(stream): remove once the stream calls core/guard (docs/auth-guard.md) */
+	for (int i = 0; i < ld->c->nroutes; i++) {
+		const struct cfg_route *r = &ld->c->routes[i];
+
+		if (r->auth_guard != CFG_GUARD_OFF || r->auth_schemes != CFG_AUTH_ANY ||
+		    r->hide_headers.n > 0)
+			log_warn("%s:%d: [route %s]: auth_guard, auth_schemes and "
+				 "hide_response_header are not enforced by this build yet", ld->file,
+				 r->line, r->name);
+	}
+	for (int i = 0; i < ld->c->npools; i++)
+		if (ld->c->pools[i].hide_headers.n > 0)
+			log_warn("%s:%d: [pool %s]: hide_response_header is not enforced by this "
+				 "build yet", ld->file, ld->c->pools[i].line, ld->c->pools[i].name);
+	if (a->lock_time_max < a->lock_time)
+		cfg_error(ld->err, ld->file, a->line,
+			  "[auth_guard]: lock_time_max (%llums) is shorter than lock_time (%llums)",
+			  (unsigned long long)a->lock_time_max, (unsigned long long)a->lock_time);
+}
+
 /* ---- entry points ---- */
 
 static struct config *
@@ -1372,6 +1566,7 @@ load(struct loader *ld)
 	ld->c->file = xstrdup(ld->file);
 	apply_defaults(ld, SEC_GLOBAL, &ld->c->global);
 	apply_defaults(ld, SEC_TLS, &ld->c->tls);
+	apply_defaults(ld, SEC_AUTH_GUARD, &ld->c->auth_guard);
 
 	/* Debian's inih exposes its options as variables; set the ones we depend on */
 	ini_max_line = CFG_MAX_LINE;
@@ -1390,6 +1585,7 @@ load(struct loader *ld)
 	check_listeners(ld);
 	check_pools(ld);
 	check_routes(ld);
+	check_auth_guard(ld);
 
 	if (ld->err->count > 0) {
 		config_free(ld->c);
@@ -1423,6 +1619,14 @@ config_load_string(const char *name, const char *text, unsigned flags, struct cf
 	return load(&ld);
 }
 
+static void
+free_names(struct cfg_names *n)
+{
+	for (int i = 0; i < n->n; i++)
+		free(n->names[i]);
+	free(n->names);
+}
+
 void
 config_free(struct config *c)
 {
@@ -1434,6 +1638,7 @@ config_free(struct config *c)
 	free(c->global.user);
 	free(c->tls.cert.certificate);
 	free(c->tls.cert.private_key);
+	free(c->auth_guard.default_domain);
 	for (int i = 0; i < c->nlisteners; i++) {
 		struct cfg_listener *l = &c->listeners[i];
 
@@ -1461,6 +1666,7 @@ config_free(struct config *c)
 		free(p->ca);
 		free(p->sni);
 		free(p->health_check);
+		free_names(&p->hide_headers);
 	}
 	free(c->pools);
 	for (int i = 0; i < c->nroutes; i++) {
@@ -1471,6 +1677,7 @@ config_free(struct config *c)
 		free(r->host);
 		free(r->path);
 		free(r->pool_name);
+		free_names(&r->hide_headers);
 	}
 	free(c->routes);
 	free(c);
@@ -1495,7 +1702,7 @@ config_write_reference(FILE *f)
 	static const struct { unsigned sec; const char *title; } secs[] = {
 		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
 		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
-		{ SEC_ROUTE, "[route NAME]" },
+		{ SEC_ROUTE, "[route NAME]" }, { SEC_AUTH_GUARD, "[auth_guard]" },
 	};
 
 	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
@@ -1569,6 +1776,23 @@ config_dump(const struct config *c, FILE *f)
 	dump_protocols(f, c->tls.protocols);
 	fprintf(f, "session_tickets = %s\n", c->tls.session_tickets ? "on" : "off");
 
+	fprintf(f, "\n[auth_guard]\nuser_failures = %llu\n",
+		(unsigned long long)c->auth_guard.user_failures);
+	dump_dur(f, "user_window", c->auth_guard.user_window);
+	fprintf(f, "addr_failures = %llu\n", (unsigned long long)c->auth_guard.addr_failures);
+	dump_dur(f, "addr_window", c->auth_guard.addr_window);
+	fprintf(f, "familiar_failures = %llu\n",
+		(unsigned long long)c->auth_guard.familiar_failures);
+	dump_dur(f, "familiar_time", c->auth_guard.familiar_time);
+	dump_dur(f, "lock_time", c->auth_guard.lock_time);
+	dump_dur(f, "lock_time_max", c->auth_guard.lock_time_max);
+	if (c->auth_guard.default_domain)
+		fprintf(f, "default_domain = %s\n", c->auth_guard.default_domain);
+	fprintf(f, "max_tracked_keys = %llu\nbody_limit = %llu\n",
+		(unsigned long long)c->auth_guard.max_tracked_keys,
+		(unsigned long long)c->auth_guard.body_limit);
+	dump_dur(f, "min_answer_time", c->auth_guard.min_answer_time);
+
 	for (int i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];
 
@@ -1621,6 +1845,8 @@ config_dump(const struct config *c, FILE *f)
 		dump_dur(f, "health_interval", p->health_interval);
 		fprintf(f, "max_fails = %llu\n", (unsigned long long)p->max_fails);
 		dump_dur(f, "fail_timeout", p->fail_timeout);
+		for (int j = 0; j < p->hide_headers.n; j++)
+			fprintf(f, "hide_response_header = %s\n", p->hide_headers.names[j]);
 	}
 	for (int i = 0; i < c->nroutes; i++) {
 		const struct cfg_route *r = &c->routes[i];
@@ -1637,5 +1863,26 @@ config_dump(const struct config *c, FILE *f)
 			fprintf(f, "redirect = https\n");
 		else
 			fprintf(f, "pool = %s\n", r->pool_name);
+		fprintf(f, "auth_guard = %s\n", r->auth_guard == CFG_GUARD_ON ? "on" :
+			r->auth_guard == CFG_GUARD_LOG_ONLY ? "log_only" : "off");
+		if (r->auth_schemes == CFG_AUTH_ANY) {
+			fprintf(f, "auth_schemes = any\n");
+		} else if (r->auth_schemes == 0) {
+			fprintf(f, "auth_schemes = none\n");
+		} else {
+			static const char *const sn[] = { "ntlm", "negotiate", "basic", "bearer",
+							   "other" };
+
+			sep = "";
+			fprintf(f, "auth_schemes = ");
+			for (int j = 0; j < 5; j++)
+				if (r->auth_schemes & (1u << j)) {
+					fprintf(f, "%s%s", sep, sn[j]);
+					sep = ",";
+				}
+			fprintf(f, "\n");
+		}
+		for (int j = 0; j < r->hide_headers.n; j++)
+			fprintf(f, "hide_response_header = %s\n", r->hide_headers.names[j]);
 	}
 }

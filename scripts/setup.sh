@@ -12,6 +12,7 @@ PACKAGES=(
 	gcc make pkg-config meson ninja-build      # build
 	liburing-dev libinih-dev libwolfssl-dev    # libraries (libwolfssl-dev: fallback only)
 	python3 python3-pytest curl openssl        # tests: real clients
+	python3-gssapi gss-ntlmssp                 # tests: real NTLM acceptor and client
 	clang libclang-rt-14-dev                   # libFuzzer targets
 	nginx-light haproxy wrk                    # real servers and peers for tests and bench
 	procps iproute2 ca-certificates

@@ -85,8 +85,8 @@ def test_warning_does_not_fail(cli, tmp_path):
     ("[pool q]\nserver = 127.0.0.1:1\nweight = 3\n",
      ['t.ini:9: unknown key "weight" in [pool]']),
     ("[frontend x]\nbind = 1.2.3.4:80\n",
-     ["t.ini:7: unknown section [frontend x] (expected global, tls, listener NAME, pool NAME "
-      "or route NAME)"]),
+     ["t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
+      "pool NAME or route NAME)"]),
     ("[pool]\n",
      ["t.ini:7: [pool]: a name is required"]),
     ("[listener bad name!]\n",
@@ -326,8 +326,8 @@ def test_every_error_reported_not_just_the_first(cli, tmp_path):
         't.ini:2: workers: expected auto or a number, got "many"',
         't.ini:3: unknown key "colour" in [global]',
         't.ini:6: idle_timeout: bad duration "forever" (expected a number with ms, s, m or h)',
-        "t.ini:10: unknown section [frontend f] (expected global, tls, listener NAME, pool "
-        "NAME or route NAME)",
+        "t.ini:10: unknown section [frontend f] (expected global, tls, auth_guard, listener "
+        "NAME, pool NAME or route NAME)",
         "t.ini:7: [listener s] has tls = on but no certificate (set certificate and "
         "private_key here or in [tls])",
         "t.ini:13: [pool empty] has no server",
@@ -483,15 +483,20 @@ def test_config_reference_lists_every_key_the_loader_accepts(cli, tmp_path):
         m = re.match(r"^\| `(\w+)`", line)
         if m:
             sections[cur].append(m.group(1))
-    assert set(sections) == {"global", "tls", "listener", "pool", "route"}, sections
+    assert set(sections) == {"global", "tls", "listener", "pool", "route", "auth_guard"}, \
+        sections
     for key in ["workers", "access_log", "drain_timeout"]:
         assert key in sections["global"]
     for key in ["bind", "tls", "header_timeout", "idle_timeout"]:
         assert key in sections["listener"]
     for key in ["server", "response_timeout", "keepalive", "forwarded_for"]:
         assert key in sections["pool"]
-    for key in ["listeners", "host", "path", "pool", "redirect"]:
+    for key in ["listeners", "host", "path", "pool", "redirect", "auth_guard", "auth_schemes",
+                "hide_response_header"]:
         assert key in sections["route"]
+    for key in ["user_failures", "addr_failures", "lock_time", "max_tracked_keys",
+                "min_answer_time", "body_limit", "default_domain"]:
+        assert key in sections["auth_guard"]
     # a key of another section is unknown here: the message names the section
     errors = check_fails(cli, tmp_path, BASE + "[global]\nbind = 127.0.0.1:1\n")
     assert errors == ['t.ini:8: unknown key "bind" in [global]']

@@ -238,7 +238,7 @@ test_errors(void)
 		   "t.ini:9: max_connections: 0 out of range (1..10000000)",
 		   "t.ini:10: log_level: expected error, warn, info or debug, got \"loud\"");
 	EXPECT_ERR(BASE "[frontend x]\nbind = 1.2.3.4:80\n", NOIO,
-		   "t.ini:7: unknown section [frontend x] (expected global, tls, listener NAME, "
+		   "t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
 		   "pool NAME or route NAME)");
 	EXPECT_ERR(BASE "[pool]\n[listener bad name!]\n", NOIO,
 		   "t.ini:7: [pool]: a name is required",
@@ -501,6 +501,97 @@ test_scaleout(void)
 		   "or directory");
 }
 
+/* issue 12: [auth_guard], auth_guard / auth_schemes / hide_response_header */
+static void
+test_auth_guard(void)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c = config_load_string("t.ini", BASE, NOIO, &err);
+
+	CHECK(c != NULL);
+	if (c != NULL) {
+		const struct cfg_auth_guard *a = &c->auth_guard;
+
+		CHECK(a->user_failures == 5 && a->user_window == 30 * 60000);
+		CHECK(a->addr_failures == 20 && a->addr_window == 10 * 60000);
+		CHECK(a->familiar_failures == 5 && a->familiar_time == 168ULL * 3600000);
+		CHECK(a->lock_time == 15 * 60000 && a->lock_time_max == 24ULL * 3600000);
+		CHECK(a->default_domain == NULL && a->max_tracked_keys == 100000);
+		CHECK(a->body_limit == 16384 && a->min_answer_time == 500);
+		CHECK(c->routes[0].auth_guard == CFG_GUARD_OFF);
+		CHECK(c->routes[0].auth_schemes == CFG_AUTH_ANY);
+		CHECK(c->routes[0].hide_headers.n == 0 && c->pools[0].hide_headers.n == 0);
+	}
+	config_free(c);
+	cfg_errors_free(&err);
+
+	c = config_load_string("t.ini", BASE
+		"auth_guard = log_only\nauth_schemes = NTLM, negotiate\n"
+		"hide_response_header = X-MS-Server-Fqdn\nhide_response_header = Server\n"
+		"[route r2]\npath = /abs\npool = p\nauth_guard = on\nauth_schemes = none\n"
+		"[route r3]\npath = /x\npool = p\nauth_schemes = any\n"
+		"[pool q]\nserver = 127.0.0.1:9001\nhide_response_header = X-Powered-By\n"
+		"[auth_guard]\nuser_failures = 3\nuser_window = 1h\naddr_failures = 50\n"
+		"addr_window = 5m\nfamiliar_failures = 8\nfamiliar_time = 48h\nlock_time = 1m\n"
+		"lock_time_max = 2h\ndefault_domain = CONTOSO\nmax_tracked_keys = 5000\n"
+		"body_limit = 8k\nmin_answer_time = 250ms\n", NOIO, &err);
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fprintf(stderr, "%s", err.text);
+	} else {
+		const struct cfg_auth_guard *a = &c->auth_guard;
+
+		CHECK(a->user_failures == 3 && a->user_window == 3600000);
+		CHECK(a->addr_failures == 50 && a->addr_window == 300000);
+		CHECK(a->familiar_failures == 8 && a->familiar_time == 48ULL * 3600000);
+		CHECK(a->lock_time == 60000 && a->lock_time_max == 7200000);
+		CHECK_STR(a->default_domain, "CONTOSO");
+		CHECK(a->max_tracked_keys == 5000 && a->body_limit == 8192);
+		CHECK(a->min_answer_time == 250);
+		CHECK(c->routes[0].auth_guard == CFG_GUARD_LOG_ONLY);
+		CHECK(c->routes[0].auth_schemes == (CFG_AUTH_NTLM | CFG_AUTH_NEGOTIATE));
+		CHECK(c->routes[0].hide_headers.n == 2);
+		if (c->routes[0].hide_headers.n == 2) {
+			CHECK_STR(c->routes[0].hide_headers.names[0], "X-MS-Server-Fqdn");
+			CHECK_STR(c->routes[0].hide_headers.names[1], "Server");
+		}
+		CHECK(c->routes[1].auth_guard == CFG_GUARD_ON && c->routes[1].auth_schemes == 0);
+		CHECK(c->routes[2].auth_schemes == CFG_AUTH_ANY);
+		CHECK(c->pools[1].hide_headers.n == 1);
+	}
+	config_free(c);
+	cfg_errors_free(&err);
+
+	EXPECT_ERR(BASE "auth_guard = yes\nauth_schemes = ntlm,kerberos\n"
+		   "hide_response_header = Content-Length\nhide_response_header = bad name\n"
+		   "[auth_guard]\nuser_failures = 0\nuser_window = soon\naddr_failures = -1\n"
+		   "lock_time = 1h\nlock_time_max = 30m\ndefault_domain = bad..domain\n"
+		   "max_tracked_keys = 10\nbody_limit = 2g\nmin_answer_time = 2m\nbogus = 1\n"
+		   "[auth_guard]\n", NOIO,
+		   "t.ini:7: auth_guard: expected on, off or log_only, got \"yes\"",
+		   "t.ini:8: auth_schemes: unknown scheme \"kerberos\" (expected any, none, or a "
+		   "list of ntlm, negotiate, basic, bearer, other)",
+		   "t.ini:9: hide_response_header: Content-Length frames the message and cannot be "
+		   "hidden",
+		   "t.ini:10: hide_response_header: \"bad name\" is not a header field name",
+		   "t.ini:12: user_failures: 0 out of range (1..1000)",
+		   "t.ini:13: user_window: bad duration \"soon\" (expected a number with ms, s, m or h)",
+		   "t.ini:14: addr_failures: bad number \"-1\"",
+		   "t.ini:17: default_domain: bad domain \"bad..domain\"",
+		   "t.ini:18: max_tracked_keys: 10 out of range (64..100000000)",
+		   "t.ini:19: body_limit: size \"2g\" out of range (256..1048576 bytes)",
+		   "t.ini:20: min_answer_time: duration \"2m\" out of range (0ms..60000ms)",
+		   "t.ini:21: unknown key \"bogus\" in [auth_guard]",
+		   "t.ini:22: duplicate section [auth_guard]",
+		   "t.ini:11: [auth_guard]: lock_time_max (1800000ms) is shorter than lock_time "
+		   "(3600000ms)");
+	EXPECT_ERR(BASE "auth_schemes = none,ntlm\n[auth_guard x]\n", NOIO,
+		   "t.ini:7: auth_schemes: any and none stand alone, got \"none,ntlm\"",
+		   "t.ini:8: section [auth_guard] takes no name");
+	EXPECT_ERR(BASE "auth_schemes = ,\n", NOIO,
+		   "t.ini:7: auth_schemes: empty (write none to refuse every scheme)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -514,5 +605,6 @@ main(int argc, char **argv)
 	test_examples();
 	test_scaleout();
 	test_reference_doc();
+	test_auth_guard();
 	return check_done();
 }
