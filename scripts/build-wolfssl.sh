@@ -26,7 +26,7 @@
 set -eu
 
 # Bump when the way the library is built changes in a way the flags do not show.
-RECIPE=1
+RECIPE=2
 WOLFSSL_VERSION=5.7.2
 # Newest Debian suite shipping WOLFSSL_VERSION; the machine's own suite is added so apt can
 # resolve the source index for either.
@@ -56,6 +56,10 @@ CONFIGURE_FLAGS="
 --enable-sp
 --enable-sp-asm
 --enable-sys-ca-certs
+--enable-certgen
+--enable-certreq
+--enable-certext
+--enable-keygen
 --disable-examples
 --disable-crypttests
 --disable-benchmark
@@ -63,6 +67,11 @@ CONFIGURE_FLAGS="
 --disable-opensslall
 --disable-jobserver
 "
+# Defines configure has no switch for (appended through wolfSSL's C_EXTRA_FLAGS, so configure's
+# own optimisation flags stay): the ACME client (core/acme/) needs SANs in its CSR
+# (WOLFSSL_ALT_NAMES) and the critical id-pe-acmeIdentifier extension of the TLS-ALPN-01
+# challenge certificate (WOLFSSL_CUSTOM_OID + HAVE_OID_ENCODING, for wc_SetCustomExtension).
+EXTRA_CFLAGS="-DWOLFSSL_ALT_NAMES -DWOLFSSL_CUSTOM_OID -DHAVE_OID_ENCODING"
 BUILD_DEPS="autoconf automake libtool dpkg-dev make gcc"
 
 log()
@@ -83,6 +92,9 @@ flags_key()
 	printf 'recipe=%s\nversion=%s\nsuite=%s\n' "$RECIPE" "$WOLFSSL_VERSION" "$WOLFSSL_SUITE"
 	for f in $CONFIGURE_FLAGS; do
 		printf '%s\n' "$f"
+	done
+	for f in $EXTRA_CFLAGS; do
+		printf 'cflag %s\n' "$f"
 	done
 }
 
@@ -250,10 +262,11 @@ cd "$work/src/wolfssl"
 log "autogen + configure"
 ./autogen.sh >&2 || die "autogen.sh failed"
 # shellcheck disable=SC2086
-./configure --prefix="$prefix" $CONFIGURE_FLAGS >"$work/configure.log" 2>&1 ||
+./configure --prefix="$prefix" $CONFIGURE_FLAGS C_EXTRA_FLAGS="$EXTRA_CFLAGS" >"$work/configure.log" 2>&1 ||
 	{ tail -30 "$work/configure.log" >&2; die "configure failed (flags: CONFIGURE_FLAGS in $0)"; }
 for d in WOLFSSL_AESNI USE_INTEL_SPEEDUP WOLFSSL_SP_X86_64_ASM WOLFSSL_TLS13 HAVE_SNI HAVE_ALPN \
-    HAVE_SESSION_TICKET HAVE_CURVE25519 HAVE_AESGCM HAVE_CHACHA; do
+    HAVE_SESSION_TICKET HAVE_CURVE25519 HAVE_AESGCM HAVE_CHACHA WOLFSSL_CERT_GEN WOLFSSL_CERT_REQ \
+    WOLFSSL_CERT_EXT WOLFSSL_KEY_GEN WOLFSSL_ALT_NAMES WOLFSSL_CUSTOM_OID HAVE_OID_ENCODING; do
 	grep -q "^#define $d\$\|^#define $d " wolfssl/options.h ||
 		die "configure did not define $d in options.h"
 done
