@@ -31,7 +31,9 @@
 #include "core/lib/log.h"
 
 #define BODY_MAX	(1024 * 1024)	/* certificate chains are a few KiB */
-#define NONCE_RETRIES	5		/* badNonce: retry with the nonce from the error */
+#define NONCE_RETRIES	16		/* badNonce: retry with the nonce from the error; a
+					 * bounded loop, long enough for pebble rejecting
+					 * half of all nonces */
 #define URL_MAX		1024
 
 struct http_resp {
@@ -682,11 +684,17 @@ pick_challenge(struct run *r, json_t *authz, const char **type)
 	return NULL;
 }
 
+/*
+ * First half of an authorization: fetch it, publish the answer to the chosen challenge and
+ * tell the server to validate. Returns 1 (validation started: poll it with authz_wait), 0
+ * (already valid, e.g. reused) or -1. All challenges are started before any is polled, so the
+ * server validates the names in parallel.
+ */
 static int
-do_authz(struct run *r, const char *url)
+authz_start(struct run *r, const char *url)
 {
 	struct http_resp h = { 0 };
-	json_t *authz = NULL, *done = NULL, *ch;
+	json_t *authz = NULL, *ch;
 	const char *status, *name = NULL, *type = NULL, *token, *curl_;
 	char keyauth[512], p[1024];
 	int rc = -1;
@@ -724,9 +732,26 @@ do_authz(struct run *r, const char *url)
 		fail(r, "challenge %s for %s: %s", curl_, name, problem_text(&h, p, sizeof(p)));
 		goto out;
 	}
+	rc = 1;
+out:
+	json_decref(authz);
+	resp_reset(&h);
+	return rc;
+}
+
+/* Second half: poll the authorization until valid (0) or anything else (-1, with the
+ * challenge's error document in r->err). */
+static int
+authz_wait(struct run *r, const char *url)
+{
+	json_t *done;
+	const char *status = NULL, *name = "?";
+	int rc = -1;
+
 	done = poll_status(r, "authorization", url);
 	if (done == NULL)
-		goto out;
+		return -1;
+	json_unpack(done, "{s:{s:s}}", "identifier", "value", &name);
 	if (json_unpack(done, "{s:s}", "status", &status) < 0 || strcmp(status, "valid") != 0) {
 		json_t *chs = json_object_get(done, "challenges"), *c, *e;
 		char *es = NULL;
@@ -743,8 +768,6 @@ do_authz(struct run *r, const char *url)
 	rc = 0;
 out:
 	json_decref(done);
-	json_decref(authz);
-	resp_reset(&h);
 	return rc;
 }
 
@@ -808,13 +831,23 @@ do_order(struct run *r)
 		goto out;
 	}
 	log_info("acme[%s]: order %s for %d names (%s)", c->name, order_url, c->nnames, status);
-	json_array_foreach(auths, i, a) {
-		if (!json_is_string(a)) {
-			fail(r, "order %s: bad authorization URL", order_url);
-			goto out;
+	{
+		bool started[256] = { false };
+
+		json_array_foreach(auths, i, a) {
+			int st;
+
+			if (!json_is_string(a) || i >= RE_ARRAY_SIZE(started)) {
+				fail(r, "order %s: bad authorization list", order_url);
+				goto out;
+			}
+			if ((st = authz_start(r, json_string_value(a))) < 0)
+				goto invalid;
+			started[i] = st > 0;
 		}
-		if (do_authz(r, json_string_value(a)) < 0)
-			goto invalid;
+		json_array_foreach(auths, i, a)
+			if (started[i] && authz_wait(r, json_string_value(a)) < 0)
+				goto invalid;
 	}
 
 	/* all authorizations valid: the order becomes ready */

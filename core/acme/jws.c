@@ -127,10 +127,13 @@ b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen)
 static int
 key_from_der(struct jws_key *k, uint8_t *der, int derlen, char *err, size_t errlen)
 {
-	word32 idx = 0;
-	int off = wc_GetPkcs8TraditionalOffset(der, &idx, (word32)derlen);
+	word32 start = 0, idx;
 
-	idx = off >= 0 ? (word32)off : 0;
+	/* PKCS#8 ("BEGIN PRIVATE KEY", what openssl genpkey writes): the traditional key
+	 * starts inside it; the call moves `start` there and returns the key's length */
+	if (wc_GetPkcs8TraditionalOffset(der, &start, (word32)derlen) < 0)
+		start = 0;
+	idx = start;
 	if (wc_ecc_init(&k->ec) != 0)
 		return fail(err, errlen, -ENOMEM, "cannot initialise an EC key");
 	if (wc_EccPrivateKeyDecode(der, &idx, &k->ec, (word32)derlen) == 0) {
@@ -145,7 +148,7 @@ key_from_der(struct jws_key *k, uint8_t *der, int derlen, char *err, size_t errl
 	}
 	wc_ecc_free(&k->ec);
 
-	idx = off >= 0 ? (word32)off : 0;
+	idx = start;
 	if (wc_InitRsaKey(&k->rsa, NULL) != 0)
 		return fail(err, errlen, -ENOMEM, "cannot initialise an RSA key");
 	if (wc_RsaPrivateKeyDecode(der, &idx, &k->rsa, (word32)derlen) == 0) {

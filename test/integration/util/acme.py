@@ -34,7 +34,7 @@ def _openssl(*args, cwd):
 
 
 class Pebble:
-    def __init__(self, tmp, nonce_reject=0, env=None):
+    def __init__(self, tmp, nonce_reject=0, env=None, validity=None):
         self.dir = Path(tmp) / "pebble"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.wfe = harness.free_port()
@@ -45,6 +45,7 @@ class Pebble:
         self.tls_port = harness.free_port()
         self.nonce_reject = nonce_reject
         self.extra_env = env or {}
+        self.validity = validity
         self.procs = []
         self._certs()
 
@@ -76,6 +77,8 @@ class Pebble:
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }}
+        if self.validity is not None:
+            cfg["pebble"]["certificateValidityPeriod"] = self.validity
         (self.dir / "pebble.json").write_text(json.dumps(cfg))
         self.dns_log = open(self.dir / "challtestsrv.log", "wb")
         self.procs.append(subprocess.Popen(
@@ -127,7 +130,8 @@ class Pebble:
 
 
 def run_acme(pebble, tmp, names, challenge="http-01", once=True, run_for=0, extra=(),
-             directory=None, state=None, account_key=None, timeout=120, name="edge"):
+             directory=None, state=None, account_key=None, timeout=120, name="edge",
+             respond=True):
     """Runs acme_run; returns the CompletedProcess (stdout+stderr text in .stdout)."""
     tmp = Path(tmp)
     args = [str(acme_run_bin()),
@@ -139,9 +143,9 @@ def run_acme(pebble, tmp, names, challenge="http-01", once=True, run_for=0, extr
             "--challenge", challenge,
             "--contact", "hostmaster@example.test",
             "--timeout", "5000", "--poll-max", "30000"]
-    if challenge in ("http-01", "both"):
+    if respond and challenge in ("http-01", "both"):
         args += ["--http-port", str(pebble.http_port)]
-    if challenge in ("tls-alpn-01", "both"):
+    if respond and challenge in ("tls-alpn-01", "both"):
         args += ["--tls-port", str(pebble.tls_port)]
     args += list(extra)
     args += ["--once"] if once else ["--run-for", str(run_for)]
