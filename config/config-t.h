@@ -106,6 +106,37 @@ struct cfg_bind {
 	int		 line;
 };
 
+/* [acme NAME]: the values mirror enum acme_key_type / enum acme_chall of core/acme. */
+enum cfg_acme_key {
+	CFG_ACME_KEY_EC256 = 0,
+	CFG_ACME_KEY_RSA2048,
+	CFG_ACME_KEY_RSA3072,
+};
+
+enum cfg_acme_chall {
+	CFG_ACME_HTTP01		= 1 << 0,
+	CFG_ACME_TLSALPN01	= 1 << 1,
+};
+
+/* One certificate obtained and renewed over ACME (docs/acme.md). */
+struct cfg_acme {
+	char		*name;
+	int		 line;
+	char		*directory;		/* https:// URL of the ACME directory */
+	char		*contact;		/* e-mail address, NULL = none */
+	char		*account_key;		/* PEM; default STATE_DIR/NAME.account.key */
+	int		 key_type;		/* enum cfg_acme_key, of the certificate */
+	char		*names_text;		/* as written, NULL = from the routes */
+	char		**names;		/* DNS names requested, first = CN */
+	int		 nnames;
+	char		*state_dir;
+	char		*ca;			/* CA bundle for the ACME server, NULL = system */
+	unsigned	 challenges;		/* enum cfg_acme_chall bits */
+	bool		 accept_terms;
+	uint64_t	 retry_min;		/* first retry after a failure (ms), doubling */
+	uint64_t	 retry_max;
+};
+
 struct cfg_listener {
 	char		*name;
 	int		 line;			/* of the [listener NAME] header */
@@ -125,6 +156,9 @@ struct cfg_listener {
 	struct cidr_list real_ip_from;		/* trusted X-Forwarded-For hops (n = 0: off) */
 	char		*ticket_keys;		/* HAProxy-format ticket key file, NULL: own keys */
 	int		 ticket_keys_line;
+	char		*acme;			/* [acme NAME] serving this listener, or NULL */
+	int		 acme_line;
+	int		 acme_idx;		/* index into config.acmes, -1 = none */
 };
 
 struct cfg_server {
@@ -187,6 +221,8 @@ struct config {
 	int		 npools;
 	struct cfg_route *routes;
 	int		 nroutes;
+	struct cfg_acme	*acmes;
+	int		 nacmes;
 };
 
 /* Accumulated "FILE:LINE: message" lines, newline-separated. */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/lib/cidr.h"
@@ -36,6 +37,7 @@ enum sec {
 	SEC_POOL	= 1 << 3,
 	SEC_ROUTE	= 1 << 4,
 	SEC_AUTH_GUARD	= 1 << 5,
+	SEC_ACME	= 1 << 6,
 };
 
 struct loader;
@@ -67,7 +69,7 @@ struct loader {
 	/* the section being read */
 	unsigned	 sec;		/* 0: none yet or invalid (keys are then ignored) */
 	void		*obj;
-	uint64_t	 seen;		/* keys already set in this section (by table index) */
+	uint64_t	 seen[4];	/* keys already set in this section (bit = table index) */
 	bool		 sec_bad;	/* invalid header: skip its keys silently */
 	bool		 saw_global, saw_tls, saw_auth_guard;
 	/* reader state */
@@ -284,6 +286,8 @@ is_hostname(const char *s)
 			return false;
 	return s[0] != '.' && strstr(s, "..") == NULL;
 }
+
+static bool valid_name(const char *s);
 
 /* ---- setters ---- */
 
@@ -890,6 +894,133 @@ set_domain(struct loader *ld, void *obj, const struct cfg_key *k, const char *va
 	return set_string(ld, obj, k, val);
 }
 
+/* ---- [acme NAME] setters ---- */
+
+static const char *
+set_acme_directory(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (strncmp(val, "https://", 8) != 0 || val[8] == '\0' || strpbrk(val, " \t") != NULL)
+		return msgf(ld, "directory: expected an https:// URL, got \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_acme_contact(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	const char *at;
+
+	if (strncmp(val, "mailto:", 7) == 0)
+		val += 7;
+	at = strchr(val, '@');
+	if (at == NULL || at == val || at[1] == '\0' || strpbrk(val, " \t,<>\"") != NULL)
+		return msgf(ld, "contact: expected an e-mail address, got \"%s\"", val);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_acme_key_type(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	int t;
+
+	if (strcasecmp(val, "ecdsa") == 0 || strcasecmp(val, "ecdsa-p256") == 0)
+		t = CFG_ACME_KEY_EC256;
+	else if (strcasecmp(val, "rsa2048") == 0)
+		t = CFG_ACME_KEY_RSA2048;
+	else if (strcasecmp(val, "rsa3072") == 0)
+		t = CFG_ACME_KEY_RSA3072;
+	else
+		return msgf(ld, "key_type: expected ecdsa, rsa2048 or rsa3072, got \"%s\"", val);
+	*FIELD(obj, k, int) = t;
+	return NULL;
+}
+
+/* Adds name (lower-cased) to the section's list unless it is there already. */
+static void
+acme_add_name(struct cfg_acme *a, const char *name, size_t len)
+{
+	char *n = strndup(name, len);
+
+	if (n == NULL) {
+		fprintf(stderr, "ringedge: out of memory\n");
+		abort();
+	}
+	for (char *p = n; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (int i = 0; i < a->nnames; i++)
+		if (strcmp(a->names[i], n) == 0) {
+			free(n);
+			return;
+		}
+	a->names = xgrow(a->names, a->nnames, sizeof(*a->names));
+	a->names[a->nnames++] = n;
+}
+
+static const char *
+set_acme_names(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_acme *a = obj;
+	char buf[CFG_MAX_LINE], *save = NULL, *tok;
+
+	(void)k;
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		if (tok[0] == '*')
+			return msgf(ld, "names: \"%s\": wildcard names need the DNS-01 challenge, "
+				    "which ringedge does not do", tok);
+		if (!is_hostname(tok) || strchr(tok, '.') == NULL || strchr(tok, '_') != NULL)
+			return msgf(ld, "names: \"%s\" is not a DNS name", tok);
+		acme_add_name(a, tok, strlen(tok));
+	}
+	if (a->nnames == 0)
+		return "names: empty list";
+	free(a->names_text);
+	a->names_text = xstrdup(val);
+	return NULL;
+}
+
+static const char *
+set_acme_challenge(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	char buf[256], *save = NULL, *tok;
+	unsigned bits = 0;
+
+	if (strlen(val) >= sizeof(buf))
+		return "challenge: value too long";
+	strcpy(buf, val);
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		if (strcasecmp(tok, "http-01") == 0)
+			bits |= CFG_ACME_HTTP01;
+		else if (strcasecmp(tok, "tls-alpn-01") == 0)
+			bits |= CFG_ACME_TLSALPN01;
+		else
+			return msgf(ld, "challenge: unknown challenge \"%s\" (expected http-01 "
+				    "and/or tls-alpn-01)", tok);
+	}
+	if (bits == 0)
+		return "challenge: no challenge given";
+	*FIELD(obj, k, unsigned) = bits;
+	return NULL;
+}
+
+static const char *
+set_acme_path(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (val[0] == '\0')
+		return msgf(ld, "%s: empty path", k->name);
+	return set_string(ld, obj, k, val);
+}
+
+static const char *
+set_listener_acme(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_listener *l = obj;
+
+	if (!valid_name(val))
+		return msgf(ld, "acme: bad section name \"%s\"", val);
+	l->acme_line = ld->line;
+	return set_string(ld, obj, k, val);
+}
+
 /* ---- the key table ---- */
 
 #define G(f)	offsetof(struct cfg_global, f)
@@ -898,6 +1029,7 @@ set_domain(struct loader *ld, void *obj, const struct cfg_key *k, const char *va
 #define P(f)	offsetof(struct cfg_pool, f)
 #define R(f)	offsetof(struct cfg_route, f)
 #define A(f)	offsetof(struct cfg_auth_guard, f)
+#define AC(f)	offsetof(struct cfg_acme, f)
 #define DUR_MAX	(7ULL * 24 * 3600 * 1000)
 
 static const struct cfg_key keys[] = {
@@ -940,6 +1072,9 @@ static const struct cfg_key keys[] = {
 	  "duration", "time to receive a full request head (and the TLS handshake)", false },
 	{ SEC_LISTENER, "idle_timeout", set_duration, L(idle_timeout), "1800s", 1, DUR_MAX,
 	  "duration", "keep-alive / long-poll inactivity on the client side", false },
+	{ SEC_LISTENER, "acme", set_listener_acme, L(acme), NULL, 0, 0, "acme section name",
+	  "certificate from [acme NAME] (first of the SNI set; a self-signed placeholder until the "
+	  "first issuance); needs tls = on", false },
 	{ SEC_LISTENER, "proxy_protocol", set_bool, L(proxy_protocol), "off", 0, 0, "on | off",
 	  "every connection starts with a PROXY protocol v1 or v2 header (read before TLS) whose "
 	  "client address replaces the peer's; needs proxy_protocol_from", false },
@@ -1043,9 +1178,35 @@ static const struct cfg_key keys[] = {
 	{ SEC_AUTH_GUARD, "min_answer_time", set_duration, A(min_answer_time), "500ms", 0,
 	  60000, "duration", "a local answer to a locked attempt is never sent sooner (no timing "
 	  "oracle)", false },
+
+	{ SEC_ACME, "directory", set_acme_directory, AC(directory), NULL, 0, 0, "https:// URL",
+	  "the ACME server's directory (required)", false },
+	{ SEC_ACME, "accept_terms", set_bool, AC(accept_terms), "off", 0, 0, "yes | no",
+	  "you accept the ACME server's terms of service; must be yes", false },
+	{ SEC_ACME, "contact", set_acme_contact, AC(contact), NULL, 0, 0, "e-mail",
+	  "contact address of the ACME account (expiry notices)", false },
+	{ SEC_ACME, "account_key", set_acme_path, AC(account_key), NULL, 0, 0, "file",
+	  "PEM account key (ECDSA P-256 or RSA); created (P-256, mode 0600) when missing; "
+	  "default STATE_DIR/NAME.account.key", false },
+	{ SEC_ACME, "key_type", set_acme_key_type, AC(key_type), "ecdsa", 0, 0,
+	  "ecdsa | rsa2048 | rsa3072", "key of the certificate (ecdsa = P-256)", false },
+	{ SEC_ACME, "names", set_acme_names, 0, NULL, 0, 0, "name[,name...]",
+	  "DNS names of the certificate, first = CN; default: the exact host names of the routes "
+	  "of the listeners with acme = NAME", false },
+	{ SEC_ACME, "state_dir", set_acme_path, AC(state_dir), "/var/lib/ringedge/acme", 0, 0,
+	  "directory", "where NAME.crt and NAME.key are written (created 0700)", false },
+	{ SEC_ACME, "ca", set_file, AC(ca), NULL, 0, 0, "file",
+	  "CA bundle trusted for the ACME server; default: system CAs", false },
+	{ SEC_ACME, "challenge", set_acme_challenge, AC(challenges), "http-01 tls-alpn-01", 0, 0,
+	  "http-01 and/or tls-alpn-01", "challenge types answered (http-01 preferred: every plain "
+	  "listener; tls-alpn-01: the TLS listener)", false },
+	{ SEC_ACME, "retry_min", set_duration, AC(retry_min), "1m", 1000, DUR_MAX, "duration",
+	  "first retry after a failed issuance; doubles up to retry_max", false },
+	{ SEC_ACME, "retry_max", set_duration, AC(retry_max), "24h", 1000, DUR_MAX, "duration",
+	  "longest delay between two attempts", false },
 };
 
-_Static_assert(RE_ARRAY_SIZE(keys) <= 64, "the seen-key bitmap is 64 bits");
+_Static_assert(RE_ARRAY_SIZE(keys) <= 256, "the seen-key bitmap is 256 bits");
 
 static const char *
 sec_name(unsigned sec)
@@ -1057,6 +1218,7 @@ sec_name(unsigned sec)
 	case SEC_POOL:		return "pool";
 	case SEC_ROUTE:		return "route";
 	case SEC_AUTH_GUARD:	return "auth_guard";
+	case SEC_ACME:		return "acme";
 	}
 	return "?";
 }
@@ -1098,7 +1260,7 @@ begin_section(struct loader *ld, const char *hdr)
 
 	ld->sec = 0;
 	ld->obj = NULL;
-	ld->seen = 0;
+	memset(ld->seen, 0, sizeof(ld->seen));
 	ld->sec_bad = true;
 
 	sp = strchr(hdr, ' ');
@@ -1148,10 +1310,10 @@ begin_section(struct loader *ld, const char *hdr)
 	}
 
 	if (strcmp(kind, "listener") != 0 && strcmp(kind, "pool") != 0 &&
-	    strcmp(kind, "route") != 0) {
+	    strcmp(kind, "route") != 0 && strcmp(kind, "acme") != 0) {
 		cfg_error(ld->err, ld->file, ld->line,
 			  "unknown section [%s] (expected global, tls, auth_guard, listener NAME, "
-			  "pool NAME or route NAME)", hdr);
+			  "pool NAME, route NAME or acme NAME)", hdr);
 		return;
 	}
 	if (!valid_name(name)) {
@@ -1179,6 +1341,20 @@ begin_section(struct loader *ld, const char *hdr)
 		ld->sec = SEC_LISTENER;
 		((struct cfg_listener *)ld->obj)->name = xstrdup(name);
 		((struct cfg_listener *)ld->obj)->line = ld->line;
+		((struct cfg_listener *)ld->obj)->acme_idx = -1;
+	} else if (kind[0] == 'a') {
+		for (int i = 0; i < c->nacmes; i++)
+			if (strcmp(c->acmes[i].name, name) == 0) {
+				cfg_error(ld->err, ld->file, ld->line,
+					  "duplicate section [acme %s] (first at line %d)", name,
+					  c->acmes[i].line);
+				return;
+			}
+		c->acmes = xgrow(c->acmes, c->nacmes, sizeof(*c->acmes));
+		ld->obj = &c->acmes[c->nacmes++];
+		ld->sec = SEC_ACME;
+		((struct cfg_acme *)ld->obj)->name = xstrdup(name);
+		((struct cfg_acme *)ld->obj)->line = ld->line;
 	} else if (kind[0] == 'p') {
 		for (int i = 0; i < c->npools; i++)
 			if (strcmp(c->pools[i].name, name) == 0) {
@@ -1324,12 +1500,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 			  sec_name(ld->sec));
 		return 1;
 	}
-	if (!keys[i].repeatable && (ld->seen & (1ULL << i))) {
+	if (!keys[i].repeatable && (ld->seen[i / 64] & (1ULL << (i % 64)))) {
 		cfg_error(ld->err, ld->file, ld->line, "duplicate key \"%s\" in [%s]", name,
 			  sec_name(ld->sec));
 		return 1;
 	}
-	ld->seen |= 1ULL << i;
+	ld->seen[i / 64] |= 1ULL << (i % 64);
 	if ((e = keys[i].set(ld, ld->obj, &keys[i], value)) != NULL)
 		cfg_error(ld->err, ld->file, ld->line, "%s", e);
 	return 1;
@@ -1361,10 +1537,10 @@ check_listeners(struct loader *ld)
 			if (l->certs[j].private_key == NULL)
 				cfg_error(ld->err, ld->file, l->certs[j].line,
 					  "[listener %s]: certificate without private_key", l->name);
-		if (l->tls && l->ncerts == 0 && c->tls.cert.certificate == NULL)
+		if (l->tls && l->ncerts == 0 && c->tls.cert.certificate == NULL && l->acme == NULL)
 			cfg_error(ld->err, ld->file, l->line,
 				  "[listener %s] has tls = on but no certificate (set certificate and "
-				  "private_key here or in [tls])", l->name);
+				  "private_key here or in [tls], or acme = NAME)", l->name);
 		if (l->proxy_protocol_from.n > 0 && !l->proxy_protocol)
 			cfg_error(ld->err, ld->file, l->proxy_protocol_from_line,
 				  "[listener %s]: proxy_protocol_from without proxy_protocol = on",
@@ -1553,6 +1729,107 @@ check_auth_guard(struct loader *ld)
 			  (unsigned long long)a->lock_time_max, (unsigned long long)a->lock_time);
 }
 
+/* ---- [acme NAME] ---- */
+
+/* Where a path could be created: the longest existing prefix must be a writable directory. */
+static const char *
+creatable_dir(struct loader *ld, const char *key, const char *path)
+{
+	char buf[4096];
+	struct stat st;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		if (stat(buf, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return msgf(ld, "%s %s: %s is not a directory", key, path, buf);
+			if (access(buf, W_OK | X_OK) < 0)
+				return msgf(ld, "%s %s: %s is not writable: %s", key, path, buf,
+					    strerror(errno));
+			return NULL;
+		}
+		if (errno != ENOENT && strcmp(buf, path) == 0)
+			return msgf(ld, "%s %s: %s", key, path, strerror(errno));
+		if (errno != ENOENT)
+			return msgf(ld, "%s %s: %s: %s", key, path, buf, strerror(errno));
+		slash = strrchr(buf, '/');
+		if (slash == NULL || slash == buf)
+			return NULL;	/* relative or "/": created from the working directory */
+		*slash = '\0';
+	}
+}
+
+static void
+check_acme(struct loader *ld)
+{
+	struct config *c = ld->c;
+
+	for (int i = 0; i < c->nlisteners; i++) {
+		struct cfg_listener *l = &c->listeners[i];
+
+		if (l->acme == NULL)
+			continue;
+		for (int j = 0; j < c->nacmes; j++)
+			if (strcmp(c->acmes[j].name, l->acme) == 0)
+				l->acme_idx = j;
+		if (l->acme_idx < 0)
+			cfg_error(ld->err, ld->file, l->acme_line,
+				  "[listener %s]: unknown acme section \"%s\"", l->name, l->acme);
+		else if (!l->tls)
+			cfg_error(ld->err, ld->file, l->acme_line,
+				  "[listener %s]: acme = %s needs tls = on", l->name, l->acme);
+	}
+	for (int j = 0; j < c->nacmes; j++) {
+		struct cfg_acme *a = &c->acmes[j];
+		bool used = false;
+		const char *e;
+
+		if (a->directory == NULL)
+			cfg_error(ld->err, ld->file, a->line, "[acme %s] has no directory", a->name);
+		if (!a->accept_terms)
+			cfg_error(ld->err, ld->file, a->line,
+				  "[acme %s]: accept_terms = yes is required (you agree to the ACME "
+				  "server's terms of service)", a->name);
+		if (a->retry_max < a->retry_min)
+			cfg_error(ld->err, ld->file, a->line,
+				  "[acme %s]: retry_max is shorter than retry_min", a->name);
+		if (a->account_key == NULL) {
+			char p[4096];
+
+			snprintf(p, sizeof(p), "%s/%s.account.key", a->state_dir, a->name);
+			a->account_key = xstrdup(p);
+		}
+		/* default names: exact hosts of the routes of the listeners using this section */
+		for (int i = 0; i < c->nlisteners; i++) {
+			if (c->listeners[i].acme_idx != j)
+				continue;
+			used = true;
+			for (int r = 0; a->names_text == NULL && r < c->nroutes; r++) {
+				const char *h = c->routes[r].host;
+
+				if ((c->routes[r].listeners & (1ULL << i)) && h[0] != '*' &&
+				    strchr(h, '.') != NULL)
+					acme_add_name(a, h, strlen(h));
+			}
+		}
+		if (a->nnames == 0)
+			cfg_error(ld->err, ld->file, a->line,
+				  "[acme %s] has no names (set names, or give the routes of a TLS "
+				  "listener with acme = %s exact host names)", a->name, a->name);
+		if (!used)
+			log_warn("%s:%d: [acme %s] is not used by any listener (acme = %s)", ld->file,
+				 a->line, a->name, a->name);
+		if (ld->flags & CONFIG_NO_FILES)
+			continue;
+		if ((e = creatable_dir(ld, "state_dir", a->state_dir)) != NULL)
+			cfg_error(ld->err, ld->file, a->line, "[acme %s]: %s", a->name, e);
+		if (access(a->account_key, F_OK) == 0 && access(a->account_key, R_OK) < 0)
+			cfg_error(ld->err, ld->file, a->line, "[acme %s]: account_key %s: cannot read: "
+				  "%s", a->name, a->account_key, strerror(errno));
+	}
+}
+
 /* ---- entry points ---- */
 
 static struct config *
@@ -1585,6 +1862,7 @@ load(struct loader *ld)
 	check_listeners(ld);
 	check_pools(ld);
 	check_routes(ld);
+	check_acme(ld);
 	check_auth_guard(ld);
 
 	if (ld->err->count > 0) {
@@ -1651,11 +1929,27 @@ config_free(struct config *c)
 			free(l->certs[j].private_key);
 		}
 		free(l->certs);
+		free(l->acme);
 		cidr_list_free(&l->proxy_protocol_from);
 		cidr_list_free(&l->real_ip_from);
 		free(l->ticket_keys);
 	}
 	free(c->listeners);
+	for (int i = 0; i < c->nacmes; i++) {
+		struct cfg_acme *a = &c->acmes[i];
+
+		free(a->name);
+		free(a->directory);
+		free(a->contact);
+		free(a->account_key);
+		free(a->names_text);
+		for (int j = 0; j < a->nnames; j++)
+			free(a->names[j]);
+		free(a->names);
+		free(a->state_dir);
+		free(a->ca);
+	}
+	free(c->acmes);
 	for (int i = 0; i < c->npools; i++) {
 		struct cfg_pool *p = &c->pools[i];
 
@@ -1703,6 +1997,7 @@ config_write_reference(FILE *f)
 		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
 		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
 		{ SEC_ROUTE, "[route NAME]" }, { SEC_AUTH_GUARD, "[auth_guard]" },
+		{ SEC_ACME, "[acme NAME]" },
 	};
 
 	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
@@ -1810,6 +2105,8 @@ config_dump(const struct config *c, FILE *f)
 		dump_cidrs(f, "real_ip_from", &l->real_ip_from);
 		if (l->ticket_keys)
 			fprintf(f, "ticket_keys = %s\n", l->ticket_keys);
+		if (l->acme)
+			fprintf(f, "acme = %s\n", l->acme);
 	}
 	for (int i = 0; i < c->npools; i++) {
 		const struct cfg_pool *p = &c->pools[i];
@@ -1884,5 +2181,26 @@ config_dump(const struct config *c, FILE *f)
 		}
 		for (int j = 0; j < r->hide_headers.n; j++)
 			fprintf(f, "hide_response_header = %s\n", r->hide_headers.names[j]);
+	}
+	for (int i = 0; i < c->nacmes; i++) {
+		static const char *const kt[] = { "ecdsa", "rsa2048", "rsa3072" };
+		const struct cfg_acme *a = &c->acmes[i];
+
+		fprintf(f, "\n[acme %s]\ndirectory = %s\naccept_terms = %s\n", a->name,
+			a->directory, a->accept_terms ? "yes" : "no");
+		if (a->contact)
+			fprintf(f, "contact = %s\n", a->contact);
+		fprintf(f, "account_key = %s\nkey_type = %s\nnames = ", a->account_key,
+			kt[a->key_type]);
+		for (int j = 0; j < a->nnames; j++)
+			fprintf(f, "%s%s", j ? "," : "", a->names[j]);
+		fprintf(f, "%s\nstate_dir = %s\n", a->names_text ? "" : " ; from the routes",
+			a->state_dir);
+		if (a->ca)
+			fprintf(f, "ca = %s\n", a->ca);
+		fprintf(f, "challenge =%s%s\n", a->challenges & CFG_ACME_HTTP01 ? " http-01" : "",
+			a->challenges & CFG_ACME_TLSALPN01 ? " tls-alpn-01" : "");
+		dump_dur(f, "retry_min", a->retry_min);
+		dump_dur(f, "retry_max", a->retry_max);
 	}
 }

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#if RINGEDGE_ACME
+#include "core/acme/acme.h"
+#endif
 #include "core/gen.h"
 #include "core/lib/log.h"
 #include "core/timer.h"
@@ -565,6 +568,17 @@ check_only(struct config *c, const char *file, bool dump)
 
 	if (dump)
 		config_dump(c, stdout);
+#if RINGEDGE_ACME
+	/* [acme NAME]: account key parses, CA bundle readable; the server is not contacted */
+	if (acme_check_config(c, &err) > 0) {
+		fputs(err.text, stderr);
+		fprintf(stderr, "ringedge: configuration %s test failed (%d error%s)\n", file,
+			err.count, err.count == 1 ? "" : "s");
+		cfg_errors_free(&err);
+		config_free(c);
+		return 1;
+	}
+#endif
 	if (tickets_start(&rotate_ms) < 0) {
 		config_free(c);
 		return 1;

@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "config/config.h"
 #include "core/acme/certgen.h"
 #include "core/acme/jws.h"
 #include "core/acme/renew.h"
@@ -1077,6 +1078,44 @@ acme_check(const struct acme_cert_cfg *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+void
+acme_cfg_from(const struct cfg_acme *a, struct acme_cert_cfg *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = a->name;
+	out->directory = a->directory;
+	out->contact = a->contact;
+	out->account_key = a->account_key;
+	out->key_type = a->key_type;		/* enum cfg_acme_key == enum acme_key_type */
+	out->names = (const char *const *)a->names;
+	out->nnames = a->nnames;
+	out->state_dir = a->state_dir;
+	out->ca = a->ca;
+	out->challenges = a->challenges;	/* enum cfg_acme_chall == enum acme_chall */
+	out->retry_min_ms = a->retry_min;
+	out->retry_max_ms = a->retry_max;
+	out->timeout_ms = 30000;
+	out->poll_max_ms = 300000;
+}
+
+int
+acme_check_config(const struct config *c, struct cfg_errors *err)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->nacmes; i++) {
+		struct acme_cert_cfg ac;
+		char why[512];
+
+		acme_cfg_from(&c->acmes[i], &ac);
+		if (acme_check(&ac, why, sizeof(why)) < 0) {
+			cfg_error(err, c->file, c->acmes[i].line, "[acme %s]: %s", ac.name, why);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* ---- the ACME thread ---- */

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "config/config-t.h"
 #include "core/acme/acme-t.h"
 
 /* Called on the ACME thread after NAME.key and NAME.crt were replaced. */
@@ -47,5 +48,13 @@ void acme_stop(void);
 /* Offline checks for `ringedge -t`: account key parses (when it exists), CA bundle readable,
  * state directory creatable. 0 or -EINVAL with err. Never contacts the server. */
 int acme_check(const struct acme_cert_cfg *cfg, char *err, size_t errlen);
+
+/* Fills out from an [acme NAME] section (strings point into a, which must outlive out), with
+ * the client's fixed settings (per-request timeout 30 s, polling up to 5 min). */
+void acme_cfg_from(const struct cfg_acme *a, struct acme_cert_cfg *out);
+
+/* `ringedge -t`: acme_check on every [acme NAME] section of c; errors as "FILE:LINE:
+ * [acme NAME]: why" into err. Returns the number of errors. */
+int acme_check_config(const struct config *c, struct cfg_errors *err);
 
 #endif

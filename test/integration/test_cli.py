@@ -86,7 +86,7 @@ def test_warning_does_not_fail(cli, tmp_path):
      ['t.ini:9: unknown key "weight" in [pool]']),
     ("[frontend x]\nbind = 1.2.3.4:80\n",
      ["t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
-      "pool NAME or route NAME)"]),
+      "pool NAME, route NAME or acme NAME)"]),
     ("[pool]\n",
      ["t.ini:7: [pool]: a name is required"]),
     ("[listener bad name!]\n",
@@ -198,7 +198,7 @@ def test_tls_listener_without_certificate(cli, tmp_path):
     errors = check_fails(cli, tmp_path, BASE + "[listener s]\nbind = 127.0.0.1:18443\n"
                          "tls = on\n")
     assert errors == ["t.ini:7: [listener s] has tls = on but no certificate (set certificate "
-                      "and private_key here or in [tls])"]
+                      "and private_key here or in [tls], or acme = NAME)"]
 
 
 def test_certificate_without_key(cli, tmp_path):
@@ -327,9 +327,9 @@ def test_every_error_reported_not_just_the_first(cli, tmp_path):
         't.ini:3: unknown key "colour" in [global]',
         't.ini:6: idle_timeout: bad duration "forever" (expected a number with ms, s, m or h)',
         "t.ini:10: unknown section [frontend f] (expected global, tls, auth_guard, listener "
-        "NAME, pool NAME or route NAME)",
+        "NAME, pool NAME, route NAME or acme NAME)",
         "t.ini:7: [listener s] has tls = on but no certificate (set certificate and "
-        "private_key here or in [tls])",
+        "private_key here or in [tls], or acme = NAME)",
         "t.ini:13: [pool empty] has no server",
         't.ini:23: [route c]: unknown listener "ghost"',
         't.ini:25: [route c]: unknown pool "missing"',
@@ -483,8 +483,10 @@ def test_config_reference_lists_every_key_the_loader_accepts(cli, tmp_path):
         m = re.match(r"^\| `(\w+)`", line)
         if m:
             sections[cur].append(m.group(1))
-    assert set(sections) == {"global", "tls", "listener", "pool", "route", "auth_guard"}, \
-        sections
+    assert set(sections) == {"global", "tls", "listener", "pool", "route", "auth_guard",
+                             "acme"}, sections
+    for key in ["directory", "accept_terms", "names", "state_dir", "challenge"]:
+        assert key in sections["acme"]
     for key in ["workers", "access_log", "drain_timeout"]:
         assert key in sections["global"]
     for key in ["bind", "tls", "header_timeout", "idle_timeout"]:
@@ -579,3 +581,46 @@ def test_check_loads_certificates(cli, tmp_path):
     pool = ("[pool q]\nserver = 127.0.0.1:4443\ntls = on\nca = %s\n" % garbage)
     errors = check_fails(cli, tmp_path, BASE + pool)
     assert any("garbage.pem" in e for e in errors), errors
+
+
+ACME = ("[listener web]\nbind = 127.0.0.1:18443\ntls = on\nacme = lync\n"
+        "certificate = %(crt)s\nprivate_key = %(key)s\n"
+        "[pool p]\nserver = 127.0.0.1:9000\n"
+        "[route meet]\nhost = meet.example.test\npool = p\n"
+        "[acme lync]\ndirectory = https://127.0.0.1:9/dir\naccept_terms = yes\n"
+        "state_dir = %(state)s\naccount_key = %(acct)s\n")
+
+
+def acme_files(tmp_path):
+    import subprocess
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem"), "-days", "30", "-subj", "/CN=x"],
+                   check=True, capture_output=True)
+    return dict(crt=tmp_path / "c.pem", key=tmp_path / "k.pem", state=tmp_path / "state",
+                acct=tmp_path / "acct.key")
+
+
+def test_acme_section_checked_offline(cli, tmp_path):
+    """-t checks [acme NAME] without contacting the server (directory points at a closed
+    port): a missing account key is fine (created at the first issuance), a file that is
+    not a key is FILE:LINE: why, and so is a state_dir that cannot be created."""
+    f = acme_files(tmp_path)
+    (tmp_path / "t.ini").write_text(ACME % f)
+    r = cli("-t", "-c", "t.ini")
+    assert r.rc == 0, r.err
+    assert "configuration ok" in r.out
+    assert not (tmp_path / "acct.key").exists()     # -t creates nothing
+    (tmp_path / "acct.key").write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                                       "-----END PRIVATE KEY-----\n")
+    r = cli("-t", "-c", "t.ini")
+    assert r.rc == 1
+    assert ("t.ini:12: [acme lync]: account_key %s: not a PEM EC P-256 or RSA private key"
+            % f["acct"]) in r.err
+    (tmp_path / "acct.key").unlink()
+    (tmp_path / "blocker").write_text("x")
+    f["state"] = tmp_path / "blocker" / "acme"
+    (tmp_path / "t.ini").write_text(ACME % f)
+    r = cli("-t", "-c", "t.ini")
+    assert r.rc == 1
+    assert "t.ini:12: [acme lync]: state_dir %s: Not a directory" % f["state"] in r.err

@@ -239,7 +239,7 @@ test_errors(void)
 		   "t.ini:10: log_level: expected error, warn, info or debug, got \"loud\"");
 	EXPECT_ERR(BASE "[frontend x]\nbind = 1.2.3.4:80\n", NOIO,
 		   "t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
-		   "pool NAME or route NAME)");
+		   "pool NAME, route NAME or acme NAME)");
 	EXPECT_ERR(BASE "[pool]\n[listener bad name!]\n", NOIO,
 		   "t.ini:7: [pool]: a name is required",
 		   "t.ini:8: [listener bad name!]: bad name (letters, digits, - _ . only)");
@@ -262,7 +262,7 @@ test_errors(void)
 		   "t.ini:7: [pool empty] has no server");
 	EXPECT_ERR(BASE "[listener s]\nbind = 127.0.0.1:8443\ntls = on\n", NOIO,
 		   "t.ini:7: [listener s] has tls = on but no certificate (set certificate and "
-		   "private_key here or in [tls])");
+		   "private_key here or in [tls], or acme = NAME)");
 	EXPECT_ERR(BASE "[listener s]\nbind = 127.0.0.1:8443\ntls = on\n"
 		   "certificate = /nonexistent/ringedge/edge.pem\nprivate_key = /nonexistent/k\n", 0,
 		   "t.ini:10: certificate: cannot read \"/nonexistent/ringedge/edge.pem\": No such "
@@ -592,6 +592,102 @@ test_auth_guard(void)
 		   "t.ini:7: auth_schemes: empty (write none to refuse every scheme)");
 }
 
+/* [acme NAME] and a listener's acme = NAME */
+static void
+test_acme(void)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c;
+	const char *ok =
+		"[listener web]\nbind = 127.0.0.1:8443\ntls = on\nacme = lync\n"
+		"[listener plain]\nbind = 127.0.0.1:8080\n"
+		"[pool p]\nserver = 127.0.0.1:9000\n"
+		"[route meet]\nlisteners = web\nhost = Meet.Example.Test\npool = p\n"
+		"[route dial]\nhost = dialin.example.test\npool = p\n"
+		"[route dial2]\nhost = dialin.example.test\npath = /x\npool = p\n"
+		"[route wild]\nhost = *.example.test\npool = p\n"
+		"[route other]\nlisteners = plain\nhost = plain.example.test\npool = p\n"
+		"[acme lync]\ndirectory = https://acme.example/dir\naccept_terms = yes\n"
+		"contact = mailto:hostmaster@example.test\n";
+
+	c = config_load_string("t.ini", ok, NOIO, &err);
+	CHECK(c != NULL);
+	if (c == NULL) {
+		fprintf(stderr, "%s", err.text ? err.text : "");
+		cfg_errors_free(&err);
+		return;
+	}
+	CHECK(c->nacmes == 1);
+	CHECK(c->listeners[0].acme_idx == 0);
+	CHECK(c->listeners[1].acme_idx == -1);
+	/* default names: exact hosts of web's routes, lower-cased, once each, no wildcard */
+	CHECK(c->acmes[0].nnames == 2);
+	CHECK(strcmp(c->acmes[0].names[0], "meet.example.test") == 0);
+	CHECK(strcmp(c->acmes[0].names[1], "dialin.example.test") == 0);
+	CHECK(strcmp(c->acmes[0].contact, "hostmaster@example.test") == 0);
+	CHECK(strcmp(c->acmes[0].state_dir, "/var/lib/ringedge/acme") == 0);
+	CHECK(strcmp(c->acmes[0].account_key, "/var/lib/ringedge/acme/lync.account.key") == 0);
+	CHECK(c->acmes[0].key_type == CFG_ACME_KEY_EC256);
+	CHECK(c->acmes[0].challenges == (CFG_ACME_HTTP01 | CFG_ACME_TLSALPN01));
+	CHECK(c->acmes[0].retry_min == 60000 && c->acmes[0].retry_max == 86400000);
+	config_free(c);
+
+	/* explicit names and settings */
+	c = config_load_string("t.ini",
+		"[listener web]\nbind = 127.0.0.1:8443\ntls = on\nacme = a\n"
+		"[pool p]\nserver = 127.0.0.1:9000\n[route r]\npool = p\n"
+		"[acme a]\ndirectory = https://x/dir\naccept_terms = yes\n"
+		"names = lyncext.example.test, meet.example.test,meet.example.test\n"
+		"key_type = rsa3072\nchallenge = tls-alpn-01\nstate_dir = /srv/acme\n"
+		"account_key = /srv/k.pem\nretry_min = 5s\n", NOIO, &err);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->acmes[0].nnames == 2);
+		CHECK(c->acmes[0].key_type == CFG_ACME_KEY_RSA3072);
+		CHECK(c->acmes[0].challenges == CFG_ACME_TLSALPN01);
+		CHECK(strcmp(c->acmes[0].account_key, "/srv/k.pem") == 0);
+		CHECK(c->acmes[0].retry_min == 5000);
+	}
+	config_free(c);
+	cfg_errors_free(&err);
+
+	EXPECT_ERR(BASE "[acme a]\ndirectory = http://x/dir\nnames = a.example\n"
+		   "key_type = dsa\nchallenge = dns-01\ncontact = nobody\n", NOIO,
+		   "t.ini:8: directory: expected an https:// URL, got \"http://x/dir\"",
+		   "t.ini:10: key_type: expected ecdsa, rsa2048 or rsa3072, got \"dsa\"",
+		   "t.ini:11: challenge: unknown challenge \"dns-01\" (expected http-01 and/or "
+		   "tls-alpn-01)",
+		   "t.ini:12: contact: expected an e-mail address, got \"nobody\"",
+		   "t.ini:7: [acme a] has no directory",
+		   "t.ini:7: [acme a]: accept_terms = yes is required (you agree to the ACME "
+		   "server's terms of service)");
+	EXPECT_ERR(BASE "[acme a]\ndirectory = https://x/\naccept_terms = yes\n"
+		   "names = *.example.test\n", NOIO,
+		   "t.ini:10: names: \"*.example.test\": wildcard names need the DNS-01 challenge, "
+		   "which ringedge does not do",
+		   "t.ini:7: [acme a] has no names (set names, or give the routes of a TLS listener "
+		   "with acme = a exact host names)");
+	EXPECT_ERR("[listener l]\nbind = 127.0.0.1:8080\nacme = nope\n"
+		   "[listener t]\nbind = 127.0.0.1:8081\nacme = a\n"
+		   "[pool p]\nserver = 127.0.0.1:9000\n[route r]\npool = p\n"
+		   "[acme a]\ndirectory = https://x/\naccept_terms = yes\nnames = a.example\n"
+		   "retry_min = 10m\nretry_max = 1m\n"
+		   "[acme a]\n", NOIO,
+		   "t.ini:3: [listener l]: unknown acme section \"nope\"",
+		   "t.ini:6: [listener t]: acme = a needs tls = on",
+		   "t.ini:11: [acme a]: retry_max is shorter than retry_min",
+		   "t.ini:17: duplicate section [acme a] (first at line 11)");
+	/* files: a state_dir under a regular file cannot be created */
+	EXPECT_ERR(BASE "[acme a]\ndirectory = https://x/\naccept_terms = yes\nnames = a.example\n"
+		   "state_dir = /etc/passwd/acme\n", CONFIG_NO_RESOLVE,
+		   "t.ini:7: [acme a]: state_dir /etc/passwd/acme: Not a directory");
+	/* a TLS listener with acme = NAME needs no certificate of its own */
+	EXPECT_NO_ERR("[listener web]\nbind = 127.0.0.1:8443\ntls = on\nacme = a\n"
+		      "[pool p]\nserver = 127.0.0.1:9000\n[route r]\nhost = a.example\npool = p\n"
+		      "[acme a]\ndirectory = https://x/\naccept_terms = yes\n", NOIO,
+		      "no certificate", "has no names");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -604,6 +700,7 @@ main(int argc, char **argv)
 	test_file_errors();
 	test_examples();
 	test_scaleout();
+	test_acme();
 	test_reference_doc();
 	test_auth_guard();
 	return check_done();
