@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -170,6 +171,39 @@ state_dir_ready(const char *dir, char *why, size_t whylen)
 	close(fd);
 	unlink(probe);
 	return 0;
+}
+
+/*
+ * STATE_DIR/NAME.lock, flock'ed for the whole issuance: with a state directory shared by
+ * several instances (a file share), one renews and the others pick its files up. Returns the
+ * fd (closing it releases the lock), -EBUSY when another process holds it, or -errno.
+ */
+static int
+take_lock(const struct acme_cert_cfg *cfg, char *why, size_t whylen)
+{
+	char path[1024];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.lock", cfg->state_dir, cfg->name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, whylen, "state directory %s: cannot create %s.lock: %s",
+			 cfg->state_dir, cfg->name, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			snprintf(why, whylen, "%s is locked by another instance, which renews; "
+				 "this one picks up its files", path);
+			return -EBUSY;
+		}
+		snprintf(why, whylen, "%s: cannot lock: %s", path, strerror(e));
+		return -e;
+	}
+	return fd;
 }
 
 static char *
@@ -984,13 +1018,19 @@ int
 acme_issue(const struct acme_cert_cfg *cfg, char *err, size_t errlen)
 {
 	struct run r;
-	char why[512];
-	int rc = -1;
+	char why[2048];
+	int rc = -1, lockfd = -1;
 
 	if (run_init(&r, cfg, err, errlen) < 0)
 		goto out;
 	if (state_dir_ready(cfg->state_dir, why, sizeof(why)) < 0) {
 		fail(&r, "%s", why);
+		goto out;
+	}
+	lockfd = take_lock(cfg, why, sizeof(why));
+	if (lockfd < 0) {
+		fail(&r, "%s", why);
+		rc = lockfd == -EBUSY ? -EBUSY : -1;
 		goto out;
 	}
 	if (load_account_key(&r) < 0 || get_directory(&r) < 0 || new_account(&r) < 0)
@@ -1002,6 +1042,8 @@ acme_issue(const struct acme_cert_cfg *cfg, char *err, size_t errlen)
 	rc = do_order(&r);
 out:
 	run_free(&r);
+	if (lockfd >= 0)
+		close(lockfd);
 	return rc;
 }
 
@@ -1191,15 +1233,46 @@ schedule_renewal(struct sched_ent *e)
 		 rc == 0 ? "ACME Renewal Information window" : "a third of the lifetime left");
 }
 
+/* Another instance sharing the state directory may have renewed: take its files. */
+static void
+pick_up(struct sched_ent *e)
+{
+	struct acme_cert_info ci;
+	char when[32];
+	struct tm tm;
+
+	if (acme_load_info(e->cfg, &ci) < 0 || (e->have && ci.not_after == e->info.not_after))
+		return;
+	e->info = ci;
+	e->have = true;
+	gmtime_r(&ci.not_after, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_info("acme[%s]: picked up a new certificate in %s (valid until %s), written by "
+		 "another instance", e->cfg->name, e->cfg->state_dir, when);
+	if (sched.on_issued)
+		sched.on_issued(e->cfg, sched.arg);
+	schedule_renewal(e);
+}
+
 static void
 attempt(struct sched_ent *e)
 {
 	char err[4096];
 	uint64_t delay;
+	int rc;
 
 	log_info("acme[%s]: requesting a certificate for %d names from %s", e->cfg->name,
 		 e->cfg->nnames, e->cfg->directory);
-	if (acme_issue(e->cfg, err, sizeof(err)) == 0) {
+	rc = acme_issue(e->cfg, err, sizeof(err));
+	if (rc == -EBUSY) {
+		/* not a failure: the lock holder renews; look for its files at retry_min */
+		log_info("acme[%s]: %s; looking again in %llu s", e->cfg->name, err,
+			 (unsigned long long)((e->cfg->retry_min_ms + 999) / 1000));
+		e->next = time(NULL) + (time_t)((e->cfg->retry_min_ms + 999) / 1000);
+		pick_up(e);
+		return;
+	}
+	if (rc == 0) {
 		e->failures = 0;
 		e->have = acme_load_info(e->cfg, &e->info) == 0;
 		log_info("acme[%s]: certificate issued and saved to %s/%s.crt", e->cfg->name,

@@ -89,7 +89,7 @@ def check_issued(tmp_path, pebble, out, names, key_header=None):
     assert acme.verify_chain(tmp_path, chain, root, ["other.example.test"]) != []
     assert served_names_ok(tmp_path, crt, key, root, names) == []
     # no temporary file left behind by the atomic writes
-    assert sorted(p.name for p in state.iterdir()) == ["edge.crt", "edge.key"]
+    assert sorted(p.name for p in state.iterdir()) == ["edge.crt", "edge.key", "edge.lock"]
 
 
 def test_http01_five_lync_names(tmp_path, pebble):
