@@ -185,10 +185,18 @@ certgen_info(const char *pem, size_t len, struct acme_cert_info *info)
 	wc_InitDecodedCert(&dc, der, (word32)n, NULL);
 	if (wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL) == 0 && dc.extAuthKeyIdSet &&
 	    dc.serialSz > 0) {
+		uint8_t ser[EXTERNAL_SERIAL_SIZE + 1];
+		size_t sl = 0;
 		char a[64], s[64];
 
+		/* RFC 9773 §4.1: the serial as its DER INTEGER content octets; wolfSSL keeps the
+		 * magnitude, so a leading 0x00 comes back when the top bit is set */
+		if (dc.serial[0] & 0x80)
+			ser[sl++] = 0;
+		memcpy(ser + sl, dc.serial, (size_t)dc.serialSz);
+		sl += (size_t)dc.serialSz;
 		if (b64url_encode(dc.extAuthKeyId, KEYID_SIZE, a, sizeof(a)) > 0 &&
-		    b64url_encode(dc.serial, (size_t)dc.serialSz, s, sizeof(s)) > 0)
+		    b64url_encode(ser, sl, s, sizeof(s)) > 0)
 			snprintf(info->ari_id, sizeof(info->ari_id), "%s.%s", a, s);
 	}
 	wc_FreeDecodedCert(&dc);

@@ -257,6 +257,19 @@ test_certgen(void)
 		CHECK(n > 100);
 		CHECK(certgen_info(buf, n, &ci) == 0);
 		CHECK(ci.not_after - ci.not_before == 30 * 86400);
+
+		/* ARI certID: b64url(AKI keyid) "." b64url(serial as DER INTEGER content): a serial
+		 * with the top bit set keeps its leading zero (RFC 9773 §4.1 example style) */
+		p = popen("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			  "-keyout /dev/null -days 30 -subj /CN=x -set_serial 0x8000000000000001 "
+			  "2>/dev/null", "r");
+		n = p ? fread(buf, 1, sizeof(buf), p) : 0;
+		if (p)
+			pclose(p);
+		CHECK(certgen_info(buf, n, &ci) == 0);
+		CHECK(strlen(ci.ari_id) > 28 && strchr(ci.ari_id, '.') != NULL);
+		CHECK_STR(strchr(ci.ari_id, '.'), ".AIAAAAAAAAAB");
+		CHECK(strchr(ci.ari_id, '.') - ci.ari_id == 27);	/* 20-byte key id */
 	}
 }
 
