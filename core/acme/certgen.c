@@ -117,11 +117,12 @@ out:
 	return rc;
 }
 
-int
-certgen_alpn_cert(const char *name, const char *keyauth, uint8_t **cert, size_t *cert_len,
-		  uint8_t **key, size_t *key_len)
+/* Self-signed P-256 certificate for names, valid `days`; with keyauth, the critical
+ * acmeIdentifier extension of RFC 8737 is added. */
+static int
+selfsigned(const char *const *names, int n, const char *keyauth, int days, uint8_t **cert,
+	   size_t *cert_len, uint8_t **key, size_t *key_len)
 {
-	const char *names[1] = { name };
 	uint8_t ext[2 + WC_SHA256_DIGEST_SIZE];
 	struct jws_key k;
 	uint8_t *buf = NULL;
@@ -130,20 +131,21 @@ certgen_alpn_cert(const char *name, const char *keyauth, uint8_t **cert, size_t 
 
 	if (jws_key_generate(&k, ACME_KEY_EC256, NULL, 0) < 0)
 		return -EINVAL;
-	/* extnValue content: Authorization ::= OCTET STRING (SIZE (32)) */
-	ext[0] = 0x04;
-	ext[1] = WC_SHA256_DIGEST_SIZE;
-	if (wc_Sha256Hash((const byte *)keyauth, (word32)strlen(keyauth), ext + 2) != 0)
-		goto out;
 	c = malloc(sizeof(*c));
 	buf = malloc(DER_MAX);
-	if (c == NULL || buf == NULL || wc_InitCert(c) != 0 || set_names(c, names, 1) < 0)
+	if (c == NULL || buf == NULL || wc_InitCert(c) != 0 || set_names(c, names, n) < 0)
 		goto out;
 	c->sigType = CTC_SHA256wECDSA;
-	c->daysValid = 7;
+	c->daysValid = days;
 	c->isCA = 0;
-	if (wc_SetCustomExtension(c, 1, CERTGEN_ACME_ID_OID, ext, sizeof(ext)) != 0)
-		goto out;
+	if (keyauth != NULL) {
+		/* extnValue content: Authorization ::= OCTET STRING (SIZE (32)) */
+		ext[0] = 0x04;
+		ext[1] = WC_SHA256_DIGEST_SIZE;
+		if (wc_Sha256Hash((const byte *)keyauth, (word32)strlen(keyauth), ext + 2) != 0 ||
+		    wc_SetCustomExtension(c, 1, CERTGEN_ACME_ID_OID, ext, sizeof(ext)) != 0)
+			goto out;
+	}
 	sz = wc_MakeCert_ex(c, buf, DER_MAX, ECC_TYPE, &k.ec, &k.rng);
 	if (sz <= 0)
 		goto out;
@@ -161,6 +163,22 @@ out:
 	free(c);
 	jws_key_free(&k);
 	return rc;
+}
+
+int
+certgen_alpn_cert(const char *name, const char *keyauth, uint8_t **cert, size_t *cert_len,
+		  uint8_t **key, size_t *key_len)
+{
+	const char *names[1] = { name };
+
+	return selfsigned(names, 1, keyauth, 7, cert, cert_len, key, key_len);
+}
+
+int
+certgen_placeholder(const char *const *names, int n, uint8_t **cert, size_t *cert_len,
+		    uint8_t **key, size_t *key_len)
+{
+	return selfsigned(names, n, NULL, 30, cert, cert_len, key, key_len);
 }
 
 int

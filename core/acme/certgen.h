@@ -31,6 +31,14 @@ int certgen_csr(struct jws_key *key, const char *const *names, int n, uint8_t **
 int certgen_alpn_cert(const char *name, const char *keyauth, uint8_t **cert, size_t *cert_len,
 		      uint8_t **key, size_t *key_len);
 
+/*
+ * The placeholder a TLS listener with acme = NAME serves until the first issuance: a fresh
+ * self-signed P-256 certificate for names (SANs; CN = first), valid 30 days (it is replaced
+ * long before). DER, malloc'd. 0 or -EINVAL.
+ */
+int certgen_placeholder(const char *const *names, int n, uint8_t **cert, size_t *cert_len,
+			uint8_t **key, size_t *key_len);
+
 /* notBefore/notAfter and the RFC 9773 certID of the first certificate of a PEM chain.
  * 0 or -EINVAL. */
 int certgen_info(const char *pem, size_t len, struct acme_cert_info *info);

@@ -241,6 +241,31 @@ test_certgen(void)
 		free(der);
 		free(key);
 	}
+	/* placeholder: every name as a SAN, no acmeIdentifier, parses as an ordinary
+	 * certificate, 30 days */
+	{
+		static const uint8_t acme_oid[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f };
+		struct acme_cert_info ci;
+		uint8_t pem[4096];
+		int pl;
+
+		CHECK(certgen_placeholder(names, 3, &der, &len, &key, &kl) == 0);
+		wc_InitDecodedCert(&dc, der, (word32)len, NULL);
+		CHECK(wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL) == 0);
+		n = 0;
+		for (DNS_entry *e = dc.altNames; e; e = e->next)
+			for (int i = 0; i < 3; i++)
+				n += strcmp(e->name, names[i]) == 0;
+		CHECK(n == 3);
+		wc_FreeDecodedCert(&dc);
+		CHECK(!has_bytes(der, len, acme_oid, sizeof(acme_oid)));
+		pl = wc_DerToPem(der, (word32)len, pem, sizeof(pem), CERT_TYPE);
+		CHECK(pl > 0 && certgen_info((char *)pem, (size_t)pl, &ci) == 0);
+		CHECK(ci.not_after - ci.not_before >= 29 * 86400 &&
+		      ci.not_after - ci.not_before <= 31 * 86400);
+		free(der);
+		free(key);
+	}
 	{
 		struct acme_cert_info ci;
 		char buf[4096];
