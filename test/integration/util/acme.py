@@ -91,7 +91,9 @@ class Pebble:
              "-dns01", "127.0.0.1:%d" % self.dns, "-http01", "", "-https01", "",
              "-tlsalpn01", "", "-management", "127.0.0.1:%d" % self.dns_mgmt],
             stdout=self.dns_log, stderr=subprocess.STDOUT))
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1",
+        # PEBBLE_AUTHZREUSE=0: every order really validates every name (pebble reuses a
+        # valid authorization half of the time by default)
+        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_AUTHZREUSE="0",
                    PEBBLE_WFE_NONCEREJECT=str(self.nonce_reject), **self.extra_env)
         self.log_path = self.dir / "pebble.log"
         self.log = open(self.log_path, "wb")
