@@ -47,6 +47,7 @@
 #define RB_DRAIN_NS		1000000000ull	/* at the end, wait this long for cancelled ops */
 #define RB_TICK_NS		50000000ull	/* the loop wakes at least this often */
 #define RB_CQE_BATCH		256		/* CQEs handled per loop iteration, at most */
+#define RB_BATCH_NS		200000ull	/* closed loop: longest wait for a batch of responses */
 #define RB_NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* io_uring user_data: {op:8, slot:24, generation:32}; a stale generation is ignored. */
@@ -117,6 +118,7 @@ struct opts {
 	int		have_duration;
 	double		rate;		/* -R, 0 = closed loop */
 	int		new_conn, resume, insecure, json, quiet;
+	int		eager_wake;	/* --eager-wake: wake for every completion (no batch wait) */
 	enum rb_tls_max	tls_max;	/* --tls-max */
 	int		have_tls_max;
 	const char	*cacert, *method, *body_file;
@@ -168,6 +170,7 @@ struct conn {
 	uint8_t		resp_done;	/* response complete; finishes once the send completes too */
 	uint8_t		measured;	/* -n mode: this attempt holds a ticket */
 	uint8_t		retired;	/* -n used up: never start again */
+	uint8_t		awaiting;	/* request sent, response not complete (w->awaiting) */
 	uint32_t	target, rr;
 	const struct request *req;
 	const char	*out;		/* plaintext request bytes (plain) */
@@ -192,6 +195,11 @@ struct worker {
 	WOLFSSL_CTX	*tls_ctx;
 	struct hist	*lat, *lat_unc;
 	struct stats	st;
+	uint32_t	awaiting;	/* conns with a request out and its response not complete */
+	uint32_t	nsend_q;	/* sends queued since the last submit */
+	uint32_t	got;		/* responses completed in this loop iteration */
+	uint32_t	batch_cap;	/* most responses a batch wait may ask for (adapts) */
+	uint32_t	batch_calm;	/* plain waits left before batch waits are tried again */
 	int		stopping;
 	uint64_t	t_stop, t_last_done, next_scan;
 	struct rusage	ru0, ru1;
@@ -311,6 +319,7 @@ queue_send(struct worker *w, struct conn *c)
 	io_uring_sqe_set_data64(sqe, token(OP_SEND, c->slot, c->gen));
 	c->send_busy = 1;
 	c->nflight++;
+	w->nsend_q++;
 	return 0;
 }
 
@@ -343,6 +352,18 @@ queue_recv(struct worker *w, struct conn *c)
 }
 
 /* ---- connection lifecycle ---- */
+
+static void
+set_awaiting(struct worker *w, struct conn *c, int on)
+{
+	if (c->awaiting == on)
+		return;
+	c->awaiting = (uint8_t)on;
+	if (on)
+		w->awaiting++;
+	else
+		w->awaiting--;
+}
 
 /* Closes the socket once nothing in flight references it, then schedules the next start. */
 static void
@@ -379,6 +400,7 @@ conn_shutdown(struct worker *w, struct conn *c, uint64_t now)
 
 	if (c->tls.ssl != NULL)
 		rb_tls_end(&c->tls, NULL);
+	set_awaiting(w, c, 0);
 	c->state = C_CLOSING;
 	if (c->nflight > 0) {
 		/* shutdown() ends a pending recv/send; the cancel also covers a pending connect. */
@@ -540,7 +562,9 @@ send_request(struct worker *w, struct conn *c, uint64_t now)
 	if (queue_send(w, c) < 0 || queue_recv(w, c) < 0) {
 		note_err(w, "submission queue full");
 		conn_error(w, c, E_RESET, now);
+		return;
 	}
+	set_awaiting(w, c, 1);
 }
 
 /* The connection is usable: send the pending request, or wait for the next one. */
@@ -646,6 +670,8 @@ conn_feed(struct worker *w, struct conn *c, uint64_t now)
 			return -1;
 		}
 		c->resp_done = 1;
+		set_awaiting(w, c, 0);
+		w->got++;
 		if (!c->send_busy)
 			request_finish(w, c, now);
 		return 1;
@@ -686,6 +712,8 @@ conn_eof(struct worker *w, struct conn *c, uint64_t now)
 	} else {
 		c->resp.keepalive = 0;
 		c->resp_done = 1;
+		set_awaiting(w, c, 0);
+		w->got++;
 		if (!c->send_busy)
 			request_finish(w, c, now);
 	}
@@ -1003,6 +1031,56 @@ should_stop(struct worker *w, uint64_t now)
 	return 0;
 }
 
+/*
+ * How many completions to wait for, and until when. Waiting for the first completion makes
+ * the server's CPU wake this thread for nearly every response in a closed loop: on loopback
+ * the response's sender runs our socket's receive path and, when this thread sleeps, the
+ * wake-up (try_to_wake_up and an IPI), on the CPU that is the bottleneck of the run. With
+ * many requests out, wait instead for half of them to answer: io_uring's poll completions
+ * wake a DEFER_TASKRUN ring's task only once that many are queued, so the server pays one
+ * wake-up per batch, while it still has the other half queued and never runs dry.
+ * RB_BATCH_NS bounds the wait (our own timer, on our CPU). When a batch wait times out with
+ * some responses, the next ones ask for no more than that window brought (a few fast
+ * connections among slow ones), growing back after each batch that filled; when that is a
+ * single response, waits are plain and batching is tried again 64 waits later. Open loop, start-up, the end and small counts (up to 3 requests out) wait for one
+ * response. The sends queued this iteration complete inline and count as completions: they
+ * are added, so they do not end the wait at once (that cost one io_uring_enter per request).
+ */
+static unsigned
+batch_wait(struct worker *w, uint64_t now, uint64_t *until)
+{
+	unsigned k = w->awaiting / 2;
+
+	if (R.o.eager_wake)
+		return 1;
+	if (k > w->batch_cap)
+		k = w->batch_cap;
+	if (R.o.rate > 0 || w->stopping || k < 2) {
+		if (w->batch_cap < 2 && --w->batch_calm == 0)
+			w->batch_cap = UINT32_MAX;
+		return w->awaiting > 0 ? w->nsend_q + 1 : 1;
+	}
+	if (*until > now + RB_BATCH_NS)
+		*until = now + RB_BATCH_NS;
+	return w->nsend_q + k;
+}
+
+/* After a wait that asked for k responses, returned ret and brought w->got responses. */
+static void
+batch_adapt(struct worker *w, unsigned k, int ret)
+{
+	if (k < 2)
+		return;		/* a plain wait */
+	if (ret == -ETIME) {
+		/* Nothing at all: the server stalled (or was descheduled); no reason to shrink. */
+		if (w->got > 0)
+			w->batch_cap = w->got;
+		w->batch_calm = 64;
+	} else if (w->batch_cap < UINT32_MAX / 2) {
+		w->batch_cap *= 2;
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -1010,7 +1088,7 @@ worker_main(void *arg)
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 	uint64_t now, until, drain_end = 0;
-	unsigned head, n;
+	unsigned head, n, wait_nr;
 	int ret;
 
 	ret = worker_ring_init(w);
@@ -1046,11 +1124,14 @@ worker_main(void *arg)
 		if (!w->stopping && R.te < until && R.te > now)
 			until = R.te;
 		now = now_ns();
+		wait_nr = batch_wait(w, now, &until);
 		until = until > now ? until - now : 0;
 		ts.tv_sec = (long long)(until / 1000000000ull);
 		ts.tv_nsec = (long long)(until % 1000000000ull);
 		/* One submit (and wait) per iteration. */
-		ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, &ts, NULL);
+		wait_nr -= wait_nr > w->nsend_q ? w->nsend_q : wait_nr;	/* responses asked for */
+		w->nsend_q = 0;
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			snprintf(w->fatal, sizeof(w->fatal), "io_uring_submit_and_wait: %s",
 			    strerror(-ret));
@@ -1058,12 +1139,14 @@ worker_main(void *arg)
 		}
 		now = now_ns();
 		n = 0;
+		w->got = 0;
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			dispatch(w, cqe, now);
 			if (++n == RB_CQE_BATCH)
 				break;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		batch_adapt(w, wait_nr, ret);
 	}
 	if (!w->ru_started) {
 		w->ru0 = w->ru1;
@@ -1104,6 +1187,8 @@ usage(FILE *f)
 	    "      --expect-status LIST  e.g. 200,204; other statuses count as errors\n"
 	    "                    (default: 4xx and 5xx count as errors)\n"
 	    "      --json        machine-readable result on stdout\n"
+	    "      --eager-wake  closed loop: wake for every response instead of batches\n"
+	    "                    (the old behaviour; for A/B comparisons only)\n"
 	    "  -q, --quiet       no live progress line\n"
 	    "URLs of one host:port share connections and are sent round-robin.\n");
 }
@@ -1148,7 +1233,7 @@ read_body(struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
-	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER,
 };
 
 static int
@@ -1169,6 +1254,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"crypto", no_argument, NULL, OPT_CRYPTO},
+		{"eager-wake", no_argument, NULL, OPT_EAGER},
 		{NULL, 0, NULL, 0},
 	};
 	char err[512], *tok, *save;
@@ -1275,6 +1361,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_JSON:
 			o->json = 1;
+			break;
+		case OPT_EAGER:
+			o->eager_wake = 1;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -1503,6 +1592,7 @@ worker_setup(struct worker *w, uint32_t id, uint32_t gbase, uint32_t nconn)
 	w->nconn = nconn;
 	w->conns = calloc(nconn, sizeof(*w->conns));
 	w->heap = calloc(nconn + 1, sizeof(*w->heap));
+	w->batch_cap = UINT32_MAX;
 	w->lat = hist_new();
 	w->lat_unc = hist_new();
 	if (w->conns == NULL || w->heap == NULL || w->lat == NULL || w->lat_unc == NULL)
