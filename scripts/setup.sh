@@ -18,6 +18,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev                   # libFuzzer targets
 	nginx-light haproxy wrk                    # real servers and peers for tests and bench
 	procps iproute2 ca-certificates
+	strace                                     # test_ringbench: io_uring_enter counts
 )
 
 need=()
