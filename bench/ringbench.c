@@ -1042,9 +1042,10 @@ should_stop(struct worker *w, uint64_t now)
  * RB_BATCH_NS bounds the wait (our own timer, on our CPU). When a batch wait times out with
  * some responses, the next ones ask for no more than that window brought (a few fast
  * connections among slow ones), growing back after each batch that filled; when that is a
- * single response, waits are plain and batching is tried again 64 waits later. Open loop, start-up, the end and small counts (up to 3 requests out) wait for one
- * response. The sends queued this iteration complete inline and count as completions: they
- * are added, so they do not end the wait at once (that cost one io_uring_enter per request).
+ * single response, waits are plain and batching is tried again 64 waits later. Open loop,
+ * start-up, the end and small counts (up to 3 requests out) wait for one response. The
+ * sends queued this iteration complete inline and count as completions: they are added, so
+ * they do not end the wait at once (that cost one io_uring_enter per request).
  */
 static unsigned
 batch_wait(struct worker *w, uint64_t now, uint64_t *until)
