@@ -23,6 +23,7 @@
 #include "core/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
+#include "core/http/msg.h"
 #include "core/lib/log.h"
 #include "core/pipe.h"
 #include "core/ring.h"
@@ -87,26 +88,6 @@ static const struct cfg_pool *
 stream_pool(const struct conn *c)
 {
 	return &c->g->cfg->pools[c->s->pool];
-}
-
-static const char *
-status_text(unsigned st)
-{
-	switch (st) {
-	case 301: return "Moved Permanently";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 414: return "URI Too Long";
-	case 421: return "Misdirected Request";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
-	}
 }
 
 /* ---- access log and stream lifecycle ----------------------------------------------- */
@@ -201,28 +182,19 @@ static void
 cli_respond(struct conn *c, unsigned status, const char *extra, bool keep)
 {
 	struct stream *s = c->s;
-	const char *txt = status_text(status);
-	char body[96];
-	int blen, n;
-	size_t cap;
+	size_t cap = msg_simple_cap(extra ? strlen(extra) : 0);
 
 	if (!keep || c->w->stopping)
 		s->flags &= (uint16_t)~SF_CLI_KA;
 	s->status = (uint16_t)status;
-	blen = snprintf(body, sizeof(body), "%u %s\n", status, txt);
-	cap = 256 + (extra ? strlen(extra) : 0) + (size_t)blen;
 	free(s->rbuf);
 	s->rbuf = malloc(cap);
 	if (s->rbuf == NULL) {
 		conn_close(c);
 		return;
 	}
-	n = snprintf(s->rbuf, cap,
-		"HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s%s\r\n%s",
-		status, txt, blen, extra ? extra : "",
-		(s->flags & SF_CLI_KA) ? "" : "Connection: close\r\n",
-		(s->flags & SF_HEAD_REQ) ? "" : body);
-	s->rlen = (uint32_t)n;
+	s->rlen = (uint32_t)msg_build_simple(s->rbuf, cap, status, extra,
+		(s->flags & SF_CLI_KA) != 0, (s->flags & SF_HEAD_REQ) != 0);
 	s->flags |= SF_HEAD_SENT;
 	c->state = CS_STREAM;
 	c->on_send = cli_on_simple_sent;
@@ -345,112 +317,31 @@ cli_parse_error(struct conn *c, const struct h1_msg *m)
 	cli_respond(c, m->err_status, NULL, false);
 }
 
-static size_t
-append(char *dst, size_t off, const char *src, size_t n)
-{
-	memcpy(dst + off, src, n);
-	return off + n;
-}
-
-/* Writes the framing field for a relayed body (at most 48 bytes); returns its length. */
-static size_t
-frame_header(char *out, enum h1_body fr, uint64_t len)
-{
-	if (fr == H1_BODY_LENGTH)
-		return (size_t)sprintf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
-	if (fr == H1_BODY_CHUNKED) {
-		memcpy(out, "Transfer-Encoding: chunked\r\n", 28);
-		return 28;
-	}
-	return 0;
-}
-
-/* An X-Forwarded-For field line the request head would forward. */
-static bool
-is_xff(const struct h1_header *h, const char *buf)
-{
-	return !(h->flags & H1_HF_HOP) && h->name.len == 15 &&
-	    strncasecmp(buf + h->name.off, "X-Forwarded-For", 15) == 0;
-}
-
 /*
- * Builds the backend request head in s->obuf from the parsed client head. With xff, like
- * nginx's $proxy_add_x_forwarded_for: the client's X-Forwarded-For lines become one field,
- * their values joined with ", " and the client address last. The result never outgrows the
- * lines it replaces by more than the address and a few bytes: cap's 256 covers it.
+ * Builds the backend request head in s->obuf from the parsed client head (core/http/msg.c).
  */
 static int
 build_request(struct conn *c, const struct h1_msg *m, const char *buf, bool upgrade,
 	bool xff)
 {
 	struct stream *s = c->s;
-	/* absolute-form: the authority goes out twice (target, Host); the Host sent may be short */
-	size_t cap = m->head_len + 256 +
-	    (m->target_form == H1_TF_ABSOLUTE ? m->abs_host.len : 0), o = 0;
-	uint32_t ls = m->method_s.off, le = m->version.off + m->version.len;
-	char *ob = malloc(cap);
+	struct msg_req_opts ro = { .upgrade = upgrade, .xff = xff };
+	struct msg_req_info info;
+	char addr[MSG_PEER_MAX];
+	char *ob = malloc(msg_request_cap(m));
 
 	if (ob == NULL)
 		return -ENOMEM;
-	o = append(ob, o, buf + ls, le - ls);
-	s->reqline_len = (uint32_t)o;
-	o = append(ob, o, "\r\n", 2);
-	for (unsigned i = 0; i < m->nhdr; i++) {
-		const struct h1_header *h = &m->hdr[i];
-		uint32_t end = h->value.off + h->value.len;
-
-		if (h->flags & H1_HF_HOP)
-			continue;
-		if ((h->flags & H1_HF_UPGRADE) && !upgrade)
-			continue;
-		if (h->flags & H1_HF_FRAMING)
-			continue;	/* regenerated below from the parsed framing */
-		if (xff && h->name.len == 17 &&
-		    strncasecmp(buf + h->name.off, "X-Forwarded-Proto", 17) == 0)
-			continue;
-		if (xff && is_xff(h, buf))
-			continue;	/* merged below */
-		if (h->id == H1_H_HOST && m->target_form == H1_TF_ABSOLUTE) {
-			/* RFC 9112 3.2.2: the target's authority wins; send a Host matching it */
-			o = append(ob, o, "Host: ", 6);
-			s->host_off = (uint32_t)o;
-			s->host_len = m->abs_host.len;
-			o = append(ob, o, h1_ptr(buf, m->abs_host), m->abs_host.len);
-			o = append(ob, o, "\r\n", 2);
-			continue;
-		}
-		if (h->id == H1_H_HOST) {
-			s->host_off = (uint32_t)(o + (h->value.off - h->name.off));
-			s->host_len = h->value.len;
-		}
-		o = append(ob, o, buf + h->name.off, end - h->name.off);
-		o = append(ob, o, "\r\n", 2);
-	}
-	if (upgrade)
-		o = append(ob, o, "Connection: upgrade\r\n", 21);
-	o += frame_header(ob + o, h1_body_framing(m, 0, 0, 0), m->content_length);
 	if (xff) {
-		char addr[64];
-		size_t n = accesslog_peer(c, addr, sizeof(addr));
-
-		o = append(ob, o, "X-Forwarded-For: ", 17);
-		for (unsigned i = 0; i < m->nhdr; i++) {
-			const struct h1_header *h = &m->hdr[i];
-
-			if (!is_xff(h, buf) || h->value.len == 0)
-				continue;
-			o = append(ob, o, buf + h->value.off, h->value.len);
-			o = append(ob, o, ", ", 2);
-		}
-		o = append(ob, o, addr, n);
-		o = append(ob, o, "\r\nX-Forwarded-Proto: ", 21);
-		o = append(ob, o, cli_listener(c)->tls ? "https" : "http",
-			cli_listener(c)->tls ? 5 : 4);
-		o = append(ob, o, "\r\n", 2);
+		ro.peer = addr;
+		ro.peer_len = accesslog_peer(c, addr, sizeof(addr));
+		ro.tls = cli_listener(c)->tls;
 	}
-	o = append(ob, o, "\r\n", 2);
+	s->olen = (uint32_t)msg_build_request(ob, m, buf, &ro, &info);
 	s->obuf = ob;
-	s->olen = (uint32_t)o;
+	s->reqline_len = info.reqline_len;
+	s->host_off = info.host_off;
+	s->host_len = info.host_len;
 	return 0;
 }
 
@@ -458,29 +349,13 @@ static void
 cli_redirect(struct conn *c, const char *host, size_t hlen, const char *target, size_t tlen,
 	bool keep)
 {
-	char *loc;
-	size_t n = 0;
+	char *loc = malloc(hlen + tlen + 32);
 
-	/* https://host + target: the port belonged to the plain listener, drop it */
-	for (size_t i = hlen; i > 0; i--) {
-		if (host[i - 1] == ':') {
-			hlen = i - 1;
-			break;
-		}
-		if (host[i - 1] == ']')
-			break;
-	}
-	loc = malloc(hlen + tlen + 32);
 	if (loc == NULL) {
 		conn_close(c);
 		return;
 	}
-	n += (size_t)sprintf(loc, "Location: https://");
-	memcpy(loc + n, host, hlen);
-	n += hlen;
-	memcpy(loc + n, target, tlen);
-	n += tlen;
-	memcpy(loc + n, "\r\n", 3);
+	msg_redirect_location(loc, host, hlen, target, tlen);
 	cli_respond(c, 301, loc, keep);
 	free(loc);
 }
@@ -523,50 +398,6 @@ cli_wait_arm(struct conn *c)
 }
 
 /*
- * "NTLM" or "Negotiate" as an auth-scheme of a field value. A WWW-Authenticate value may list
- * several challenges (RFC 9110 11.6.1: "Negotiate, NTLM", "Basic realm=x, NTLM"): a scheme is
- * a token at the start of the value or of a comma-separated element, followed by the end,
- * whitespace or a comma (an auth-param token is followed by '=').
- */
-static bool
-conn_auth_scheme(const char *v, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		size_t t, k = 0;
-
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		t = i;
-		while (i < n && v[i] != ' ' && v[i] != '\t' && v[i] != ',' && v[i] != '=')
-			i++;
-		if (i - t == 4 && strncasecmp(v + t, "NTLM", 4) == 0)
-			k = 4;
-		else if (i - t == 9 && strncasecmp(v + t, "Negotiate", 9) == 0)
-			k = 9;
-		if (k > 0 && (i == n || v[i] != '='))
-			return true;
-		/* the rest of this element: its token68 or auth-params, up to the next comma */
-		while (i < n && v[i] != ',') {
-			if (v[i] == '"') {
-				for (i++; i < n && v[i] != '"'; i++)
-					if (v[i] == '\\')
-						i++;
-			}
-			i++;
-		}
-	}
-	return false;
-}
-
-static bool
-hdr_is(const char *buf, const struct h1_header *h, const char *name, size_t len)
-{
-	return h->name.len == len && strncasecmp(buf + h->name.off, name, len) == 0;
-}
-
-/*
  * What balancing needs from the request head: the client address (source_hash), the
  * MS-WSMAN cookie (cookie pools), and connection-oriented authentication (NTLM/Negotiate:
  * from now on this client's backend connections are private to it).
@@ -582,10 +413,10 @@ stream_keys(struct conn *c, const struct h1_msg *m, const char *buf)
 	for (unsigned i = 0; i < m->nhdr; i++) {
 		const struct h1_header *h = &m->hdr[i];
 
-		if (cookie && hdr_is(buf, h, "Cookie", 6))
+		if (cookie && msg_hdr_is(buf, h, "Cookie", 6))
 			bal_key_cookie(bs, s->pool, &s->key, h1_ptr(buf, h->value), h->value.len);
-		else if (hdr_is(buf, h, "Authorization", 13) &&
-			 conn_auth_scheme(h1_ptr(buf, h->value), h->value.len))
+		else if (msg_hdr_is(buf, h, "Authorization", 13) &&
+			 msg_auth_scheme(h1_ptr(buf, h->value), h->value.len))
 			c->u.cli.auth = true;
 	}
 }
@@ -1441,8 +1272,9 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 	struct conn *c = stream_cli(s);
 	const char *buf = be->in.base + be->in.off;
 	unsigned st = m->status;
-	bool tunnel = false, interim = st >= 100 && st < 200 && st != 101, dechunk;
-	bool cl_asis, te_asis;
+	bool tunnel = false, interim = msg_status_interim(st), dechunk;
+	struct msg_resp_opts ro = { 0 };
+	char cookie[MSG_EXTRA_MAX];
 	enum h1_body fr;
 	size_t cap, o = 0, avail;
 	int mode;
@@ -1469,60 +1301,26 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 		s->t_be_end = c->w->now;
 	}
 	avail = be->in.len - head_len;
-	cap = head_len + 224 + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
+	cap = msg_response_cap(head_len) + (interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
 	rb = malloc(cap);
 	if (rb == NULL) {
 		stream_abort(c, 502, "no memory");
 		return;
 	}
-	{
-		const char *sl = buf + m->version.off;
-		const char *cr = memchr(sl, '\r', head_len - m->version.off);
-
-		o = append(rb, o, sl, cr ? (size_t)(cr - sl) : 12);
-		o = append(rb, o, "\r\n", 2);
-	}
-	/*
-	 * A 304 or an answer to HEAD has no body, but its framing fields describe what a GET
-	 * would have carried (RFC 9110 8.6, RFC 9112 6.1): Content-Length passes unmodified
-	 * (the first one), Transfer-Encoding too, except to an HTTP/1.0 client (RFC 9112 6.1).
-	 * A 204 has neither.
-	 */
-	cl_asis = !interim && !tunnel && st != 204 && ((s->flags & SF_HEAD_REQ) || st == 304);
-	te_asis = cl_asis && !(s->flags & SF_VER10);
-	for (unsigned i = 0; i < m->nhdr; i++) {
-		const struct h1_header *h = &m->hdr[i];
-
-		if (h->flags & H1_HF_HOP)
-			continue;
-		if ((h->flags & H1_HF_UPGRADE) && !tunnel)
-			continue;
-		if ((h->flags & H1_HF_FRAMING) && !interim && !tunnel &&
-		    !(h->id == H1_H_CONTENT_LENGTH ? cl_asis : te_asis))
-			continue;	/* regenerated from the parsed framing */
-		if (h->id == H1_H_CONTENT_LENGTH)
-			cl_asis = false;	/* only the first */
-		if (hdr_is(buf, h, "WWW-Authenticate", 16) &&
-		    conn_auth_scheme(h1_ptr(buf, h->value), h->value.len))
-			c->u.cli.auth = true;
-		o = append(rb, o, buf + h->name.off, h->value.off + h->value.len - h->name.off);
-		o = append(rb, o, "\r\n", 2);
-	}
 	if (!interim && st != 101 && bal_cookie_wanted(c->g->bal, s->pool, &s->key, s->srv)) {
-		int n = bal_cookie_line(c->g->bal, s->pool, s->srv, rb + o, cap - o);
+		int n = bal_cookie_line(c->g->bal, s->pool, s->srv, cookie, sizeof(cookie));
 
 		if (n > 0)
-			o += (size_t)n;
+			ro.extra_len = (size_t)n;
 	}
-	if (!interim && !tunnel && !dechunk)
-		o += frame_header(rb + o, fr, m->content_length);
-	if (tunnel)
-		o = append(rb, o, "Connection: upgrade\r\n", 21);
-	else if (!interim && !(s->flags & SF_CLI_KA))
-		o = append(rb, o, "Connection: close\r\n", 19);
-	else if (!interim && (s->flags & SF_VER10))
-		o = append(rb, o, "Connection: keep-alive\r\n", 24);
-	o = append(rb, o, "\r\n", 2);
+	ro.fr = fr;
+	ro.tunnel = tunnel;
+	ro.head_req = (s->flags & SF_HEAD_REQ) != 0;
+	ro.ver10 = (s->flags & SF_VER10) != 0;
+	ro.cli_ka = (s->flags & SF_CLI_KA) != 0;
+	ro.dechunk = dechunk;
+	ro.extra = cookie;
+	o = msg_build_response(rb, m, buf, head_len, &ro, &c->u.cli.auth);
 	conn_consume(be, head_len);
 	s->rbuf = rb;
 	free(be->msg);
@@ -1562,7 +1360,8 @@ be_response(struct conn *be, const struct h1_msg *m, uint32_t head_len)
 				be_fail(be, why, 0, 502);
 				return;
 			}
-			o = append(rb, o, be->in.base + be->in.off, out);
+			memcpy(rb + o, be->in.base + be->in.off, out);
+			o += out;
 			conn_consume(be, (uint32_t)k);
 			s->resp.bytes += out;
 		}
