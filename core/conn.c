@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/gen.h"
-#include "core/proxy.h"
+#include "core/proxy/proxy.h"
 #include "core/ring.h"
 #include "core/timer.h"
 #include "core/xprt.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/accesslog-t.h"
+#include "core/proxy/accesslog-t.h"
 #include "core/conn-t.h"
 #include "core/http/h1-t.h"
 #include "core/pipe-t.h"

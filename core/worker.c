@@ -15,12 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/accesslog.h"
+#include "core/proxy/accesslog.h"
 #include "core/conn.h"
 #include "core/gen.h"
 #include "core/lib/log.h"
 #include "core/pipe.h"
-#include "core/proxy.h"
+#include "core/proxy/proxy.h"
 #include "core/ring.h"
 #include "core/timer.h"
 #include "routing/qsbr.h"

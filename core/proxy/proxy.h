@@ -3,8 +3,8 @@
  * keep-alive pool, response head, body pumps, tunnels, errors, access log. Owner: one worker
  * thread; every function runs on the worker that owns the conns it is given.
  */
-#ifndef RINGEDGE_CORE_PROXY_H
-#define RINGEDGE_CORE_PROXY_H
+#ifndef RINGEDGE_CORE_PROXY_PROXY_H
+#define RINGEDGE_CORE_PROXY_PROXY_H
 
 #include "core/conn-t.h"
 #include "core/worker-t.h"

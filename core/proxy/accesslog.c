@@ -1,4 +1,4 @@
-#include "core/accesslog.h"
+#include "core/proxy/accesslog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
