@@ -16,25 +16,17 @@
 #include <unistd.h>
 
 #include "core/proxy/accesslog.h"
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/lib/log.h"
-#include "core/pipe.h"
+#include "core/io/pipe.h"
 #include "core/proxy/proxy.h"
-#include "core/ring.h"
-#include "core/timer.h"
+#include "core/io/ring.h"
+#include "core/io/timer.h"
 #include "routing/qsbr.h"
 #include "tls/tls.h"
 
 #define RING_ENTRIES	1024
-
-static struct conn *
-slot_conn(struct worker *w, uint32_t slot)
-{
-	if (slot / CONN_CHUNK >= w->nchunks)
-		return NULL;
-	return &w->chunks[slot / CONN_CHUNK][slot % CONN_CHUNK];
-}
 
 static void
 accept_arm(struct worker *w, struct lsock *l, unsigned idx)
@@ -201,7 +193,7 @@ static void
 close_all_clients(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->nchunks * CONN_CHUNK; i++) {
-		struct conn *c = slot_conn(w, i);
+		struct conn *c = conn_slot(w, i);
 
 		if (c->fd >= 0 && c->role == CONN_CLIENT && !(c->flags & CF_CLOSING)) {
 			if (c->s->be != NULL)
@@ -271,44 +263,6 @@ on_event(struct worker *w)
 		event_arm(w);
 }
 
-static void
-on_conn_cqe(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
-{
-	struct conn *c = slot_conn(w, ud_slot(cqe->user_data));
-	int res = cqe->res;
-
-	if (c == NULL || c->gen != ud_gen(cqe->user_data) || c->fd < 0) {
-		/* stale: the slot was recycled; only a picked buffer needs giving back */
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			w->ring.bufs_out++;
-			ring_buf_put(&w->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		}
-		return;
-	}
-	switch (op) {
-	case OP_RECV:
-		if (conn_recv_done(c, cqe, &res) && !(c->flags & CF_CLOSING))
-			c->on_recv(c, res);
-		break;
-	case OP_SEND:
-		if (conn_send_done(c, &res) && !(c->flags & CF_CLOSING))
-			c->on_send(c, res);
-		break;
-	case OP_CONNECT:
-		c->inflight &= ~IF_CONNECT;
-		if (!(c->flags & CF_CLOSING))
-			proxy_on_connect(c, res);
-		break;
-	case OP_POLLIN:
-	case OP_POLLOUT:
-		c->inflight &= (uint8_t)~(op == OP_POLLIN ? IF_POLLIN : IF_POLLOUT);
-		if (!(c->flags & CF_CLOSING))
-			proxy_on_poll(c, res, op == OP_POLLOUT);
-		break;
-	}
-	conn_maybe_free(c);
-}
-
 /* The one dispatcher. */
 static void
 dispatch(struct worker *w, struct io_uring_cqe *cqe)
@@ -324,7 +278,7 @@ dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_CONNECT:
 	case OP_POLLIN:
 	case OP_POLLOUT:
-		on_conn_cqe(w, cqe, op);
+		conn_complete(w, cqe, op);
 		break;
 	case OP_TICK:
 		on_tick(w);
@@ -458,6 +412,7 @@ worker_run(struct worker *w)
 	w->q = qsbr_register(w->sh->qsbr);
 	g = qsbr_deref(&w->sh->gen);
 	w->gen = gen_get(g);
+	conn_set_owner(w, &proxy_conn_owner);
 	if (proxy_worker_gen(w, g) < 0) {
 		rc = 1;
 		goto out;

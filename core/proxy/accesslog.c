@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 #include "core/gen-t.h"
 
 int

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "routing/pool/balance.h"
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/lib/log.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
-#include "core/ring.h"
-#include "core/xprt.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
 #include "tls/tls.h"
 #include "tls/xprt_tls.h"
 
@@ -114,7 +114,6 @@ void
 be_connect(struct conn *c, int srv)
 {
 	const struct cfg_server *sv = &stream_pool(c)->servers[srv];
-	struct io_uring_sqe *sqe;
 	struct conn *be;
 	int fd, one = 1;
 
@@ -137,17 +136,12 @@ be_connect(struct conn *c, int srv)
 	be->state = BS_CONNECTING;
 	be->on_timeout = be_on_connect_timeout;
 	conn_timer(be, stream_pool(c)->connect_timeout);
-	sqe = ring_sqe(&c->w->ring, ud_pack(OP_CONNECT, be->slot, be->gen));
-	if (sqe == NULL) {
+	if (conn_connect(be, (const struct sockaddr *)&sv->addr, sv->addrlen) < 0)
 		stream_abort(c, 502, "ring full");
-		return;
-	}
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&sv->addr, sv->addrlen);
-	be->inflight |= IF_CONNECT;
 }
 
 void
-proxy_on_connect(struct conn *be, int res)
+be_on_connect(struct conn *be, int res)
 {
 	struct conn *c;
 

@@ -8,10 +8,13 @@
 
 #include <stdbool.h>
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 
 /* Opens a new connection to server srv of c's pool and attaches it to c's stream. */
 void be_connect(struct conn *c, int srv);
+
+/* The connect of be completed (the connection layer's owner hook). */
+void be_on_connect(struct conn *be, int res);
 
 /* Sends the request head. handshaking: a new TLS connection whose handshake is still going
  * on; the head is queued behind it and connect_timeout keeps running until it is out. */

@@ -5,7 +5,7 @@
 #ifndef RINGEDGE_CORE_PROXY_BEPOOL_H
 #define RINGEDGE_CORE_PROXY_BEPOOL_H
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 #include "core/worker-t.h"
 
 /* be's exchange ended cleanly: into the keep-alive pool of its server (or closed). */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
@@ -17,8 +17,8 @@
 #include "core/proxy/accesslog.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
-#include "core/ring.h"
-#include "core/xprt.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
 #include "tls/tls.h"
 #include "tls/xprt_tls.h"
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 
 /* Between requests: wait for the next request head (a pipelined one is parsed at once). */
 void cli_idle(struct conn *c, uint64_t timeout);

@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
-#include "core/pipe.h"
+#include "core/io/pipe.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
-#include "core/ring.h"
-#include "core/timer.h"
+#include "core/io/ring.h"
+#include "core/io/timer.h"
 
 static void pump_on_recv(struct conn *src, int res);
 static void pump_on_sent(struct conn *dst, int res);
@@ -375,7 +375,7 @@ pump_splice(struct pump *p)
 }
 
 void
-proxy_on_poll(struct conn *c, int res, bool out)
+pump_on_poll(struct conn *c, int res, bool out)
 {
 	/* POLLIN belongs to the pump reading c, POLLOUT to the one writing it */
 	struct pump *p = out ? c->wpump : c->rpump;

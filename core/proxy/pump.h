@@ -6,16 +6,21 @@
 #ifndef RINGEDGE_CORE_PROXY_PUMP_H
 #define RINGEDGE_CORE_PROXY_PUMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 
 void pump_start(struct pump *p, struct conn *src, struct conn *dst, int mode, uint64_t len,
 	void (*on_done)(struct pump *, int));
 
 /* Moves what can be moved now; arms what it waits for. */
 void pump_advance(struct pump *p);
+
+/* Splice readiness (the connection layer's owner hook): POLLOUT of c->wpump's destination
+ * (out) or POLLIN of c->rpump's source. */
+void pump_on_poll(struct conn *c, int res, bool out);
 
 /*
  * How many of data[0..len) belong to the body; marks p->done at its end. err < 0: bad.

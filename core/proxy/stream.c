@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "routing/pool/balance.h"
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
 #include "core/lib/log.h"
-#include "core/pipe.h"
+#include "core/io/pipe.h"
 #include "core/proxy/accesslog.h"
 #include "core/proxy/backend.h"
 #include "core/proxy/bepool.h"
@@ -25,8 +25,8 @@
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/tunnel.h"
-#include "core/ring.h"
-#include "core/xprt.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
 #include "routing/trie.h"
 #include "tls/tls.h"
 
@@ -774,8 +774,9 @@ proxy_close_idle(struct worker *w)
 	cli_close_idle(w);
 }
 
-void
-proxy_conn_freed(struct conn *c)
+/* Before c's slot is recycled: cut the links to it (the connection layer's owner hook). */
+static void
+stream_conn_freed(struct conn *c)
 {
 	struct worker *w = c->w;
 
@@ -820,3 +821,9 @@ proxy_conn_freed(struct conn *c)
 	free(c->s->rbuf);
 	c->s->obuf = c->s->rbuf = NULL;
 }
+
+const struct conn_owner proxy_conn_owner = {
+	.on_connect = be_on_connect,
+	.on_poll = pump_on_poll,
+	.on_free = stream_conn_freed,
+};

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 #include "core/gen-t.h"
 #include "core/http/h1-t.h"
 #include "core/worker-t.h"

@@ -1,7 +1,7 @@
 /* Tunnels after 101: two PM_CLOSE pumps; the first direction to end ends both. */
 #include "core/proxy/tunnel.h"
 
-#include "core/conn.h"
+#include "core/io/conn.h"
 #include "core/lib/log.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/stream.h"

@@ -2,7 +2,7 @@
 #ifndef RINGEDGE_CORE_PROXY_TUNNEL_H
 #define RINGEDGE_CORE_PROXY_TUNNEL_H
 
-#include "core/conn-t.h"
+#include "core/io/conn-t.h"
 
 /* The 101 went out to client c: start moving bytes both ways. */
 void tunnel_start(struct conn *c);

@@ -1,5 +1,5 @@
 /* The plain transport (identity) and the table of the TLS transport (tls/xprt_tls.c). */
-#include "core/xprt.h"
+#include "core/io/xprt.h"
 
 #include "tls/xprt_tls.h"
 

@@ -11,17 +11,17 @@
  *  - A conn is freed only when CLOSING, with no op in flight, and (client) no backend still
  *    attached, since a backend's in-flight send may read the client's pump buffer.
  */
-#ifndef RINGEDGE_CORE_CONN_T_H
-#define RINGEDGE_CORE_CONN_T_H
+#ifndef RINGEDGE_CORE_IO_CONN_T_H
+#define RINGEDGE_CORE_IO_CONN_T_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/http/h1-t.h"
-#include "core/timer-t.h"
-#include "core/xprt-t.h"
 #include "routing/pool/balance-t.h"
+#include "core/http/h1-t.h"
+#include "core/io/timer-t.h"
+#include "core/xprt-t.h"
 
 struct generation;
 struct worker;

@@ -3,8 +3,8 @@
  * one recurring ring timeout; timers are intrusive (embedded in connections), so arming and
  * disarming never allocate.
  */
-#ifndef RINGEDGE_CORE_TIMER_T_H
-#define RINGEDGE_CORE_TIMER_T_H
+#ifndef RINGEDGE_CORE_IO_TIMER_T_H
+#define RINGEDGE_CORE_IO_TIMER_T_H
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-#include "core/conn.h"
+#include "core/io/conn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,10 +8,9 @@
 #include <unistd.h>
 
 #include "core/gen.h"
-#include "core/proxy/proxy.h"
-#include "core/ring.h"
-#include "core/timer.h"
-#include "core/xprt.h"
+#include "core/io/ring.h"
+#include "core/io/timer.h"
+#include "core/io/xprt.h"
 
 static struct conn *
 conn_grow(struct worker *w)
@@ -84,7 +83,8 @@ conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	proxy_conn_freed(c);
+	if (w->owner != NULL)
+		w->owner->on_free(c);
 	ibuf_release(w, &c->in);
 	free(c->msg);
 	c->msg = NULL;
@@ -493,14 +493,13 @@ conn_recv(struct conn *c, uint32_t max)
 
 /* Completion of OP_RECV: returns 1 when the handler should run with *res (bytes appended,
  * 0 EOF, -errno), 0 when the transport consumed the bytes itself (TLS handshake). */
-int
+static int
 conn_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *resp)
 {
 	struct worker *w = c->w;
 	struct ibuf *b = &c->in;
 	int res = cqe->res;
 
-	c->inflight &= ~IF_RECV;
 	*resp = res;
 	if (!xprt_is_plain(&c->xprt))
 		return conn_tls_recv_done(c, cqe, resp);
@@ -596,10 +595,9 @@ conn_send(struct conn *c, const char *buf, uint32_t len)
 
 /* Completion of OP_SEND: resubmits the rest of a short send; returns 1 when the handler
  * should run with *res set (bytes or -errno), 0 when more is in flight. */
-int
+static int
 conn_send_done(struct conn *c, int *res)
 {
-	c->inflight &= ~IF_SEND;
 	if (c->flags & CF_CLOSING) {
 		*res = -ECANCELED;
 		return 1;
@@ -649,4 +647,68 @@ conn_timer(struct conn *c, uint64_t ms)
 		timer_del(&c->w->wheel, &c->tm);
 	else
 		timer_set(&c->w->wheel, &c->tm, c->w->now + ms);
+}
+
+int
+conn_connect(struct conn *c, const struct sockaddr *addr, socklen_t len)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring, ud_pack(OP_CONNECT, c->slot, c->gen));
+
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, c->fd, addr, len);
+	c->inflight |= IF_CONNECT;
+	return 0;
+}
+
+void
+conn_set_owner(struct worker *w, const struct conn_owner *o)
+{
+	w->owner = o;
+}
+
+/* The in-flight bit of each connection op: cleared here, when its completion arrives. */
+static const uint8_t conn_op_bit[OP_CANCEL + 1] = {
+	[OP_RECV] = IF_RECV,
+	[OP_SEND] = IF_SEND,
+	[OP_CONNECT] = IF_CONNECT,
+	[OP_POLLIN] = IF_POLLIN,
+	[OP_POLLOUT] = IF_POLLOUT,
+};
+
+void
+conn_complete(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
+{
+	struct conn *c = conn_slot(w, ud_slot(cqe->user_data));
+	int res = cqe->res;
+
+	if (c == NULL || c->gen != ud_gen(cqe->user_data) || c->fd < 0) {
+		/* stale: the slot was recycled; only a picked buffer needs giving back */
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			w->ring.bufs_out++;
+			ring_buf_put(&w->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		}
+		return;
+	}
+	c->inflight &= (uint8_t)~conn_op_bit[op];
+	switch (op) {
+	case OP_RECV:
+		if (conn_recv_done(c, cqe, &res) && !(c->flags & CF_CLOSING))
+			c->on_recv(c, res);
+		break;
+	case OP_SEND:
+		if (conn_send_done(c, &res) && !(c->flags & CF_CLOSING))
+			c->on_send(c, res);
+		break;
+	case OP_CONNECT:
+		if (!(c->flags & CF_CLOSING))
+			w->owner->on_connect(c, res);
+		break;
+	case OP_POLLIN:
+	case OP_POLLOUT:
+		if (!(c->flags & CF_CLOSING))
+			w->owner->on_poll(c, res, op == OP_POLLOUT);
+		break;
+	}
+	conn_maybe_free(c);
 }

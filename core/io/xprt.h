@@ -2,8 +2,8 @@
  * Transports. xprt_plain is stateless and shared by every plain connection on every worker;
  * xprt_tls wraps tls/ (x->ctx is a struct tls_conn, owned by the connection's worker).
  */
-#ifndef RINGEDGE_CORE_XPRT_H
-#define RINGEDGE_CORE_XPRT_H
+#ifndef RINGEDGE_CORE_IO_XPRT_H
+#define RINGEDGE_CORE_IO_XPRT_H
 
 #include "core/xprt-t.h"
 
