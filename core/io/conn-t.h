@@ -21,7 +21,7 @@
 #include "routing/pool/balance-t.h"
 #include "core/http/h1-t.h"
 #include "core/io/timer-t.h"
-#include "core/xprt-t.h"
+#include "core/lib/xprt-t.h"
 
 struct generation;
 struct worker;

@@ -93,6 +93,20 @@ void conn_idle(struct conn *c);
  * "certificate verify failed: name mismatch") or strerror. */
 const char *conn_strerror(struct conn *c, int err, char *buf, size_t len);
 
+/* c's transport finished its handshake (plain: always). */
+static inline bool
+conn_established(struct conn *c)
+{
+	return c->xprt.ops->established(&c->xprt);
+}
+
+/* The certificate c presented covers host[0..len) (plain: every host; RFC 9110 15.5.20). */
+static inline bool
+conn_covers_host(struct conn *c, const char *host, size_t len)
+{
+	return c->xprt.ops->covers_host == NULL || c->xprt.ops->covers_host(&c->xprt, host, len);
+}
+
 /* Frees c if it is closing and nothing is in flight. */
 void conn_maybe_free(struct conn *c);
 

@@ -176,7 +176,6 @@ be_on_connect(struct conn *be, int res)
 			be_fail(be, "TLS: cannot create the connection", -ENOMEM, 502);
 			return;
 		}
-		be->xprt.ops = &xprt_tls;
 		be_send_request(be, true);
 		return;
 	}

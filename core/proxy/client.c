@@ -19,7 +19,6 @@
 #include "core/proxy/stream.h"
 #include "core/io/ring.h"
 #include "core/io/xprt.h"
-#include "tls/tls.h"
 #include "tls/xprt_tls.h"
 
 #define LINGER_MS	2000
@@ -125,7 +124,7 @@ cli_on_header_timeout(struct conn *c)
 	char addr[64];
 
 	accesslog_peer(c, addr, sizeof(addr));
-	if (!xprt_is_plain(&c->xprt) && !tls_conn_established(c->xprt.ctx))
+	if (!conn_established(c))
 		log_info("client %s: TLS handshake not completed within header_timeout (%llu ms)",
 			 addr, (unsigned long long)(c->w->now - c->s->t_start));
 	else
@@ -152,7 +151,7 @@ cli_on_recv_head(struct conn *c, int res)
 			accesslog_peer(c, addr, sizeof(addr));
 			log_info("client %s: TLS: %s", addr, conn_strerror(c, res, why, sizeof(why)));
 		} else if (res != -ECANCELED && !(c->flags & CF_CLOSING) &&
-			   !xprt_is_plain(&c->xprt) && !tls_conn_established(c->xprt.ctx)) {
+			   !conn_established(c)) {
 			/* the client went away in the middle of its handshake */
 			char addr[64];
 
@@ -207,7 +206,6 @@ proxy_client_start(struct conn *c, unsigned lidx)
 			conn_close(c);
 			return;
 		}
-		c->xprt.ops = &xprt_tls;
 		c->xg = gen_get(c->g);	/* the certificates stay while c lives */
 	}
 	/* first request: the header deadline runs from accept (idle new connections too) */

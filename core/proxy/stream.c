@@ -28,19 +28,11 @@
 #include "core/io/ring.h"
 #include "core/io/xprt.h"
 #include "routing/trie.h"
-#include "tls/tls.h"
 
 #define RESP_COPY_MAX	16384	/* body bytes copied behind a response head (one send) */
 
 static void stream_pick_backend(struct conn *c);
 static void resp_pump_done(struct pump *p, int err);
-
-/* The TLS certificate c presented covers host (plain: always). */
-static bool
-conn_covers_host(const struct conn *c, const char *host, size_t hlen)
-{
-	return xprt_is_plain(&c->xprt) || tls_conn_covers_host(c->xprt.ctx, host, hlen);
-}
 
 /* least_conn: the request now occupies server srv of its pool (on this worker). */
 static void
