@@ -395,8 +395,10 @@ gen_check(struct worker *w)
 	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 }
 
+/* Ring, timers, pipes, generation, listeners and access log of a starting worker. Returns
+ * 0, 1 (failed: tear down what was set up) or -1 (no ring: nothing to tear down). */
 static int
-worker_run(struct worker *w)
+worker_setup(struct worker *w)
 {
 	struct generation *g;
 	int rc;
@@ -404,7 +406,7 @@ worker_run(struct worker *w)
 	rc = ring_init(&w->ring, RING_ENTRIES, w->id);
 	if (rc < 0) {
 		log_error("worker %d: io_uring setup failed: %s", w->id, strerror(-rc));
-		return 1;
+		return -1;
 	}
 	w->now = timer_now_ms();
 	timer_wheel_init(&w->wheel, w->now);
@@ -413,18 +415,15 @@ worker_run(struct worker *w)
 	g = qsbr_deref(&w->sh->gen);
 	w->gen = gen_get(g);
 	conn_set_owner(w, &proxy_conn_owner);
-	if (proxy_worker_gen(w, g) < 0) {
-		rc = 1;
-		goto out;
-	}
+	if (proxy_worker_gen(w, g) < 0)
+		return 1;
 	listeners_adopt(w, g);	/* a reload may have come before we started */
 	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 	rc = accesslog_open(&w->alog, g->cfg->global.access_log);
 	if (rc < 0) {
 		log_error("worker %d: access_log %s: %s", w->id, g->cfg->global.access_log,
 			  strerror(-rc));
-		rc = 1;
-		goto out;
+		return 1;
 	}
 	w->reopen_seen = atomic_load(&w->sh->reopen);
 	accept_arm_all(w);
@@ -432,10 +431,32 @@ worker_run(struct worker *w)
 	tick_arm(w);
 	if (atomic_load_explicit(&w->sh->stop, memory_order_acquire))
 		begin_stop(w);
+	return 0;
+}
 
+/* Draining and nothing left: true when the worker may exit. */
+static bool
+worker_drained(struct worker *w)
+{
+	if (!w->stopping || w->nclients != 0)
+		return false;
+	proxy_close_idle(w);
+	/*
+	 * An accept still armed holds its listening socket open past our close and past exit
+	 * (the ring is torn down asynchronously): a restart would find the port in use. Its
+	 * cancellation ends within a loop or two.
+	 */
+	return w->nbackends == 0 && (!accept_armed(w) || w->now >= w->sh->drain_deadline_ms);
+}
+
+/* The loop: submit, wait, dispatch every completion. Returns the exit status. */
+static int
+worker_loop(struct worker *w)
+{
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
+		int rc;
 
 		qsbr_offline(w->q);
 		rc = io_uring_submit_and_wait(&w->ring.uring, 1);
@@ -444,8 +465,7 @@ worker_run(struct worker *w)
 		w->nenter++;
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
 			log_error("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
-			rc = 1;
-			break;
+			return 1;
 		}
 		w->now = timer_now_ms();
 		gen_check(w);
@@ -458,21 +478,14 @@ worker_run(struct worker *w)
 		w->ncqe += n;
 		accesslog_flush(&w->alog);
 		qsbr_quiescent(w->q);
-		if (w->stopping && w->nclients == 0) {
-			proxy_close_idle(w);
-			/*
-			 * An accept still armed holds its listening socket open past our close
-			 * and past exit (the ring is torn down asynchronously): a restart would
-			 * find the port in use. Its cancellation ends within a loop or two.
-			 */
-			if (w->nbackends == 0 && (!accept_armed(w) ||
-						  w->now >= w->sh->drain_deadline_ms)) {
-				rc = 0;
-				break;
-			}
-		}
+		if (worker_drained(w))
+			return 0;
 	}
-out:
+}
+
+static void
+worker_teardown(struct worker *w)
+{
 	/* what bench/cpu_compare.sh divides by the requests served (docs/internals.md) */
 	log_info("worker %d: %llu io_uring_enter calls, %llu completions", w->id,
 		 (unsigned long long)w->nenter, (unsigned long long)w->ncqe);
@@ -494,6 +507,18 @@ out:
 	free(w->pool_base);
 	gen_put(w->gen);
 	tls_thread_exit();
+}
+
+static int
+worker_run(struct worker *w)
+{
+	int rc = worker_setup(w);
+
+	if (rc < 0)
+		return 1;	/* no ring: nothing to tear down */
+	if (rc == 0)
+		rc = worker_loop(w);
+	worker_teardown(w);
 	return rc;
 }
 
