@@ -20,10 +20,10 @@
 #include "core/acme/acme.h"
 #endif
 #include "core/gen.h"
-#include "routing/pool/health.h"
-#include "core/lib/log.h"
 #include "core/io/timer.h"
+#include "core/lib/log.h"
 #include "core/worker.h"
+#include "routing/pool/health.h"
 #include "routing/qsbr.h"
 #include "tls/tls.h"
 #include "tls/tlsinfo.h"

@@ -12,12 +12,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/proxy/accesslog-t.h"
-#include "core/io/conn-t.h"
 #include "core/http/h1-t.h"
+#include "core/io/conn-t.h"
 #include "core/io/pipe-t.h"
 #include "core/io/ring-t.h"
 #include "core/io/timer-t.h"
+#include "core/proxy/accesslog-t.h"
 
 struct conn_owner;
 struct generation;

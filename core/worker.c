@@ -15,14 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/proxy/accesslog.h"
-#include "core/io/conn.h"
 #include "core/gen.h"
-#include "core/lib/log.h"
+#include "core/io/conn.h"
 #include "core/io/pipe.h"
-#include "core/proxy/proxy.h"
 #include "core/io/ring.h"
 #include "core/io/timer.h"
+#include "core/lib/log.h"
+#include "core/proxy/accesslog.h"
+#include "core/proxy/proxy.h"
 #include "routing/qsbr.h"
 #include "tls/tls.h"
 

@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "routing/pool/balance-t.h"
 #include "core/http/h1-t.h"
 #include "core/io/timer-t.h"
 #include "core/lib/xprt-t.h"
+#include "routing/pool/balance-t.h"
 
 struct generation;
 struct worker;

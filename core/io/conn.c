@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "core/gen.h"
+#include "core/io/conn-int.h"
 #include "core/io/ring.h"
 #include "core/io/timer.h"
-#include "core/io/conn-int.h"
 #include "core/io/xprt.h"
 
 static struct conn *

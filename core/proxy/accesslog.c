@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/io/conn-t.h"
 #include "core/gen-t.h"
+#include "core/io/conn-t.h"
 
 int
 accesslog_open(struct accesslog *a, const char *spec)

@@ -13,15 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "routing/pool/balance.h"
-#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
+#include "core/io/conn.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
-#include "core/io/ring.h"
-#include "core/io/xprt.h"
+#include "routing/pool/balance.h"
 #include "tls/tls.h"
 #include "tls/xprt_tls.h"
 

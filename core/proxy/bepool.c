@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/io/conn.h"
 #include "core/gen.h"
-#include "core/proxy/proxy.h"
+#include "core/io/conn.h"
 #include "core/io/ring.h"
+#include "core/proxy/proxy.h"
 
 static struct idle_list *
 idle_list_of(struct worker *w, int pool, int srv)

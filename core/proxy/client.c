@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
+#include "core/io/conn.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
-#include "core/io/ring.h"
-#include "core/io/xprt.h"
 #include "tls/xprt_tls.h"
 
 #define LINGER_MS	2000

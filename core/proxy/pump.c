@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
+#include "core/io/conn.h"
 #include "core/io/pipe.h"
-#include "core/proxy/proxy.h"
-#include "core/proxy/stream.h"
 #include "core/io/ring.h"
 #include "core/io/timer.h"
+#include "core/proxy/proxy.h"
+#include "core/proxy/stream.h"
 
 static void pump_on_recv(struct conn *src, int res);
 static void pump_on_sent(struct conn *dst, int res);

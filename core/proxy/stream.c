@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "routing/pool/balance.h"
-#include "core/io/conn.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
-#include "core/lib/log.h"
+#include "core/io/conn.h"
 #include "core/io/pipe.h"
+#include "core/io/ring.h"
+#include "core/io/xprt.h"
+#include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
 #include "core/proxy/backend.h"
 #include "core/proxy/bepool.h"
@@ -25,8 +26,7 @@
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/tunnel.h"
-#include "core/io/ring.h"
-#include "core/io/xprt.h"
+#include "routing/pool/balance.h"
 #include "routing/trie.h"
 
 #define RESP_COPY_MAX	16384	/* body bytes copied behind a response head (one send) */

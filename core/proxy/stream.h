@@ -12,9 +12,9 @@
 
 #include <stddef.h>
 
-#include "core/io/conn-t.h"
 #include "core/gen-t.h"
 #include "core/http/h1-t.h"
+#include "core/io/conn-t.h"
 #include "core/worker-t.h"
 
 /* A request head needs at most this much buffer (docs/http1.md). */
