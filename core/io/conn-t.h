@@ -1,6 +1,6 @@
 /*
  * Connection, stream and pump types. Every object here belongs to one worker thread and
- * lives in that worker's fixed-size slot pool (core/worker.c); nothing is shared.
+ * lives in that worker's fixed-size slot pool (core/io/conn.c); nothing is shared.
  *
  * Ownership (docs/internals.md has the picture):
  *  - A client conn embeds the stream (the request/response exchange in progress) and the two

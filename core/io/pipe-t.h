@@ -1,4 +1,4 @@
-/* Per-worker pool of pipes for splice (core/pipe.c). */
+/* Per-worker pool of pipes for splice (core/io/pipe.c). */
 #ifndef RINGEDGE_CORE_IO_PIPE_T_H
 #define RINGEDGE_CORE_IO_PIPE_T_H
 

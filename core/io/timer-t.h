@@ -1,5 +1,5 @@
 /*
- * Coarse per-worker timer wheel types (core/timer.c). One wheel per worker thread, driven by
+ * Coarse per-worker timer wheel types (core/io/timer.c). One wheel per worker thread, driven by
  * one recurring ring timeout; timers are intrusive (embedded in connections), so arming and
  * disarming never allocate.
  */
