@@ -92,11 +92,10 @@ static const struct xprt_ops xprt_tls = {
 	.splice_ok = false,
 };
 
-int
-xprt_tls_init_server(struct xprt *x, const struct tls_server *s)
+/* x becomes a TLS transport over t (NULL: out of memory, x unchanged). */
+static int
+xprt_tls_bind(struct xprt *x, struct tls_conn *t)
 {
-	struct tls_conn *t = tls_conn_server(s);
-
 	if (t == NULL)
 		return -ENOMEM;
 	x->ctx = t;
@@ -105,14 +104,14 @@ xprt_tls_init_server(struct xprt *x, const struct tls_server *s)
 }
 
 int
+xprt_tls_init_server(struct xprt *x, const struct tls_server *s)
+{
+	return xprt_tls_bind(x, tls_conn_server(s));
+}
+
+int
 xprt_tls_init_client(struct xprt *x, const struct tls_client *cl, const char *host,
 		     struct tls_sess_slot *slot)
 {
-	struct tls_conn *t = tls_conn_client(cl, host, slot);
-
-	if (t == NULL)
-		return -ENOMEM;
-	x->ctx = t;
-	x->ops = &xprt_tls;
-	return 0;
+	return xprt_tls_bind(x, tls_conn_client(cl, host, slot));
 }

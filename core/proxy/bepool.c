@@ -57,6 +57,18 @@ be_idle_on_timeout(struct conn *be)
 	bepool_idle_close(be);
 }
 
+/* be serves no stream any more: idle, its peer watched by on_recv, its deadline on_timeout. */
+static void
+be_park(struct conn *be, void (*on_recv)(struct conn *, int), void (*on_timeout)(struct conn *))
+{
+	be->state = BS_IDLE;
+	be->s = NULL;
+	be->rpump = be->wpump = NULL;
+	be->flags &= (uint8_t)~CF_REUSED;
+	be->on_recv = on_recv;
+	be->on_timeout = on_timeout;
+}
+
 void
 bepool_idle_put(struct conn *be)
 {
@@ -73,12 +85,7 @@ bepool_idle_put(struct conn *be)
 		conn_close(be);
 		return;
 	}
-	be->state = BS_IDLE;
-	be->s = NULL;
-	be->rpump = be->wpump = NULL;
-	be->flags &= (uint8_t)~CF_REUSED;
-	be->on_recv = be_idle_on_recv;
-	be->on_timeout = be_idle_on_timeout;
+	be_park(be, be_idle_on_recv, be_idle_on_timeout);
 	be->u.be.prev = NULL;
 	be->u.be.next = l->head;
 	if (l->head != NULL)
@@ -163,13 +170,8 @@ bepool_pin_put(struct conn *c, struct conn *be)
 		bepool_pin_close(be);
 		return;
 	}
-	be->state = BS_IDLE;
-	be->s = NULL;
-	be->rpump = be->wpump = NULL;
-	be->flags &= (uint8_t)~CF_REUSED;
+	be_park(be, be_pin_on_recv, be_pin_on_timeout);
 	be->u.be.next = be->u.be.prev = NULL;
-	be->on_recv = be_pin_on_recv;
-	be->on_timeout = be_pin_on_timeout;
 	conn_timer(be, be->g->cfg->pools[be->u.be.pool].idle_timeout);
 	if (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0)
 		bepool_pin_close(be);
