@@ -190,20 +190,6 @@ fire_timer(struct timer *t, void *arg)
 }
 
 static void
-close_all_clients(struct worker *w)
-{
-	for (uint32_t i = 0; i < w->nchunks * CONN_CHUNK; i++) {
-		struct conn *c = conn_slot(w, i);
-
-		if (c->fd >= 0 && c->role == CONN_CLIENT && !(c->flags & CF_CLOSING)) {
-			if (c->s->be != NULL)
-				conn_close(c->s->be);
-			conn_close(c);
-		}
-	}
-}
-
-static void
 on_tick(struct worker *w)
 {
 	uint64_t n;
@@ -222,7 +208,7 @@ on_tick(struct worker *w)
 	if (w->stopping && w->now >= w->sh->drain_deadline_ms && w->nclients > 0) {
 		log_warn("worker %d: drain_timeout: closing %u connection(s) still busy", w->id,
 			 w->nclients);
-		close_all_clients(w);
+		proxy_close_all(w);
 	}
 	tick_arm(w);
 }

@@ -23,4 +23,7 @@ int proxy_worker_gen(struct worker *w, struct generation *g);
 /* Drain: close idle client and backend connections. */
 void proxy_close_idle(struct worker *w);
 
+/* drain_timeout: close every client connection still busy, and its backend. */
+void proxy_close_all(struct worker *w);
+
 #endif

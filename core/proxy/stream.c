@@ -760,6 +760,20 @@ stream_abort_x(struct conn *c, unsigned status, const char *why, const char *ext
 }
 
 void
+proxy_close_all(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->nchunks * CONN_CHUNK; i++) {
+		struct conn *c = conn_slot(w, i);
+
+		if (c->fd >= 0 && c->role == CONN_CLIENT && !(c->flags & CF_CLOSING)) {
+			if (c->s->be != NULL)
+				conn_close(c->s->be);
+			conn_close(c);
+		}
+	}
+}
+
+void
 proxy_close_idle(struct worker *w)
 {
 	bepool_close_all(w);
