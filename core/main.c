@@ -20,8 +20,8 @@
 #include "core/acme/acme.h"
 #endif
 #include "core/gen.h"
+#include "core/io/timer.h"
 #include "core/lib/log.h"
-#include "core/timer.h"
 #include "core/worker.h"
 #include "routing/pool/health.h"
 #include "routing/qsbr.h"
@@ -179,6 +179,11 @@ struct ctl {
 	const char		*file;
 	struct health		*health;
 	unsigned		 next_id;
+	char			*errlog;	/* error_log as configured at start (SIGUSR1) */
+	int			 sfd;		/* signalfd */
+	bool			 stopping;
+	uint64_t		 rotate_ms;	/* session-ticket key period */
+	uint64_t		 rotate_next;
 };
 
 static bool
@@ -364,70 +369,76 @@ tickets_tick(uint64_t *next_ms, uint64_t period_ms)
 			 (unsigned long long)(period_ms / 1000));
 }
 
-/* The control thread: starts workers, then waits for signals until they all exit. */
-static int
-serve(struct config *c, const char *file)
+/* Data-plane knobs from the environment: benchmark switches (docs/internals.md), not
+ * configuration, so not in the INI table. */
+static void
+splice_knobs(struct dp_shared *sh)
 {
-	static struct dp_shared sh;
+	const char *e;
+
+	sh->use_splice = true;
+	sh->splice_min = 64 * 1024;
+	if ((e = getenv("RINGEDGE_SPLICE")) != NULL)
+		sh->use_splice = atoi(e) != 0;
+	if ((e = getenv("RINGEDGE_SPLICE_MIN")) != NULL)
+		sh->splice_min = strtoull(e, NULL, 10);
+}
+
+/*
+ * The error log, session-ticket keys, the first generation and the QSBR domain. Returns the
+ * generation (published in x->sh->gen), or NULL after undoing what it did (c is consumed).
+ */
+static struct generation *
+serve_prepare(struct ctl *x, struct config *c, int nw)
+{
 	struct cfg_errors err = { 0 };
 	struct generation *g;
-	struct worker *ws;
-	struct ctl x = { .sh = &sh, .file = file, .next_id = 2 };
-	sigset_t set;
-	int nw, sfd, rc = 0, started = 0;
-	uint64_t rotate_ms, rotate_next;
-	const char *e;
-	char *errlog = NULL;
+	int rc;
 
-	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nw < 1)
-		nw = 1;
 	log_threshold = c->global.log_level;
 	/*
 	 * The error log first, so start-up warnings (certificate expiry, verify = off) land in
 	 * it; until "serving" they are copied to the stderr we were started with as well. Opened
 	 * as root, before dropping privileges, like the listeners.
 	 */
-	errlog = c->global.error_log != NULL ? strdup(c->global.error_log) : NULL;
-	if ((rc = log_open(errlog)) < 0) {
-		log_error("%s: error_log %s: %s", c->file, errlog, strerror(-rc));
-		free(errlog);
+	x->errlog = c->global.error_log != NULL ? strdup(c->global.error_log) : NULL;
+	if ((rc = log_open(x->errlog)) < 0) {
+		log_error("%s: error_log %s: %s", c->file, x->errlog, strerror(-rc));
 		config_free(c);
-		return 1;
+		return NULL;
 	}
-	if (tickets_start(&rotate_ms) < 0) {
-		free(errlog);
+	if (tickets_start(&x->rotate_ms) < 0) {
 		config_free(c);
-		return 1;
+		return NULL;
 	}
-	rotate_next = timer_now_ms() + rotate_ms;
+	x->rotate_next = timer_now_ms() + x->rotate_ms;
 	g = gen_build(c, 1, nw, NULL, &err);
 	if (g == NULL) {
 		/* start-up errors are FILE:LINE: why, like the configuration's */
 		log_raw(err.text ? err.text : "cannot build the first generation\n");
 		cfg_errors_free(&err);
 		tls_tickets_destroy(&tls_tickets_global);
-		free(errlog);
-		return 1;
+		return NULL;
 	}
 	cfg_errors_free(&err);
-	sh.qsbr = qsbr_domain_new((unsigned)nw);
-	if (sh.qsbr == NULL) {
+	x->sh->qsbr = qsbr_domain_new((unsigned)nw);
+	if (x->sh->qsbr == NULL) {
 		gen_put(g);
-		free(errlog);
 		tls_tickets_destroy(&tls_tickets_global);
-		return 1;
+		return NULL;
 	}
-	atomic_store(&sh.gen, g);
-	sh.use_splice = true;
-	sh.splice_min = 64 * 1024;
-	/* benchmark knobs (docs/internals.md): not configuration, so not in the INI table */
-	if ((e = getenv("RINGEDGE_SPLICE")) != NULL)
-		sh.use_splice = atoi(e) != 0;
-	if ((e = getenv("RINGEDGE_SPLICE_MIN")) != NULL)
-		sh.splice_min = strtoull(e, NULL, 10);
+	atomic_store(&x->sh->gen, g);
+	splice_knobs(x->sh);
+	return g;
+}
 
-	/* signals go to this thread only: block them before any worker exists */
+/* Signals go to this thread only: blocked before any worker exists. The signalfd, or -1. */
+static int
+signals_block(void)
+{
+	sigset_t set;
+	int sfd;
+
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -436,118 +447,181 @@ serve(struct config *c, const char *file)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0) {
+	if (sfd < 0)
 		log_error("signalfd: %s", strerror(errno));
-		goto fail_sfd;
-	}
+	return sfd;
+}
 
-	ws = calloc((size_t)nw, sizeof(*ws));
-	if (ws == NULL)
-		goto fail_ws;
+/* Listeners (as root), privileges dropped, the health thread, the workers. 0 or -1 (the
+ * listeners are closed again). */
+static int
+workers_start(struct ctl *x, struct worker *ws, int nw, const struct generation *g)
+{
+	int started = 0;
+
 	for (int i = 0; i < nw; i++) {
 		ws[i].id = i;
-		ws[i].sh = &sh;
+		ws[i].sh = x->sh;
 		if (open_listeners(&ws[i], g->cfg) < 0) {
 			close_listeners(ws, i + 1);
-			goto fail_ls;
+			return -1;
 		}
 	}
 	if (drop_privileges(g->cfg) < 0) {
 		close_listeners(ws, nw);
-		goto fail_ls;
+		return -1;
 	}
 	/* probes every pool with health_check; passive downs end at fail_timeout without it */
-	x.health = health_start(g->bal, NULL);
-	if (x.health == NULL) {
+	x->health = health_start(g->bal, NULL);
+	if (x->health == NULL) {
 		close_listeners(ws, nw);
-		goto fail_ls;
+		return -1;
 	}
 	for (int i = 0; i < nw; i++) {
 		if (worker_start(&ws[i]) < 0) {
 			log_error("cannot start worker %d", i);
-			atomic_store(&sh.stop, 1);
+			atomic_store(&x->sh->stop, 1);
 			break;
 		}
 		started++;
 	}
-	x.ws = ws;
-	x.nw = nw;
-	x.started = started;
-	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
-		 g->cfg->file, started, started == 1 ? "" : "s", (int)getpid());
-	log_tee_end();	/* from here on, error_log only */
+	x->ws = ws;
+	x->nw = nw;
+	x->started = started;
+	return 0;
+}
 
-	for (bool stopping = atomic_load(&sh.stop) != 0; ; ) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+static void
+workers_wake(struct ctl *x)
+{
+	for (int i = 0; i < x->started; i++)
+		worker_wake(&x->ws[i]);
+}
+
+static void
+on_sigusr1(struct ctl *x)
+{
+	int lrc;
+
+	log_info("SIGUSR1: reopening log files");
+	lrc = log_open(x->errlog);
+	atomic_fetch_add(&x->sh->reopen, 1);
+	workers_wake(x);
+	if (lrc < 0)
+		log_error("SIGUSR1: error_log %s: %s (still writing to the old one)", x->errlog,
+			  strerror(-lrc));
+	else if (x->errlog != NULL && strcmp(x->errlog, "stderr") != 0)
+		log_info("error log reopened");
+}
+
+/* SIGTERM/SIGINT: stop accepting, drain for up to drain_timeout. */
+static void
+on_stop_signal(struct ctl *x, int signo)
+{
+	struct generation *g = qsbr_deref(&x->sh->gen);
+
+	if (x->stopping)
+		return;
+	x->stopping = true;
+	x->sh->drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
+	log_info("%s: stopping: no new connections, draining for up to %llu ms", strsignal(signo),
+		 (unsigned long long)g->cfg->global.drain_timeout);
+	atomic_store_explicit(&x->sh->stop, 1, memory_order_release);
+	workers_wake(x);
+}
+
+/* Waits for signals (and reclaims, rotates ticket keys) until every worker has exited. */
+static void
+control_loop(struct ctl *x)
+{
+	x->stopping = atomic_load(&x->sh->stop) != 0;
+	for (;;) {
+		struct pollfd pfd = { .fd = x->sfd, .events = POLLIN };
 		struct signalfd_siginfo si;
 
-		if (atomic_load_explicit(&sh.running, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&x->sh->running, memory_order_acquire) == 0)
 			break;
-		qsbr_reclaim(sh.qsbr);
-		tickets_tick(&rotate_next, rotate_ms);
+		qsbr_reclaim(x->sh->qsbr);
+		tickets_tick(&x->rotate_next, x->rotate_ms);
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		if (read(x->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGUSR1) {
-			int lrc;
-
-			log_info("SIGUSR1: reopening log files");
-			lrc = log_open(errlog);
-			atomic_fetch_add(&sh.reopen, 1);
-			for (int i = 0; i < started; i++)
-				worker_wake(&ws[i]);
-			if (lrc < 0)
-				log_error("SIGUSR1: error_log %s: %s (still writing to the old one)",
-					  errlog, strerror(-lrc));
-			else if (errlog != NULL && strcmp(errlog, "stderr") != 0)
-				log_info("error log reopened");
-			continue;
+			on_sigusr1(x);
 		} else if (si.ssi_signo == SIGHUP) {
-			if (stopping) {
+			if (x->stopping) {
 				log_info("SIGHUP while stopping: ignored");
 			} else {
-				log_info("SIGHUP: reloading %s", file);
-				reload(&x);
+				log_info("SIGHUP: reloading %s", x->file);
+				reload(x);
 			}
-			continue;
-		} else if (!stopping) {
-			g = qsbr_deref(&sh.gen);
-			stopping = true;
-			sh.drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
-			log_info("%s: stopping: no new connections, draining for up to %llu ms",
-				 strsignal((int)si.ssi_signo),
-				 (unsigned long long)g->cfg->global.drain_timeout);
-			atomic_store_explicit(&sh.stop, 1, memory_order_release);
 		} else {
-			continue;
+			on_stop_signal(x, (int)si.ssi_signo);
 		}
-		for (int i = 0; i < started; i++)
-			worker_wake(&ws[i]);
 	}
-	for (int i = 0; i < started; i++) {
-		if (worker_join(&ws[i]) != 0)
+}
+
+/* Joins the workers and releases what serve() built. Returns 1 if a worker failed. */
+static int
+serve_end(struct ctl *x)
+{
+	struct generation *g;
+	int rc = 0;
+
+	for (int i = 0; i < x->started; i++) {
+		if (worker_join(&x->ws[i]) != 0)
 			rc = 1;
-		free(ws[i].ls);
+		free(x->ws[i].ls);
 	}
-	health_stop(x.health);
-	free(ws);
-	close(sfd);
+	health_stop(x->health);
+	free(x->ws);
+	close(x->sfd);
 	/* the published reference; workers already dropped theirs */
-	g = qsbr_publish(&sh.gen, NULL);
-	qsbr_domain_free(sh.qsbr);
+	g = qsbr_publish(&x->sh->gen, NULL);
+	qsbr_domain_free(x->sh->qsbr);
 	if (g != NULL)
 		gen_put(g);
 	tls_tickets_destroy(&tls_tickets_global);
 	log_info("stopped");
-	free(errlog);
+	free(x->errlog);
 	return rc;
-fail_ls:
+}
+
+/* The control thread: starts workers, then waits for signals until they all exit. */
+static int
+serve(struct config *c, const char *file)
+{
+	static struct dp_shared sh;
+	struct ctl x = { .sh = &sh, .file = file, .next_id = 2, .sfd = -1 };
+	struct generation *g;
+	struct worker *ws = NULL;
+	int nw;
+
+	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nw < 1)
+		nw = 1;
+	g = serve_prepare(&x, c, nw);
+	if (g == NULL) {
+		free(x.errlog);
+		return 1;
+	}
+	x.sfd = signals_block();
+	if (x.sfd < 0)
+		goto fail;
+	ws = calloc((size_t)nw, sizeof(*ws));
+	if (ws == NULL || workers_start(&x, ws, nw, g) < 0)
+		goto fail;
+	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
+		 g->cfg->file, x.started, x.started == 1 ? "" : "s", (int)getpid());
+	log_tee_end();	/* from here on, error_log only */
+	control_loop(&x);
+	return serve_end(&x);
+fail:
 	free(ws);
-fail_ws:
-	close(sfd);
-fail_sfd:
-	free(errlog);
+	if (x.sfd >= 0)
+		close(x.sfd);
+	free(x.errlog);
 	g = qsbr_publish(&sh.gen, NULL);
 	qsbr_domain_free(sh.qsbr);
 	gen_put(g);
@@ -555,10 +629,6 @@ fail_sfd:
 	return 1;
 }
 
-/*
- * -t / -T: like nginx -t, also load what the first generation would (certificates, keys,
- * CAs: TLS contexts), so a bad certificate fails the check, not the start. Takes c.
- */
 static int
 check_only(struct config *c, const char *file, bool dump)
 {

@@ -12,13 +12,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/accesslog-t.h"
-#include "core/conn-t.h"
 #include "core/http/h1-t.h"
-#include "core/pipe-t.h"
-#include "core/ring-t.h"
-#include "core/timer-t.h"
+#include "core/io/conn-t.h"
+#include "core/io/pipe-t.h"
+#include "core/io/ring-t.h"
+#include "core/io/timer-t.h"
+#include "core/proxy/accesslog-t.h"
 
+struct conn_owner;
 struct generation;
 struct qsbr_domain;
 struct qsbr_worker;
@@ -75,6 +76,7 @@ struct worker {
 	unsigned		 reopen_seen;
 
 	/* connection slots */
+	const struct conn_owner	*owner;		/* told about connects, polls and frees */
 	struct conn		**chunks;
 	uint32_t		 nchunks;
 	struct conn		*free_conns;

@@ -15,26 +15,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/accesslog.h"
-#include "core/conn.h"
 #include "core/gen.h"
+#include "core/io/conn.h"
+#include "core/io/pipe.h"
+#include "core/io/ring.h"
+#include "core/io/timer.h"
 #include "core/lib/log.h"
-#include "core/pipe.h"
-#include "core/proxy.h"
-#include "core/ring.h"
-#include "core/timer.h"
+#include "core/proxy/accesslog.h"
+#include "core/proxy/proxy.h"
 #include "routing/qsbr.h"
 #include "tls/tls.h"
 
 #define RING_ENTRIES	1024
-
-static struct conn *
-slot_conn(struct worker *w, uint32_t slot)
-{
-	if (slot / CONN_CHUNK >= w->nchunks)
-		return NULL;
-	return &w->chunks[slot / CONN_CHUNK][slot % CONN_CHUNK];
-}
 
 static void
 accept_arm(struct worker *w, struct lsock *l, unsigned idx)
@@ -198,20 +190,6 @@ fire_timer(struct timer *t, void *arg)
 }
 
 static void
-close_all_clients(struct worker *w)
-{
-	for (uint32_t i = 0; i < w->nchunks * CONN_CHUNK; i++) {
-		struct conn *c = slot_conn(w, i);
-
-		if (c->fd >= 0 && c->role == CONN_CLIENT && !(c->flags & CF_CLOSING)) {
-			if (c->s->be != NULL)
-				conn_close(c->s->be);
-			conn_close(c);
-		}
-	}
-}
-
-static void
 on_tick(struct worker *w)
 {
 	uint64_t n;
@@ -230,7 +208,7 @@ on_tick(struct worker *w)
 	if (w->stopping && w->now >= w->sh->drain_deadline_ms && w->nclients > 0) {
 		log_warn("worker %d: drain_timeout: closing %u connection(s) still busy", w->id,
 			 w->nclients);
-		close_all_clients(w);
+		proxy_close_all(w);
 	}
 	tick_arm(w);
 }
@@ -271,44 +249,6 @@ on_event(struct worker *w)
 		event_arm(w);
 }
 
-static void
-on_conn_cqe(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
-{
-	struct conn *c = slot_conn(w, ud_slot(cqe->user_data));
-	int res = cqe->res;
-
-	if (c == NULL || c->gen != ud_gen(cqe->user_data) || c->fd < 0) {
-		/* stale: the slot was recycled; only a picked buffer needs giving back */
-		if (cqe->flags & IORING_CQE_F_BUFFER) {
-			w->ring.bufs_out++;
-			ring_buf_put(&w->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		}
-		return;
-	}
-	switch (op) {
-	case OP_RECV:
-		if (conn_recv_done(c, cqe, &res) && !(c->flags & CF_CLOSING))
-			c->on_recv(c, res);
-		break;
-	case OP_SEND:
-		if (conn_send_done(c, &res) && !(c->flags & CF_CLOSING))
-			c->on_send(c, res);
-		break;
-	case OP_CONNECT:
-		c->inflight &= ~IF_CONNECT;
-		if (!(c->flags & CF_CLOSING))
-			proxy_on_connect(c, res);
-		break;
-	case OP_POLLIN:
-	case OP_POLLOUT:
-		c->inflight &= (uint8_t)~(op == OP_POLLIN ? IF_POLLIN : IF_POLLOUT);
-		if (!(c->flags & CF_CLOSING))
-			proxy_on_poll(c, res, op == OP_POLLOUT);
-		break;
-	}
-	conn_maybe_free(c);
-}
-
 /* The one dispatcher. */
 static void
 dispatch(struct worker *w, struct io_uring_cqe *cqe)
@@ -324,7 +264,7 @@ dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_CONNECT:
 	case OP_POLLIN:
 	case OP_POLLOUT:
-		on_conn_cqe(w, cqe, op);
+		conn_complete(w, cqe, op);
 		break;
 	case OP_TICK:
 		on_tick(w);
@@ -441,8 +381,10 @@ gen_check(struct worker *w)
 	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 }
 
+/* Ring, timers, pipes, generation, listeners and access log of a starting worker. Returns
+ * 0, 1 (failed: tear down what was set up) or -1 (no ring: nothing to tear down). */
 static int
-worker_run(struct worker *w)
+worker_setup(struct worker *w)
 {
 	struct generation *g;
 	int rc;
@@ -450,7 +392,7 @@ worker_run(struct worker *w)
 	rc = ring_init(&w->ring, RING_ENTRIES, w->id);
 	if (rc < 0) {
 		log_error("worker %d: io_uring setup failed: %s", w->id, strerror(-rc));
-		return 1;
+		return -1;
 	}
 	w->now = timer_now_ms();
 	timer_wheel_init(&w->wheel, w->now);
@@ -458,18 +400,16 @@ worker_run(struct worker *w)
 	w->q = qsbr_register(w->sh->qsbr);
 	g = qsbr_deref(&w->sh->gen);
 	w->gen = gen_get(g);
-	if (proxy_worker_gen(w, g) < 0) {
-		rc = 1;
-		goto out;
-	}
+	conn_set_owner(w, &proxy_conn_owner);
+	if (proxy_worker_gen(w, g) < 0)
+		return 1;
 	listeners_adopt(w, g);	/* a reload may have come before we started */
 	atomic_store_explicit(&w->gen_seen, g->id, memory_order_release);
 	rc = accesslog_open(&w->alog, g->cfg->global.access_log);
 	if (rc < 0) {
 		log_error("worker %d: access_log %s: %s", w->id, g->cfg->global.access_log,
 			  strerror(-rc));
-		rc = 1;
-		goto out;
+		return 1;
 	}
 	w->reopen_seen = atomic_load(&w->sh->reopen);
 	accept_arm_all(w);
@@ -477,10 +417,32 @@ worker_run(struct worker *w)
 	tick_arm(w);
 	if (atomic_load_explicit(&w->sh->stop, memory_order_acquire))
 		begin_stop(w);
+	return 0;
+}
 
+/* Draining and nothing left: true when the worker may exit. */
+static bool
+worker_drained(struct worker *w)
+{
+	if (!w->stopping || w->nclients != 0)
+		return false;
+	proxy_close_idle(w);
+	/*
+	 * An accept still armed holds its listening socket open past our close and past exit
+	 * (the ring is torn down asynchronously): a restart would find the port in use. Its
+	 * cancellation ends within a loop or two.
+	 */
+	return w->nbackends == 0 && (!accept_armed(w) || w->now >= w->sh->drain_deadline_ms);
+}
+
+/* The loop: submit, wait, dispatch every completion. Returns the exit status. */
+static int
+worker_loop(struct worker *w)
+{
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
+		int rc;
 
 		qsbr_offline(w->q);
 		rc = io_uring_submit_and_wait(&w->ring.uring, 1);
@@ -489,8 +451,7 @@ worker_run(struct worker *w)
 		w->nenter++;
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
 			log_error("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
-			rc = 1;
-			break;
+			return 1;
 		}
 		w->now = timer_now_ms();
 		gen_check(w);
@@ -503,21 +464,14 @@ worker_run(struct worker *w)
 		w->ncqe += n;
 		accesslog_flush(&w->alog);
 		qsbr_quiescent(w->q);
-		if (w->stopping && w->nclients == 0) {
-			proxy_close_idle(w);
-			/*
-			 * An accept still armed holds its listening socket open past our close
-			 * and past exit (the ring is torn down asynchronously): a restart would
-			 * find the port in use. Its cancellation ends within a loop or two.
-			 */
-			if (w->nbackends == 0 && (!accept_armed(w) ||
-						  w->now >= w->sh->drain_deadline_ms)) {
-				rc = 0;
-				break;
-			}
-		}
+		if (worker_drained(w))
+			return 0;
 	}
-out:
+}
+
+static void
+worker_teardown(struct worker *w)
+{
 	/* what bench/cpu_compare.sh divides by the requests served (docs/internals.md) */
 	log_info("worker %d: %llu io_uring_enter calls, %llu completions", w->id,
 		 (unsigned long long)w->nenter, (unsigned long long)w->ncqe);
@@ -539,6 +493,18 @@ out:
 	free(w->pool_base);
 	gen_put(w->gen);
 	tls_thread_exit();
+}
+
+static int
+worker_run(struct worker *w)
+{
+	int rc = worker_setup(w);
+
+	if (rc < 0)
+		return 1;	/* no ring: nothing to tear down */
+	if (rc == 0)
+		rc = worker_loop(w);
+	worker_teardown(w);
 	return rc;
 }
 

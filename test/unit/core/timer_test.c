@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/timer.h"
 #include "test/unit/check.h"
+#include "core/io/timer.h"
 
 static struct timer_wheel W;
 static int fired[8];

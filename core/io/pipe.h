@@ -2,12 +2,12 @@
  * Pipe pool for splice. Owner: one worker. A pipe is taken for one body or tunnel direction
  * and put back only when empty (bytes in a pipe belong to a connection).
  */
-#ifndef RINGEDGE_CORE_PIPE_H
-#define RINGEDGE_CORE_PIPE_H
+#ifndef RINGEDGE_CORE_IO_PIPE_H
+#define RINGEDGE_CORE_IO_PIPE_H
 
 #include <stdbool.h>
 
-#include "core/pipe-t.h"
+#include "core/io/pipe-t.h"
 
 void pipe_pool_init(struct pipe_pool *pp);
 void pipe_pool_free(struct pipe_pool *pp);

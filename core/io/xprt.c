@@ -1,7 +1,5 @@
-/* The plain transport (identity) and the table of the TLS transport (tls/xprt_tls.c). */
-#include "core/xprt.h"
-
-#include "tls/xprt_tls.h"
+/* The plain transport: the identity, stateless, shared by every plain connection. */
+#include "core/io/xprt.h"
 
 static int
 plain_recv(struct xprt *x, char *in, size_t len, char **app, size_t *app_len)
@@ -58,6 +56,13 @@ plain_nop(struct xprt *x)
 	(void)x;
 }
 
+static bool
+plain_established(struct xprt *x)
+{
+	(void)x;
+	return true;
+}
+
 static const char *
 plain_error(struct xprt *x, char *buf, size_t len)
 {
@@ -75,22 +80,10 @@ const struct xprt_ops xprt_plain = {
 	.pending = plain_pending,
 	.sent = plain_sent,
 	.recv_more = plain_recv_more,
-	.idle = plain_nop,
+	.idle = NULL,		/* nothing to release */
 	.error = plain_error,
 	.destroy = plain_nop,
+	.established = plain_established,
+	.covers_host = NULL,	/* no certificate: every host */
 	.splice_ok = true,
-};
-
-const struct xprt_ops xprt_tls = {
-	.name = "tls",
-	.recv = xprt_tls_recv,
-	.send = xprt_tls_send,
-	.shutdown = xprt_tls_shutdown,
-	.pending = xprt_tls_pending,
-	.sent = xprt_tls_sent,
-	.recv_more = xprt_tls_recv_more,
-	.idle = xprt_tls_idle,
-	.error = xprt_tls_error,
-	.destroy = xprt_tls_destroy,
-	.splice_ok = false,
 };

@@ -1,4 +1,4 @@
-#include "core/ring.h"
+#include "core/io/ring.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "core/accesslog.h"
+#include "core/proxy/accesslog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/conn-t.h"
 #include "core/gen-t.h"
+#include "core/io/conn-t.h"
 
 int
 accesslog_open(struct accesslog *a, const char *spec)

@@ -1,4 +1,4 @@
-#include "core/timer.h"
+#include "core/io/timer.h"
 
 #include <stddef.h>
 #include <time.h>

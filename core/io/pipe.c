@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#include "core/pipe.h"
+#include "core/io/pipe.h"
 
 void
 pipe_pool_init(struct pipe_pool *pp)

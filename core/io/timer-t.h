@@ -1,10 +1,10 @@
 /*
- * Coarse per-worker timer wheel types (core/timer.c). One wheel per worker thread, driven by
+ * Coarse per-worker timer wheel types (core/io/timer.c). One wheel per worker thread, driven by
  * one recurring ring timeout; timers are intrusive (embedded in connections), so arming and
  * disarming never allocate.
  */
-#ifndef RINGEDGE_CORE_TIMER_T_H
-#define RINGEDGE_CORE_TIMER_T_H
+#ifndef RINGEDGE_CORE_IO_TIMER_T_H
+#define RINGEDGE_CORE_IO_TIMER_T_H
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-#include "core/conn.h"
+#include "core/io/conn.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "core/gen.h"
-#include "core/proxy.h"
-#include "core/ring.h"
-#include "core/timer.h"
-#include "core/xprt.h"
+#include "core/io/conn-int.h"
+#include "core/io/ring.h"
+#include "core/io/timer.h"
+#include "core/io/xprt.h"
 
 static struct conn *
 conn_grow(struct worker *w)
@@ -56,6 +56,7 @@ conn_alloc(struct worker *w, int role, int fd)
 	c->role = (uint8_t)role;
 	c->w = w;
 	c->in.bid = -1;
+	xprt_init_plain(&c->xprt);
 	if (role == CONN_CLIENT) {
 		w->nclients++;
 		c->s = &c->u.cli.st;
@@ -84,12 +85,12 @@ conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
-	proxy_conn_freed(c);
+	if (w->owner != NULL)
+		w->owner->on_free(c);
 	ibuf_release(w, &c->in);
 	free(c->msg);
 	c->msg = NULL;
-	if (!xprt_is_plain(&c->xprt))
-		c->xprt.ops->destroy(&c->xprt);
+	c->xprt.ops->destroy(&c->xprt);
 	xprt_init_plain(&c->xprt);
 	if (c->xg != NULL)
 		gen_put(c->xg);		/* after destroy: the context may be the last user */
@@ -137,16 +138,14 @@ conn_cancel(struct conn *c, unsigned op)
 	io_uring_prep_cancel64(sqe, ud_pack(op, c->slot, c->gen), 0);
 }
 
-/* ---- TLS transport (x->ctx != NULL): wire bytes in memory queues, see docs/tls.md ---- */
-
 /*
- * Last words on a connection being closed or half-closed: close_notify (if the session is
- * open) and any queued alert, written synchronously and without waiting (a few bytes; the
- * ring would only see them after the socket is shut down). Only when no SEND is in flight:
- * its bytes come first.
+ * Last words on a connection being closed or half-closed: what the transport says on leaving
+ * (TLS: close_notify if the session is open, and any queued alert; plain: nothing), written
+ * synchronously and without waiting (a few bytes; the ring would only see them after the
+ * socket is shut down). Only when no SEND is in flight: its bytes come first.
  */
 static void
-conn_tls_goodbye(struct conn *c)
+conn_goodbye(struct conn *c)
 {
 	const char *w;
 	size_t wl;
@@ -161,220 +160,18 @@ conn_tls_goodbye(struct conn *c)
 	}
 }
 
-static int conn_submit_send(struct conn *c);
-
-/*
- * Encrypts what it can of the conn_send in progress and submits the oldest queued wire run,
- * unless a SEND is already in flight (its completion calls this again). Returns 0 or -errno.
- */
-static int
-conn_tls_push(struct conn *c)
-{
-	const struct xprt_ops *o = c->xprt.ops;
-	const char *w;
-	size_t wl;
-
-	if (c->inflight & IF_SEND)
-		return 0;
-	while (c->app != NULL && c->app_off < c->app_len) {
-		int n = o->send(&c->xprt, c->app + c->app_off, c->app_len - c->app_off, &w, &wl);
-
-		if (n < 0)
-			return n;
-		if (n == 0)
-			break;		/* queue full, or the handshake is not done yet */
-		c->app_off += (uint32_t)n;
-	}
-	wl = o->pending(&c->xprt, &w);
-	if (wl == 0)
-		return 0;
-	c->out = w;
-	c->out_len = (uint32_t)wl;
-	c->out_off = 0;
-	return conn_submit_send(c);
-}
-
-/* Appends application bytes to c->in (a malloc'ed buffer, grown as needed). */
-static int
-conn_append(struct conn *c, const char *p, size_t n)
-{
-	struct ibuf *b = &c->in;
-
-	if (b->base == NULL || (size_t)b->off + b->len + n > b->cap) {
-		uint32_t cap = b->base != NULL ? b->cap : RING_BUF_SIZE;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if (conn_own_buffer(c, cap) < 0)
-			return -ENOMEM;
-	}
-	memcpy(b->base + b->off + b->len, p, n);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
-/* Feeds wire bytes to the transport until it has nothing buffered; the application bytes
- * go to c->in. Returns how many were appended (>= 0), or < 0 from the transport. */
-static int
-conn_tls_input(struct conn *c, char *in, size_t len)
-{
-	const struct xprt_ops *o = c->xprt.ops;
-	size_t total = 0, alen;
-	char *app;
-	int rc;
-
-	rc = o->recv(&c->xprt, in, len, &app, &alen);
-	for (;;) {
-		if (rc < 0)
-			return total > 0 ? (int)total : rc;
-		if (alen > 0) {
-			if (conn_append(c, app, alen) < 0)
-				return -ENOMEM;
-			total += alen;
-		}
-		if (rc == 0 || !o->recv_more(&c->xprt))
-			break;
-		rc = o->recv(&c->xprt, NULL, 0, &app, &alen);
-	}
-	return (int)total;
-}
-
-/* Arms a socket recv of wire bytes: a provided buffer, else c->wbuf. */
-static int
-conn_tls_recv(struct conn *c)
-{
-	struct worker *w = c->w;
-	struct io_uring_sqe *sqe;
-
-	if (!w->ring.has_buf_ring && c->wbuf == NULL && (c->wbuf = malloc(RING_BUF_SIZE)) == NULL)
-		return -ENOMEM;
-	sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen));
-	if (sqe == NULL)
-		return -EBUSY;
-	if (c->wbuf == NULL) {
-		io_uring_prep_recv(sqe, c->fd, NULL, RING_BUF_SIZE, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = RING_BGID;
-	} else {
-		io_uring_prep_recv(sqe, c->fd, c->wbuf, RING_BUF_SIZE, 0);
-	}
-	c->inflight |= IF_RECV;
-	return 0;
-}
-
-/*
- * OP_RECV completion of a TLS conn. Wire bytes are decrypted at once (the provided buffer
- * goes back to the ring right away); what the transport queued (handshake flights, tickets)
- * is sent; a recv that produced no application byte (handshake, ticket) is re-armed without
- * bothering the handler. Returns 1 when the handler runs with *res = bytes appended to c->in,
- * 0 = EOF (FIN or close_notify), or -errno; 0 when nothing is for it yet.
- */
-static int
-conn_tls_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *res)
-{
-	struct worker *w = c->w;
-	char *wire = c->wbuf;
-	int bid = -1, rc;
-
-	if (*res == -ENOBUFS && c->wbuf == NULL && !(c->flags & CF_CLOSING)) {
-		/* the provided ring ran dry (see conn_recv_done): this read gets its own buffer */
-		w->ring.nobufs++;
-		if ((c->wbuf = malloc(RING_BUF_SIZE)) == NULL) {
-			*res = -ENOMEM;
-			return 1;
-		}
-		if ((*res = conn_tls_recv(c)) < 0)
-			return 1;
-		return 0;
-	}
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		w->ring.bufs_out++;
-		wire = ring_buf(&w->ring, (unsigned)bid);
-	}
-	rc = *res;
-	if (rc > 0 && !(c->flags & CF_CLOSING))
-		rc = conn_tls_input(c, wire, (size_t)rc);
-	if (bid >= 0)
-		ring_buf_put(&w->ring, (unsigned)bid);
-	if (wire != NULL && wire == c->wbuf && w->ring.has_buf_ring) {
-		/* an ENOBUFS fallback buffer: the next recv goes back to the provided ring */
-		free(c->wbuf);
-		c->wbuf = NULL;
-	}
-	if (c->flags & CF_CLOSING) {
-		*res = -ECANCELED;
-		return 1;
-	}
-	if (*res <= 0)
-		return 1;		/* socket EOF or error */
-	if (rc < 0) {
-		/* an alert may be queued: conn_close sends it before shutting the socket */
-		*res = rc == -ESHUTDOWN ? 0 : rc;
-		return 1;
-	}
-	/* handshake flights and tickets go out; a conn_send waiting for the handshake resumes */
-	if ((*res = conn_tls_push(c)) < 0)
-		return 1;
-	if (rc > 0) {
-		*res = rc;
-		return 1;
-	}
-	if ((*res = conn_tls_recv(c)) < 0)
-		return 1;
-	return 0;
-}
-
-/* OP_SEND completion of a TLS conn (see conn_send_done). */
-static int
-conn_tls_send_done(struct conn *c, int *res)
-{
-	int rc;
-
-	if (*res <= 0) {
-		if (*res == 0)
-			*res = -EPIPE;
-		if (c->app == NULL)
-			return 0;	/* only the transport's own bytes: the recv side will see it */
-		c->app = NULL;
-		return 1;
-	}
-	c->out_off += (uint32_t)*res;
-	if (c->out_off < c->out_len) {
-		rc = conn_submit_send(c);
-		if (rc == 0)
-			return 0;
-		goto fail;
-	}
-	c->xprt.ops->sent(&c->xprt, c->out_len);
-	rc = conn_tls_push(c);
-	if (rc < 0)
-		goto fail;
-	if ((c->inflight & IF_SEND) || c->app == NULL || c->app_off < c->app_len)
-		return 0;	/* more to send, or no conn_send waiting for this */
-	*res = (int)c->app_len;
-	c->app = NULL;
-	return 1;
-fail:
-	if (c->app == NULL)
-		return 0;
-	c->app = NULL;
-	*res = rc;
-	return 1;
-}
-
 void
 conn_shutdown_write(struct conn *c)
 {
-	if (!xprt_is_plain(&c->xprt) && !(c->inflight & IF_SEND))
-		conn_tls_goodbye(c);
+	if (!(c->inflight & IF_SEND))
+		conn_goodbye(c);
 	shutdown(c->fd, SHUT_WR);
 }
 
 void
 conn_idle(struct conn *c)
 {
-	if (!xprt_is_plain(&c->xprt))
+	if (c->xprt.ops->idle != NULL)
 		c->xprt.ops->idle(&c->xprt);
 }
 
@@ -383,7 +180,7 @@ conn_strerror(struct conn *c, int err, char *buf, size_t len)
 {
 	const char *why = NULL;
 
-	if (!xprt_is_plain(&c->xprt) && (err == -EPROTO || err == -EKEYREJECTED || err == -ENOMEM))
+	if (err == -EPROTO || err == -EKEYREJECTED || err == -ENOMEM)
 		why = c->xprt.ops->error(&c->xprt, buf, len);
 	return why != NULL ? why : strerror(-err);
 }
@@ -395,8 +192,8 @@ conn_close(struct conn *c)
 		return;
 	c->flags |= CF_CLOSING;
 	timer_del(&c->w->wheel, &c->tm);
-	if (!xprt_is_plain(&c->xprt) && c->fd >= 0 && !(c->inflight & IF_SEND))
-		conn_tls_goodbye(c);
+	if (c->fd >= 0 && !(c->inflight & IF_SEND))
+		conn_goodbye(c);
 	/*
 	 * shutdown wakes a pending recv/send/poll at once (completion 0 or -EPIPE); the
 	 * cancels cover a connect in progress and anything shutdown does not wake.
@@ -456,8 +253,8 @@ conn_recv(struct conn *c, uint32_t max)
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
 	c->rmax = max;
-	if (!xprt_is_plain(&c->xprt))
-		return conn_tls_recv(c);
+	if (xprt_queued(&c->xprt))
+		return conn_queued_recv(c);
 	if (b->len == 0 && b->base != NULL && b->bid >= 0)
 		ibuf_release(w, b);
 	if (b->base == NULL && !w->ring.has_buf_ring) {
@@ -493,17 +290,16 @@ conn_recv(struct conn *c, uint32_t max)
 
 /* Completion of OP_RECV: returns 1 when the handler should run with *res (bytes appended,
  * 0 EOF, -errno), 0 when the transport consumed the bytes itself (TLS handshake). */
-int
+static int
 conn_recv_done(struct conn *c, struct io_uring_cqe *cqe, int *resp)
 {
 	struct worker *w = c->w;
 	struct ibuf *b = &c->in;
 	int res = cqe->res;
 
-	c->inflight &= ~IF_RECV;
 	*resp = res;
-	if (!xprt_is_plain(&c->xprt))
-		return conn_tls_recv_done(c, cqe, resp);
+	if (xprt_queued(&c->xprt))
+		return conn_queued_recv_done(c, cqe, resp);
 	if (res == -ENOBUFS && b->base == NULL && !(c->flags & CF_CLOSING)) {
 		/*
 		 * The provided buffer ring ran dry: many sockets became readable in one batch
@@ -555,7 +351,7 @@ conn_consume(struct conn *c, uint32_t n)
 	}
 }
 
-static int
+int
 conn_submit_send(struct conn *c)
 {
 	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring, ud_pack(OP_SEND, c->slot, c->gen));
@@ -576,11 +372,11 @@ conn_send(struct conn *c, const char *buf, uint32_t len)
 
 	if (c->flags & CF_CLOSING)
 		return -ECANCELED;
-	if (!xprt_is_plain(&c->xprt)) {
+	if (xprt_queued(&c->xprt)) {
 		c->app = buf;
 		c->app_len = len;
 		c->app_off = 0;
-		rc = conn_tls_push(c);
+		rc = conn_queued_push(c);
 		if (rc < 0)
 			c->app = NULL;
 		return rc;
@@ -596,16 +392,15 @@ conn_send(struct conn *c, const char *buf, uint32_t len)
 
 /* Completion of OP_SEND: resubmits the rest of a short send; returns 1 when the handler
  * should run with *res set (bytes or -errno), 0 when more is in flight. */
-int
+static int
 conn_send_done(struct conn *c, int *res)
 {
-	c->inflight &= ~IF_SEND;
 	if (c->flags & CF_CLOSING) {
 		*res = -ECANCELED;
 		return 1;
 	}
-	if (!xprt_is_plain(&c->xprt))
-		return conn_tls_send_done(c, res);
+	if (xprt_queued(&c->xprt))
+		return conn_queued_send_done(c, res);
 	if (*res > 0) {
 		c->out_off += (uint32_t)*res;
 		if (c->out_off < c->out_len) {
@@ -649,4 +444,68 @@ conn_timer(struct conn *c, uint64_t ms)
 		timer_del(&c->w->wheel, &c->tm);
 	else
 		timer_set(&c->w->wheel, &c->tm, c->w->now + ms);
+}
+
+int
+conn_connect(struct conn *c, const struct sockaddr *addr, socklen_t len)
+{
+	struct io_uring_sqe *sqe = ring_sqe(&c->w->ring, ud_pack(OP_CONNECT, c->slot, c->gen));
+
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, c->fd, addr, len);
+	c->inflight |= IF_CONNECT;
+	return 0;
+}
+
+void
+conn_set_owner(struct worker *w, const struct conn_owner *o)
+{
+	w->owner = o;
+}
+
+/* The in-flight bit of each connection op: cleared here, when its completion arrives. */
+static const uint8_t conn_op_bit[OP_CANCEL + 1] = {
+	[OP_RECV] = IF_RECV,
+	[OP_SEND] = IF_SEND,
+	[OP_CONNECT] = IF_CONNECT,
+	[OP_POLLIN] = IF_POLLIN,
+	[OP_POLLOUT] = IF_POLLOUT,
+};
+
+void
+conn_complete(struct worker *w, struct io_uring_cqe *cqe, unsigned op)
+{
+	struct conn *c = conn_slot(w, ud_slot(cqe->user_data));
+	int res = cqe->res;
+
+	if (c == NULL || c->gen != ud_gen(cqe->user_data) || c->fd < 0) {
+		/* stale: the slot was recycled; only a picked buffer needs giving back */
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			w->ring.bufs_out++;
+			ring_buf_put(&w->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		}
+		return;
+	}
+	c->inflight &= (uint8_t)~conn_op_bit[op];
+	switch (op) {
+	case OP_RECV:
+		if (conn_recv_done(c, cqe, &res) && !(c->flags & CF_CLOSING))
+			c->on_recv(c, res);
+		break;
+	case OP_SEND:
+		if (conn_send_done(c, &res) && !(c->flags & CF_CLOSING))
+			c->on_send(c, res);
+		break;
+	case OP_CONNECT:
+		if (!(c->flags & CF_CLOSING))
+			w->owner->on_connect(c, res);
+		break;
+	case OP_POLLIN:
+	case OP_POLLOUT:
+		if (!(c->flags & CF_CLOSING))
+			w->owner->on_poll(c, res, op == OP_POLLOUT);
+		break;
+	}
+	conn_maybe_free(c);
 }

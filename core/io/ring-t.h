@@ -1,9 +1,9 @@
 /*
- * Per-worker io_uring types (core/ring.c): the ring, what the kernel supports, the provided
+ * Per-worker io_uring types (core/io/ring.c): the ring, what the kernel supports, the provided
  * buffer ring and the typed user_data every submission carries.
  */
-#ifndef RINGEDGE_CORE_RING_T_H
-#define RINGEDGE_CORE_RING_T_H
+#ifndef RINGEDGE_CORE_IO_RING_T_H
+#define RINGEDGE_CORE_IO_RING_T_H
 
 #include <liburing.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
-/* Per-worker access log buffer (core/accesslog.c). */
-#ifndef RINGEDGE_CORE_ACCESSLOG_T_H
-#define RINGEDGE_CORE_ACCESSLOG_T_H
+/* Per-worker access log buffer (core/proxy/accesslog.c). */
+#ifndef RINGEDGE_CORE_PROXY_ACCESSLOG_T_H
+#define RINGEDGE_CORE_PROXY_ACCESSLOG_T_H
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /*
  * Connection, stream and pump types. Every object here belongs to one worker thread and
- * lives in that worker's fixed-size slot pool (core/worker.c); nothing is shared.
+ * lives in that worker's fixed-size slot pool (core/io/conn.c); nothing is shared.
  *
  * Ownership (docs/internals.md has the picture):
  *  - A client conn embeds the stream (the request/response exchange in progress) and the two
@@ -11,16 +11,16 @@
  *  - A conn is freed only when CLOSING, with no op in flight, and (client) no backend still
  *    attached, since a backend's in-flight send may read the client's pump buffer.
  */
-#ifndef RINGEDGE_CORE_CONN_T_H
-#define RINGEDGE_CORE_CONN_T_H
+#ifndef RINGEDGE_CORE_IO_CONN_T_H
+#define RINGEDGE_CORE_IO_CONN_T_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/http/h1-t.h"
-#include "core/timer-t.h"
-#include "core/xprt-t.h"
+#include "core/io/timer-t.h"
+#include "core/lib/xprt-t.h"
 #include "routing/pool/balance-t.h"
 
 struct generation;

@@ -3,10 +3,10 @@
  * silently, and the provided-buffer ring. Owner: one worker thread (the ring is created on
  * it, as IORING_SETUP_SINGLE_ISSUER requires). Functions return 0 or -errno.
  */
-#ifndef RINGEDGE_CORE_RING_H
-#define RINGEDGE_CORE_RING_H
+#ifndef RINGEDGE_CORE_IO_RING_H
+#define RINGEDGE_CORE_IO_RING_H
 
-#include "core/ring-t.h"
+#include "core/io/ring-t.h"
 
 /* Creates the ring (entries SQEs), probes features, registers the buffer ring. `id` is for
  * the log: worker 0 logs what was not available. */

@@ -4,13 +4,13 @@
  * is >= expire (at most one tick late). Callbacks may arm or disarm any timer, including the
  * one firing.
  */
-#ifndef RINGEDGE_CORE_TIMER_H
-#define RINGEDGE_CORE_TIMER_H
+#ifndef RINGEDGE_CORE_IO_TIMER_H
+#define RINGEDGE_CORE_IO_TIMER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/timer-t.h"
+#include "core/io/timer-t.h"
 
 uint64_t timer_now_ms(void);
 

@@ -1,6 +1,6 @@
-/* Per-worker pool of pipes for splice (core/pipe.c). */
-#ifndef RINGEDGE_CORE_PIPE_T_H
-#define RINGEDGE_CORE_PIPE_T_H
+/* Per-worker pool of pipes for splice (core/io/pipe.c). */
+#ifndef RINGEDGE_CORE_IO_PIPE_T_H
+#define RINGEDGE_CORE_IO_PIPE_T_H
 
 #define PIPE_POOL_MAX	64		/* pipes per worker; beyond it bodies are copied */
 #define PIPE_SIZE	(256 * 1024)	/* F_SETPIPE_SZ request; the kernel may give less */

@@ -2,12 +2,12 @@
  * Access log: one line per request, buffered per worker and written with write(2) in whole
  * lines (O_APPEND), so workers never share a lock or a buffer. Owner: one worker.
  */
-#ifndef RINGEDGE_CORE_ACCESSLOG_H
-#define RINGEDGE_CORE_ACCESSLOG_H
+#ifndef RINGEDGE_CORE_PROXY_ACCESSLOG_H
+#define RINGEDGE_CORE_PROXY_ACCESSLOG_H
 
 #include <stdint.h>
 
-#include "core/accesslog-t.h"
+#include "core/proxy/accesslog-t.h"
 
 struct conn;
 
