@@ -22,6 +22,7 @@
 #include "core/gen.h"
 #include "core/io/timer.h"
 #include "core/lib/log.h"
+#include "core/notify.h"
 #include "core/worker.h"
 #include "routing/pool/health.h"
 #include "routing/qsbr.h"
@@ -254,24 +255,29 @@ log_cfg_errors(const struct cfg_errors *err)
  * build the next generation (server state carried over by host:port), open the new binds,
  * publish it, and wait until every worker adopted it (so the next reload starts from a
  * known set of listening sockets). The old generation is retired through QSBR and freed by
- * its last user.
+ * its last user. NULL, or why the reload was refused (one line, for the service manager).
  */
-static void
+static const char *
 reload(struct ctl *x)
 {
+	static char why[256];
+
 	struct dp_shared *sh = x->sh;
 	struct generation *old = qsbr_deref(&sh->gen), *g;
 	struct cfg_errors err = { 0 };
 	struct config *c;
 	uint64_t deadline;
+	int rc;
 
 	c = config_load(x->file, 0, &err);
 	if (c == NULL) {
 		log_cfg_errors(&err);
 		log_error("reload: %s has %d error%s; still serving generation %u", x->file,
 			  err.count, err.count == 1 ? "" : "s", old->id);
+		snprintf(why, sizeof(why), "%d error%s: %.*s", err.count, err.count == 1 ? "" : "s",
+			 err.text ? (int)strcspn(err.text, "\n") : 0, err.text ? err.text : "");
 		cfg_errors_free(&err);
-		return;
+		return why;
 	}
 	cfg_errors_free(&err);
 	if (c->global.workers != old->cfg->global.workers)
@@ -294,14 +300,17 @@ reload(struct ctl *x)
 				  err.count, err.count == 1 ? "" : "s", old->id);
 		else
 			log_error("reload: still serving generation %u", old->id);
+		snprintf(why, sizeof(why), "%d error%s: %.*s", err.count, err.count == 1 ? "" : "s",
+			 err.text ? (int)strcspn(err.text, "\n") : 0, err.text ? err.text : "");
 		cfg_errors_free(&err);
-		return;
+		return why;
 	}
 	cfg_errors_free(&err);
-	if (reload_listeners(x, g, old) < 0) {
+	if ((rc = reload_listeners(x, g, old)) < 0) {
 		log_error("reload: still serving generation %u", old->id);
 		gen_put(g);	/* closes the sockets it opened */
-		return;
+		snprintf(why, sizeof(why), "cannot bind a new listener: %s", strerror(-rc));
+		return why;
 	}
 	x->next_id++;
 	log_threshold = g->cfg->global.log_level;
@@ -327,6 +336,7 @@ reload(struct ctl *x)
 		usleep(1000);
 	qsbr_reclaim(sh->qsbr);
 	log_info("reload: generation %u serving %s", g->id, x->file);
+	return NULL;
 }
 
 /* Session-ticket keys: the first one now, a new one every TLS_TICKET_ROTATE_S seconds
@@ -523,6 +533,7 @@ on_stop_signal(struct ctl *x, int signo)
 	if (x->stopping)
 		return;
 	x->stopping = true;
+	notify_stopping();
 	x->sh->drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
 	log_info("%s: stopping: no new connections, draining for up to %llu ms", strsignal(signo),
 		 (unsigned long long)g->cfg->global.drain_timeout);
@@ -543,6 +554,7 @@ control_loop(struct ctl *x)
 			break;
 		qsbr_reclaim(x->sh->qsbr);
 		tickets_tick(&x->rotate_next, x->rotate_ms);
+		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed));
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
 		if (read(x->sfd, &si, sizeof(si)) != sizeof(si))
@@ -553,8 +565,12 @@ control_loop(struct ctl *x)
 			if (x->stopping) {
 				log_info("SIGHUP while stopping: ignored");
 			} else {
+				const char *why;
+
 				log_info("SIGHUP: reloading %s", x->file);
-				reload(x);
+				notify_reloading();
+				why = reload(x);
+				notify_reloaded(x->next_id - 1, why);
 			}
 		} else {
 			on_stop_signal(x, (int)si.ssi_signo);
@@ -615,6 +631,8 @@ serve(struct config *c, const char *file)
 	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
 		 g->cfg->file, x.started, x.started == 1 ? "" : "s", (int)getpid());
 	log_tee_end();	/* from here on, error_log only */
+	if (x.started == nw)
+		notify_ready(x.started);
 	control_loop(&x);
 	return serve_end(&x);
 fail:

@@ -13,6 +13,7 @@ PACKAGES=(
 	liburing-dev libinih-dev libwolfssl-dev    # libraries (libwolfssl-dev: fallback only)
 	libcurl4-openssl-dev libjansson-dev        # ACME client (core/acme)
 	pebble                                     # tests: a real ACME server
+	libsystemd-dev                             # sd_notify (Type=notify unit)
 	python3 python3-pytest curl openssl        # tests: real clients
 	python3-gssapi gss-ntlmssp                 # tests: real NTLM acceptor and client
 	clang libclang-rt-14-dev                   # libFuzzer targets
