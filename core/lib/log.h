@@ -2,6 +2,9 @@
  * Error log. Lines go to stderr (or the file set by log_open) as
  * "YYYY-mm-ddTHH:MM:SS.mmmZ [level] message". Safe from any thread: each line is built in a
  * stack buffer and written with one write(2), so lines never interleave and no lock is taken.
+ * When a destination is the journal (JOURNAL_STREAM names its device:inode, systemd.exec(5)),
+ * each line there starts with its syslog priority, "<3>" error to "<7>" debug (sd-daemon.h),
+ * so `journalctl -p err` shows the errors only.
  */
 #ifndef RINGEDGE_CORE_LIB_LOG_H
 #define RINGEDGE_CORE_LIB_LOG_H
