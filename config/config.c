@@ -2017,6 +2017,53 @@ config_write_reference(FILE *f)
 	}
 }
 
+/* roff text: a backslash is \e, a '-' is \- (a real minus/hyphen, as in option and key names),
+ * and a line never starts with a control character ('.' or '\'') */
+static void
+put_roff(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+void
+config_write_reference_man(FILE *f)
+{
+	static const struct { unsigned sec; const char *title; } secs[] = {
+		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
+		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
+		{ SEC_ROUTE, "[route NAME]" },
+	};
+
+	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
+		fprintf(f, ".SS %s\n", secs[s].title);
+		for (size_t i = 0; i < RE_ARRAY_SIZE(keys); i++) {
+			if (keys[i].sec != secs[s].sec)
+				continue;
+			fputs(".TP\n\\fB", f);
+			put_roff(f, keys[i].name);
+			fputs("\\fR = \\fI", f);
+			put_roff(f, keys[i].type);
+			fputs("\\fR", f);
+			if (keys[i].repeatable)
+				fputs(" (repeatable)", f);
+			fputc('\n', f);
+			put_roff(f, keys[i].help);
+			fputs(".\nDefault: ", f);
+			put_roff(f, keys[i].def ? keys[i].def : "none");
+			fputs(".\n", f);
+		}
+	}
+}
+
 static void
 dump_dur(FILE *f, const char *k, uint64_t ms)
 {

@@ -40,6 +40,9 @@ int cfg_parse_bool(const char *s, bool *b);		/* on|off (yes|no, true|false, 1|0)
 
 /* Writes the generated key reference (Markdown) built from the same table the loader uses. */
 void config_write_reference(FILE *f);
+/* The same reference as roff (.SS per section, .TP per key): the KEYS part of ringedge.ini(5),
+ * man/ringedge.ini.5 carries it between its generated-part markers. */
+void config_write_reference_man(FILE *f);
 
 /* Writes the effective configuration, defaults filled in, as INI (like `nginx -T`). */
 void config_dump(const struct config *c, FILE *f);

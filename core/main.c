@@ -699,7 +699,9 @@ usage(FILE *f)
 		"                        errors as FILE:LINE: message; exit 0 or 1 (like nginx -t)\n"
 		"  -T, --dump            check, then print the effective configuration with defaults\n"
 		"  -v, --version         version and the wolfSSL it was built with\n"
-		"      --config-reference  the key reference (Markdown) of docs/configuration.md\n");
+		"      --config-reference[=markdown|man]\n"
+		"                        the key reference of docs/configuration.md (Markdown), or\n"
+		"                        of ringedge.ini(5) (man: roff)\n");
 }
 
 int
@@ -711,7 +713,7 @@ main(int argc, char **argv)
 		{ "dump", no_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "config-reference", no_argument, NULL, 'R' },
+		{ "config-reference", optional_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL;
@@ -736,6 +738,14 @@ main(int argc, char **argv)
 			tls_info_print(stdout);
 			return 0;
 		case 'R':
+			if (optarg != NULL && strcmp(optarg, "man") == 0) {
+				config_write_reference_man(stdout);
+				return 0;
+			}
+			if (optarg != NULL && strcmp(optarg, "markdown") != 0) {
+				usage(stderr);
+				return 1;
+			}
 			config_write_reference(stdout);
 			return 0;
 		case 'h':
