@@ -16,8 +16,8 @@ root=$(pwd)
 out=$(mkdir -p "${1:-$root}" && cd "${1:-$root}" && pwd)
 
 PACKAGES=(
-	gcc make libc6-dev dpkg-dev debhelper pkg-config meson ninja-build
-	liburing-dev libinih-dev libsystemd-dev git
+	build-essential dpkg-dev debhelper pkg-config meson ninja-build
+	liburing-dev libinih-dev libsystemd-dev autoconf automake libtool git
 )
 [ "${LINTIAN:-0}" = 1 ] && PACKAGES+=(lintian)
 need=()
