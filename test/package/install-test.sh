@@ -27,9 +27,19 @@ t0=$(date +%s.%N)
 step() { printf "install-test: %-58s %6.1f s\n" "$1" "$(awk -v a="$(date +%s.%N)" -v b="$t0" "BEGIN { print a - b }")"; }
 fail() { echo "install-test: FAIL: $*" >&2; exit 1; }
 
+# a brand-new system's / is 0755; fresh-debian's chroot root is a mktemp -d (0700), where no
+# system user (ringedge, man-db's "man") could reach any file: give it the normal mode
+if [ "$(stat -c %a /)" != 755 ]; then
+	echo "install-test: / is mode $(stat -c %a /) (a chroot made by mktemp?); setting 0755" >&2
+	chmod 755 /
+fi
+
 # ---- 1. install ----
+# Depends only: Recommends (logrotate -> cron -> an MTA) bring exim4, whose postinst fails in
+# a chroot without a host name
 apt-get update -qq
-apt-get install -y -qq -o DPkg::Lock::Timeout=600 "$deb" >/tmp/install-test.apt 2>&1 ||
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "$deb" \
+	>/tmp/install-test.apt 2>&1 ||
 	{ cat /tmp/install-test.apt; fail "apt-get install $deb"; }
 step "apt-get install ./$(basename "$deb")"
 closure=$(apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts \
