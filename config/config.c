@@ -1990,16 +1990,17 @@ put_cell(FILE *f, const char *s)
 	}
 }
 
+/* the sections of both references (Markdown and man), in order */
+static const struct { unsigned sec; const char *title; } secs[] = {
+	{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
+	{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
+	{ SEC_ROUTE, "[route NAME]" }, { SEC_AUTH_GUARD, "[auth_guard]" },
+	{ SEC_ACME, "[acme NAME]" },
+};
+
 void
 config_write_reference(FILE *f)
 {
-	static const struct { unsigned sec; const char *title; } secs[] = {
-		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
-		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
-		{ SEC_ROUTE, "[route NAME]" }, { SEC_AUTH_GUARD, "[auth_guard]" },
-		{ SEC_ACME, "[acme NAME]" },
-	};
-
 	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
 		fprintf(f, "### %s\n\n", secs[s].title);
 		fprintf(f, "| key | value | default | meaning |\n|---|---|---|---|\n");
@@ -2037,11 +2038,6 @@ put_roff(FILE *f, const char *s)
 void
 config_write_reference_man(FILE *f)
 {
-	static const struct { unsigned sec; const char *title; } secs[] = {
-		{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
-		{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
-		{ SEC_ROUTE, "[route NAME]" },
-	};
 
 	for (size_t s = 0; s < RE_ARRAY_SIZE(secs); s++) {
 		fprintf(f, ".SS %s\n", secs[s].title);
