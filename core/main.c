@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,21 @@
 #include "tls/tls.h"
 #include "tls/tlsinfo.h"
 
+/*
+ * An IPv6 bind is IPv6 only (nginx's default, whatever net.ipv6.bindv6only says): with the
+ * Linux default a [::]:443 socket would also take IPv4 and collide with 0.0.0.0:443, the pair
+ * every dual-stack configuration (config/lync-edge.ini) lists. 0 or -1 (errno set).
+ */
+static int
+v6only(int fd, const struct sockaddr_storage *addr)
+{
+	int one = 1;
+
+	if (addr->ss_family != AF_INET6)
+		return 0;
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+}
+
 /* One listening socket per worker per bind: SO_REUSEPORT lets the kernel spread accepts. */
 static int
 listen_on(const struct sockaddr_storage *addr, socklen_t alen)
@@ -40,6 +56,7 @@ listen_on(const struct sockaddr_storage *addr, socklen_t alen)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    v6only(fd, addr) < 0 ||
 	    bind(fd, (const struct sockaddr *)addr, alen) < 0 ||
 	    listen(fd, 4096) < 0) {
 		int e = -errno;
@@ -64,7 +81,7 @@ probe_bind(const struct sockaddr_storage *addr, socklen_t alen)
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (const struct sockaddr *)addr, alen) < 0)
+	    v6only(fd, addr) < 0 || bind(fd, (const struct sockaddr *)addr, alen) < 0)
 		rc = -errno;
 	close(fd);
 	return rc;
