@@ -17,7 +17,8 @@ out=$(mkdir -p "${1:-$root}" && cd "${1:-$root}" && pwd)
 
 PACKAGES=(
 	build-essential dpkg-dev debhelper pkg-config meson ninja-build
-	liburing-dev libinih-dev libsystemd-dev autoconf automake libtool git
+	liburing-dev libinih-dev libsystemd-dev libcurl4-openssl-dev libjansson-dev
+	autoconf automake libtool git
 )
 [ "${LINTIAN:-0}" = 1 ] && PACKAGES+=(lintian)
 need=()

@@ -69,6 +69,7 @@ out=$(runuser -u ringedge -- ringedge -t -c "$conf" 2>&1) || fail "ringedge -t a
 [ "$(stat -c %U:%G:%a /etc/ringedge/edge.key)" = root:ringedge:640 ] ||
 	fail "edge.key is $(stat -c %U:%G:%a /etc/ringedge/edge.key)"
 [ "$(stat -c %U:%a /var/log/ringedge)" = ringedge:750 ] || fail "/var/log/ringedge owner/mode"
+[ "$(stat -c %U:%a /var/lib/ringedge)" = ringedge:750 ] || fail "/var/lib/ringedge owner/mode"
 for m in ringedge.8 ringedge.ini.5 ringbench.1; do
 	[ -f "/usr/share/man/man${m##*.}/$m.gz" ] || fail "man page $m missing"
 done
@@ -133,7 +134,7 @@ apt-get purge -y -qq ringedge >/tmp/install-test.apt 2>&1 ||
 	{ cat /tmp/install-test.apt; fail "apt-get purge"; }
 for f in /usr/sbin/ringedge /usr/bin/ringbench /etc/ringedge /etc/default/ringedge \
 	 /etc/logrotate.d/ringedge /lib/systemd/system/ringedge.service \
-	 /usr/lib/tmpfiles.d/ringedge.conf /var/log/ringedge /usr/share/doc/ringedge; do
+	 /usr/lib/tmpfiles.d/ringedge.conf /var/log/ringedge /var/lib/ringedge /usr/share/doc/ringedge; do
 	[ ! -e "$f" ] || fail "$f is still there after purge"
 done
 ! dpkg -l ringedge 2>/dev/null | grep -q '^[ir]' || fail "dpkg still lists ringedge"
