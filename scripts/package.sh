@@ -19,6 +19,7 @@ PACKAGES=(
 	build-essential dpkg-dev debhelper pkg-config meson ninja-build
 	liburing-dev libinih-dev libsystemd-dev libcurl4-openssl-dev libjansson-dev
 	autoconf automake libtool git
+	openssl                                    # unit tests (acme_jws) make certificates
 )
 [ "${LINTIAN:-0}" = 1 ] && PACKAGES+=(lintian)
 need=()
