@@ -19,7 +19,8 @@ PACKAGES=(
 	build-essential dpkg-dev debhelper pkg-config meson ninja-build
 	liburing-dev libinih-dev libsystemd-dev libcurl4-openssl-dev libjansson-dev
 	autoconf automake libtool git
-	openssl                                    # unit tests (acme_jws) make certificates
+	openssl ca-certificates    # unit tests: acme_jws makes certificates, tls_conn verifies
+	                           # against the system CA bundle
 )
 [ "${LINTIAN:-0}" = 1 ] && PACKAGES+=(lintian)
 need=()
