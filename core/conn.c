@@ -225,6 +225,8 @@ conn_tls_input(struct conn *c, char *in, size_t len)
 
 	rc = o->recv(&c->xprt, in, len, &app, &alen);
 	for (;;) {
+		if (rc < 0 && total > 0 && rc == -ESHUTDOWN)
+			c->flags |= CF_TLS_END;	/* the bytes now, the end at the next recv */
 		if (rc < 0)
 			return total > 0 ? (int)total : rc;
 		if (alen > 0) {
@@ -246,6 +248,14 @@ conn_tls_recv(struct conn *c)
 	struct worker *w = c->w;
 	struct io_uring_sqe *sqe;
 
+	if (c->flags & CF_TLS_END) {
+		/* the peer's close_notify is in: no socket read, a NOP completes with 0 (EOF) */
+		if ((sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen))) == NULL)
+			return -EBUSY;
+		io_uring_prep_nop(sqe);
+		c->inflight |= IF_RECV;
+		return 0;
+	}
 	if (!w->ring.has_buf_ring && c->wbuf == NULL && (c->wbuf = malloc(RING_BUF_SIZE)) == NULL)
 		return -ENOMEM;
 	sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen));

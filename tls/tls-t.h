@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+
 struct WOLFSSL;
 struct WOLFSSL_CTX;
 struct WOLFSSL_SESSION;
@@ -153,6 +154,7 @@ struct tls_conn {
 	uint8_t		 state;		/* enum tls_conn_state */
 	bool		 ticket_seen;	/* client: a session ticket arrived, save the session */
 	bool		 eof_sent;
+	bool		 eof_told;	/* -ESHUTDOWN returned after the peer's close_notify */
 };
 
 #endif

@@ -446,7 +446,16 @@ decrypt(struct tls_conn *c)
 		if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
 			break;
 		if (e == WOLFSSL_ERROR_ZERO_RETURN) {
+			/*
+			 * The peer's close_notify. Answer with ours at once (queued here, sent
+			 * with the wire bytes the caller flushes after this call): many stacks
+			 * (asyncio, on which aiohttp and websockets run) close TCP only once
+			 * they have it, and the close_notify may have come in the same read as
+			 * the last data, which the caller gets first: without an answer that
+			 * end of stream would wait for a FIN that waits for us.
+			 */
 			c->state = TLS_ST_CLOSED;
+			(void)tls_conn_shutdown(c);
 			break;
 		}
 		return fail(c, e);
@@ -463,8 +472,10 @@ tls_conn_recv(struct tls_conn *c, char *in, size_t len, char **app, size_t *app_
 	*app_len = 0;
 	if (c->state == TLS_ST_ERROR)
 		return c->err;
-	if (c->state == TLS_ST_CLOSED)
+	if (c->state == TLS_ST_CLOSED) {
+		c->eof_told = true;
 		return -ESHUTDOWN;
+	}
 	c->cur = in;
 	c->cur_len = len;
 	if (c->state == TLS_ST_HELLO) {
@@ -491,9 +502,10 @@ tls_conn_recv(struct tls_conn *c, char *in, size_t len, char **app, size_t *app_
 		free(c->app);
 		c->app = NULL;
 	}
-	if (c->state == TLS_ST_CLOSED && got == 0)
+	if (c->state == TLS_ST_CLOSED && got == 0) {
+		c->eof_told = true;
 		rc = -ESHUTDOWN;
-	else
+	} else
 		rc = progress;
 out:
 	if (rc >= 0 && c->cur_len > 0 && stash_cur(c) < 0)
@@ -504,6 +516,9 @@ out:
 bool
 tls_conn_recv_more(const struct tls_conn *c)
 {
+	/* close_notify came with the data just returned: the next call says -ESHUTDOWN */
+	if (c->state == TLS_ST_CLOSED)
+		return !c->eof_told;
 	if (c->state != TLS_ST_OPEN)
 		return false;
 	return c->in_len > 0 || (c->ssl != NULL && wolfSSL_pending(c->ssl) > 0);

@@ -98,3 +98,204 @@ def test_overlong_target_is_still_414(edge):
 
 def test_endless_empty_lines_are_400(edge):
     rejected(edge, b"\r\n" * 5000, 400)
+
+
+# ---- 6. TLS close_notify in the same read as the last data ----
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from util.tls import make_pki
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def bio_handshake(sock, obj, inc, out, deadline):
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            bio_flush(sock, out)
+            if not bio_fill(sock, inc, deadline):
+                raise ConnectionError("closed during the handshake")
+    bio_flush(sock, out)
+
+
+def bio_flush(sock, out):
+    data = out.read()
+    if data:
+        sock.sendall(data)
+
+
+def bio_fill(sock, inc, deadline):
+    sock.settimeout(max(0.05, deadline - time.monotonic()))
+    try:
+        d = sock.recv(65536)
+    except socket.timeout:
+        return False
+    if not d:
+        inc.write_eof()
+        return False
+    inc.write(d)
+    return True
+
+
+def wait_close_notify(sock, obj, inc, out, deadline):
+    """Like asyncio's SSL transport and others: our close_notify went out, wait for the
+    peer's before closing TCP. True when it came."""
+    while time.monotonic() < deadline:
+        try:
+            obj.unwrap()
+            bio_flush(sock, out)
+            return True
+        except ssl.SSLWantReadError:
+            bio_flush(sock, out)
+            if not bio_fill(sock, inc, deadline):
+                if inc.eof:
+                    return False
+        except (ssl.SSLError, OSError):
+            return False
+    return False
+
+
+class CloseNotifyOrigin:
+    """A TLS origin (ssl.MemoryBIO, so the bytes on the wire are exactly what we want):
+    reads one request head, answers `Connection: close` without a length, and sends the
+    last body bytes and its close_notify in ONE send; it closes TCP only after the peer's
+    close_notify (or after `patience` seconds). .got_notify counts peers that sent one."""
+
+    def __init__(self, cert, key, body=b"the-end-of-a-close-delimited-body", patience=30,
+                 delay=0.0, linger=0.0):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.body, self.patience, self.delay, self.linger = body, patience, delay, linger
+        self.got_notify = 0
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, s):
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = self.ctx.wrap_bio(inc, out, server_side=True)
+        deadline = time.monotonic() + 10
+        try:
+            bio_handshake(s, obj, inc, out, deadline)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                try:
+                    buf += obj.read(65536)
+                except ssl.SSLWantReadError:
+                    if not bio_fill(s, inc, deadline):
+                        return
+            time.sleep(self.delay)
+            obj.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + self.body)
+            try:
+                obj.unwrap()    # queues our close_notify; the peer's is not there yet
+            except ssl.SSLWantReadError:
+                pass
+            bio_flush(s, out)   # last data + close_notify: one send
+            if wait_close_notify(s, obj, inc, out, time.monotonic() + self.patience):
+                self.got_notify += 1
+                # a stack that keeps TCP open a while after the exchange of close_notify
+                time.sleep(self.linger)
+        except (OSError, ssl.SSLError, ConnectionError):
+            pass
+        finally:
+            s.close()
+
+    def stop(self):
+        self.stopped = True
+        self.lsock.close()
+
+
+def read_to_eof(sock, limit):
+    sock.settimeout(limit)
+    data = b""
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return data
+        data += d
+
+
+@pytest.mark.parametrize("linger", [0, 30], ids=["fin-after-our-notify", "fin-much-later"])
+def test_backend_close_notify_with_last_bytes_ends_the_response(proxy, pki, linger):
+    # plain listener -> TLS pool; the origin's close-delimited body ends with its
+    # close_notify in the same segment and its FIN waits for ours (and, with linger, comes
+    # 30 s after that): the response must end at once, on the close_notify alone (the
+    # bound is a hang check: the defect took the origin's 30 s patience)
+    o = CloseNotifyOrigin(pki.be, pki.be_key, linger=linger)
+    try:
+        spec = ProxySpec(workers=1)
+        port = spec.listener("l")
+        spec.pool("p", ["127.0.0.1:%d" % o.port], tls="on", ca=pki.ca,
+                  sni="backend.contoso.local")
+        spec.route("r", pool="p")
+        proxy(spec)
+        for i in range(3):
+            s = socket.create_connection(("127.0.0.1", port))
+            try:
+                t0 = time.monotonic()
+                s.sendall(b"GET /%d HTTP/1.1\r\nHost: h.example\r\n\r\n" % i)
+                data = read_to_eof(s, 40)
+                took = time.monotonic() - t0
+            finally:
+                s.close()
+            assert data.startswith(b"HTTP/1.1 200") and data.endswith(o.body), data[-200:]
+            assert took < 5, "response %d took %.1f s to end" % (i, took)
+        # and ringedge answered close_notify with close_notify
+        deadline = time.monotonic() + 5
+        while o.got_notify < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert o.got_notify == 3
+    finally:
+        o.stop()
+
+
+def test_client_close_notify_with_last_request_bytes_ends_the_exchange(proxy, backend_factory,
+                                                                         pki):
+    # a TLS client sends its request and close_notify together, then waits for ours before
+    # closing TCP (asyncio's way): ringedge must see the end of stream at once (as a FIN:
+    # the client gave up, 499) and answer close_notify, not sit until the slow backend
+    # answers 15 s later
+    from util.tls import tls_listener
+
+    def slow(be, conn, req):
+        time.sleep(15)
+        return True
+    b = backend_factory(name="slow", handler=slow)
+    spec = ProxySpec(workers=1)
+    port = tls_listener(spec, "l", [(pki.lync, pki.lync_key)])
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    proxy(spec)
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="meet.contoso.com")
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        bio_handshake(s, obj, inc, out, time.monotonic() + 10)
+        t0 = time.monotonic()
+        obj.write(b"GET /slow HTTP/1.1\r\nHost: meet.contoso.com\r\n\r\n")
+        try:
+            obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        bio_flush(s, out)       # request + close_notify: one send
+        got = wait_close_notify(s, obj, inc, out, time.monotonic() + 25)
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    assert got, "no close_notify from ringedge"
+    assert took < 5, "the exchange took %.1f s to end" % took
+

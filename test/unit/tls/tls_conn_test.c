@@ -352,6 +352,68 @@ test_sni(void)
 	tls_client_free(noverify);
 }
 
+/*
+ * The peer's close_notify in the same wire bytes as its last data: the data comes first,
+ * tls_conn_recv_more() says to call again, that call says -ESHUTDOWN, and our own
+ * close_notify is already queued (stacks that wait for it before closing TCP).
+ */
+static void
+test_close_notify_with_data(void)
+{
+	struct tls_server *s = server_std(CFG_TLS12 | CFG_TLS13, true);
+	struct tls_client *c = client("ca.pem", true, NULL);
+	unsigned vers[] = { CFG_TLS13, CFG_TLS12 };
+
+	CHECK(s != NULL && c != NULL);
+	if (!s || !c)
+		goto out;
+	for (int v = 0; v < 2; v++) {
+		struct tls_server *sv_ctx = server_std(vers[v], true);
+		struct end cl, sv;
+		static char wire[70000];
+		const char *w;
+		size_t n, wl = 0, alen;
+		char *app;
+		int rc;
+
+		CHECK(sv_ctx != NULL);
+		if (sv_ctx == NULL)
+			continue;
+		CHECK(connect_pair(&cl, &sv, sv_ctx, c, "meet.contoso.com", NULL) == 0);
+		roundtrip(&cl, &sv);
+		CHECK(tls_conn_wire_pending(cl.c) == 0);
+		CHECK(tls_conn_send(sv.c, "last bytes", 10) == 10);
+		CHECK(tls_conn_shutdown(sv.c) == 0);
+		while ((n = tls_conn_wire(sv.c, &w)) > 0 && wl + n <= sizeof(wire)) {
+			memcpy(wire + wl, w, n);
+			wl += n;
+			tls_conn_wire_done(sv.c, n);
+		}
+		rc = tls_conn_recv(cl.c, wire, wl, &app, &alen);
+		CHECK(rc > 0 && alen == 10 && memcmp(app, "last bytes", 10) == 0);
+		CHECK(tls_conn_recv_more(cl.c));
+		CHECK(tls_conn_wire_pending(cl.c) > 0);	/* our close_notify, queued */
+		rc = tls_conn_recv(cl.c, NULL, 0, &app, &alen);
+		CHECK(rc == -ESHUTDOWN && alen == 0);
+		CHECK(!tls_conn_recv_more(cl.c));
+		CHECK(tls_conn_recv(cl.c, NULL, 0, &app, &alen) == -ESHUTDOWN);
+		/* the server reads our close_notify: its end of stream */
+		sv.rc = 0;
+		xfer(&cl, &sv, 100000);
+		CHECK(sv.rc == -ESHUTDOWN);
+		/* the answer goes out once: no second close_notify, sending is over */
+		CHECK(tls_conn_shutdown(cl.c) == 0);
+		CHECK(tls_conn_wire_pending(cl.c) == 0);
+		CHECK(tls_conn_send(cl.c, "x", 1) < 0);
+		end_free(&cl);
+		end_free(&sv);
+		tls_server_free(sv_ctx);
+	}
+out:
+	tls_server_free(s);
+	tls_client_free(c);
+}
+
 struct worker_arg {
 	const struct tls_server *s;
 	const struct tls_client *c;
@@ -954,6 +1016,7 @@ main(int argc, char **argv)
 	test_handshakes();
 	test_server_order();
 	test_sni();
+	test_close_notify_with_data();
 	test_resumption();
 	test_verify();
 	test_garbage();
