@@ -299,3 +299,71 @@ def test_client_close_notify_with_last_request_bytes_ends_the_exchange(proxy, ba
     assert got, "no close_notify from ringedge"
     assert took < 5, "the exchange took %.1f s to end" % took
 
+
+# ---- 7. IP-address SANs ----
+
+@pytest.fixture(scope="module")
+def ip_cert(pki, tmp_path_factory):
+    """A leaf signed by the test CA with DNS:ip.contoso.com, IP:127.0.0.1, IP:::1."""
+    from pathlib import Path
+    from util.tls import _key, _run
+    d = str(tmp_path_factory.mktemp("ipcert"))
+    _key(d, "ip", "ec")
+    _run("req", "-new", "-key", "ip.key", "-subj", "/CN=ip.contoso.com", "-out", "ip.csr",
+         cwd=d)
+    Path(d, "ip.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:ip.contoso.com,IP:127.0.0.1,"
+        "IP:::1\n")
+    _run("x509", "-req", "-in", "ip.csr", "-CA", pki.ca, "-CAkey", pki.ca_key,
+         "-CAcreateserial", "-days", "30", "-sha256", "-extfile", "ip.ext", "-out", "ip.pem",
+         cwd=d)
+    return Path(d, "ip.pem").as_posix(), Path(d, "ip.key").as_posix()
+
+
+def test_listener_covers_an_ip_host_with_an_ip_san(proxy, backend_factory, pki, ip_cert):
+    # https://127.0.0.1/ : no SNI (RFC 6066), Host 127.0.0.1:PORT; the certificate lists
+    # IP:127.0.0.1, so the request is served, not 421 (RFC 9110 4.3.4, RFC 6125)
+    from util.tls import TlsClient, tls_listener
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=1)
+    port = tls_listener(spec, "l", [ip_cert, (pki.lync, pki.lync_key)])
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    proxy(spec)
+    with TlsClient(port, "127.0.0.1", pki.ca) as c:     # Python checks the IP SAN too
+        r = c.request("GET", "/ip", host="127.0.0.1:%d" % port)
+        assert r.status == 200, r
+        r = c.request("GET", "/ip", host="127.0.0.1")
+        assert r.status == 200, r
+        # an address the certificate does not list is still misdirected
+        r = c.request("GET", "/ip", host="127.0.0.2:%d" % port)
+        assert r.status == 421, r
+    with TlsClient(port, "meet.contoso.com", pki.ca) as c:
+        # the DNS certificate chosen by SNI covers no IP
+        assert c.request("GET", "/x", host="127.0.0.1").status == 421
+
+
+def test_pool_named_by_ip_verifies_the_ip_san(proxy, pki, ip_cert):
+    from util.tls import TlsBackend
+    good = TlsBackend(ip_cert[0], ip_cert[1], name="ip").start()
+    dns_only = TlsBackend(pki.be, pki.be_key, name="dns").start()
+    try:
+        spec = ProxySpec(workers=1)
+        port = spec.listener("l")
+        # no sni: the server's address is the name verified
+        spec.pool("ip", ["127.0.0.1:%d" % good.port], tls="on", ca=pki.ca)
+        spec.pool("dns", ["127.0.0.1:%d" % dns_only.port], tls="on", ca=pki.ca)
+        spec.route("ip", path="/ip", pool="ip")
+        spec.route("dns", path="/dns", pool="dns")
+        r = proxy(spec)
+        with Client(port) as c:
+            resp = c.request("GET", "/ip/x", host="h.example")
+            assert resp.status == 200 and resp.header("X-Be-Name") == "ip", resp
+        with Client(port) as c:
+            # a certificate without that IP SAN still fails verification
+            assert c.request("GET", "/dns/x", host="h.example").status == 502
+        assert "name mismatch" in r.stderr()
+    finally:
+        good.stop()
+        dns_only.stop()
