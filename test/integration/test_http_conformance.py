@@ -84,6 +84,90 @@ def test_chunk_size_trailing_whitespace_in_response_is_502(proxy, backend_factor
         assert r.status == 502 and b"hello" not in r.body
 
 
+
+# ---- 4. trailer fields that must not be forwarded ----
+
+class RawChunkBackend:
+    """Reads one chunked request per connection and keeps the raw body bytes it got (size
+    lines, data, last chunk and trailer section), answers 200 with no body."""
+
+    def __init__(self):
+        self.bodies = []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, s):
+        s.settimeout(10)
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                d = s.recv(65536)
+                if not d:
+                    return
+                buf += d
+            body = buf.split(b"\r\n\r\n", 1)[1]
+            # the body ends with the last chunk and the trailer section's empty line
+            while not (b"\r\n0\r\n" in b"\r\n" + body and body.endswith(b"\r\n\r\n")):
+                d = s.recv(65536)
+                if not d:
+                    return
+                body += d
+            self.bodies.append(body)
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    def stop(self):
+        self.lsock.close()
+
+
+FORBIDDEN_TRAILERS = [b"Host: evil.example", b"Content-Length: 5", b"Authorization: Basic eA==",
+                      b"X-Forwarded-For: 10.6.6.6", b"Transfer-Encoding: chunked",
+                      b"Cookie: session=stolen", b"Content-Type: text/evil"]
+
+
+@pytest.mark.xfail(strict=True, reason="needs h1_trailer_filter() hooked into the request "
+                   "body pump (core/proxy.c pump_scan), see docs/http1.md 'Trailers'")
+def test_forbidden_request_trailers_do_not_reach_the_backend(proxy):
+    # RFC 9110 6.5.1: framing, routing, authentication, request modifiers... must not be
+    # trusted as trailers; a backend that merges trailers into the header section would
+    b = RawChunkBackend()
+    try:
+        spec = ProxySpec(workers=1)
+        port = spec.listener("l")
+        spec.pool("p", ["127.0.0.1:%d" % b.port])
+        spec.route("r", pool="p")
+        proxy(spec)
+        with Client(port) as c:
+            c.send(b"POST /t HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n0\r\nX-Sum: 99\r\n" +
+                   b"".join(t + b"\r\n" for t in FORBIDDEN_TRAILERS) +
+                   b"Server-Timing: x;dur=1\r\n\r\n")
+            r = c.read_response()
+            assert r.status == 200
+        assert len(b.bodies) == 1
+        got = b.bodies[0]
+        assert got.startswith(b"5\r\nhello\r\n0\r\n"), got
+        assert b"X-Sum: 99\r\n" in got and b"Server-Timing: x;dur=1\r\n" in got, got
+        for t in FORBIDDEN_TRAILERS:
+            assert t not in got, got
+        assert got.endswith(b"\r\n\r\n")
+    finally:
+        b.stop()
+
 # ---- 5. request line over the limit: what overflowed decides the status ----
 
 def test_overlong_method_is_501_not_414(edge):

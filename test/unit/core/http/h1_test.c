@@ -683,6 +683,95 @@ test_chunked(void)
 	CHECK(h1_chunk_parse(&c, "z", 1, &d) == -400 && h1_chunk_parse(&c, "0", 1, &d) == -400);
 }
 
+/* Filters s (a trailer section) into a buffer of exactly cap bytes; checks the result. */
+static void
+trailer_case(int line, const char *s, size_t cap, const char *want)
+{
+	size_t len = strlen(s);
+	char *in = malloc(len ? len : 1), *out = malloc(cap ? cap : 1);
+	ssize_t n;
+
+	memcpy(in, s, len);
+	n = h1_trailer_filter(in, len, out, cap);
+	check_total++;
+	if (want == NULL ? n != -1 : (n < 0 || (size_t)n != strlen(want) ||
+	    memcmp(out, want, (size_t)n) != 0)) {
+		check_failed++;
+		fprintf(stderr, "h1_test.c:%d: trailer case: got %zd '%.*s', want '%s'\n", line, n,
+		    n > 0 ? (int)n : 0, out, want ? want : "(error)");
+	}
+	/* in place gives the same */
+	if (want != NULL && cap >= len) {
+		n = h1_trailer_filter(in, len, in, len);
+		CHECK(n == (ssize_t)strlen(want) && memcmp(in, want, (size_t)n) == 0);
+	}
+	free(in);
+	free(out);
+}
+
+static void
+test_trailers(void)
+{
+	static const char *deny[] = {
+		"Content-Length", "transfer-encoding", "Host", "Authorization", "TE", "Trailer",
+		"Connection", "Proxy-Authorization", "Cookie", "Set-Cookie", "Expect", "Range",
+		"If-None-Match", "Cache-Control", "Content-Type", "Content-Encoding",
+		"X-Forwarded-For", "X-FORWARDED-PROTO", "Forwarded", "Via", "X-Real-IP",
+		"WWW-Authenticate", "Location", "Max-Forwards", "Upgrade",
+	};
+	static const char *allow[] = {
+		"X-Checksum", "Server-Timing", "Digest", "Content-Digest", "Repr-Digest", "ETag",
+		"Content-Lengthy", "Hos", "X-Forwarded", "Grpc-Status",
+	};
+	const char *all =
+	    "X-Checksum: 1\r\nContent-Length: 5\r\nHost: evil.example\r\n"
+	    "Authorization: Basic eA==\r\nx-forwarded-for: 10.9.9.9\r\n"
+	    "Transfer-Encoding: chunked\r\nX-Ok:2\r\n\r\n";
+
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+		CHECK(h1_trailer_forbidden(deny[i], strlen(deny[i])));
+	for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
+		CHECK(!h1_trailer_forbidden(allow[i], strlen(allow[i])));
+
+	trailer_case(__LINE__, all, strlen(all), "X-Checksum: 1\r\nX-Ok:2\r\n\r\n");
+	trailer_case(__LINE__, "\r\n", 2, "\r\n");
+	trailer_case(__LINE__, "Host: a\r\nCookie: b\r\n\r\n", 24, "\r\n");
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 10, "X-A: 1\r\n\r\n");
+	/* out too small for what is kept */
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 9, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 1, NULL);
+	/* not one whole trailer section */
+	trailer_case(__LINE__, "", 8, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n", 16, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n\r\nX", 16, NULL);
+	trailer_case(__LINE__, "X-A: 1\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "X-A 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, ": 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "X A: 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "\r\r", 16, NULL);
+
+	/* with the decoder: the section is the last trailer_len bytes consumed */
+	{
+		static const char body[] = "5\r\nhello\r\n0\r\nX-Sum: 9\r\nHost: b\r\n\r\n";
+		struct h1_chunk c;
+		struct h1_span d;
+		size_t used = 0, len = sizeof(body) - 1;
+		char out[64];
+		ssize_t n;
+
+		h1_chunk_init(&c, 0);
+		while (used < len && !h1_chunk_done(&c)) {
+			n = h1_chunk_parse(&c, body + used, len - used, &d);
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+		}
+		CHECK(h1_chunk_done(&c) && used == len && c.trailer_len == 21);
+		n = h1_trailer_filter(body + len - c.trailer_len, c.trailer_len, out, sizeof(out));
+		CHECK(n == 12 && memcmp(out, "X-Sum: 9\r\n\r\n", 12) == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -692,5 +781,6 @@ main(void)
 	test_pipelined();
 	test_responses();
 	test_chunked();
+	test_trailers();
 	return check_done();
 }
