@@ -282,7 +282,19 @@ class CloseNotifyOrigin:
                     if not bio_fill(s, inc, deadline):
                         return
             time.sleep(self.delay)
-            obj.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + self.body)
+            if b"\r\nupgrade: websocket" in buf.lower():
+                # a wss origin that ends the tunnel: its close frame and close_notify
+                import backend as be
+                key = [ln.split(b":", 1)[1].strip().decode() for ln in buf.split(b"\r\n")
+                       if ln.lower().startswith(b"sec-websocket-key:")][0]
+                obj.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                          be.ws_accept_key(key).encode() + b"\r\n\r\n")
+                bio_flush(s, out)
+                time.sleep(0.2)
+                obj.write(be.ws_frame(1, self.body) + be.ws_frame(8, b"\x03\xe8"))
+            else:
+                obj.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + self.body)
             try:
                 obj.unwrap()    # queues our close_notify; the peer's is not there yet
             except ssl.SSLWantReadError:
@@ -342,6 +354,37 @@ def test_backend_close_notify_with_last_bytes_ends_the_response(proxy, pki, ling
         while o.got_notify < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert o.got_notify == 3
+    finally:
+        o.stop()
+
+
+def test_wss_origin_close_notify_ends_the_tunnel(proxy, pki):
+    # a WebSocket tunnel to a TLS origin that sends its last frames and close_notify
+    # together, then waits for ours: the client sees the tunnel end at once
+    import base64
+    import os
+    o = CloseNotifyOrigin(pki.be, pki.be_key, linger=30)
+    try:
+        spec = ProxySpec(workers=1)
+        port = spec.listener("l")
+        spec.pool("p", ["127.0.0.1:%d" % o.port], tls="on", ca=pki.ca,
+                  sni="backend.contoso.local")
+        spec.route("r", pool="p")
+        proxy(spec)
+        key = base64.b64encode(os.urandom(16))
+        s = socket.create_connection(("127.0.0.1", port))
+        try:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: h.example\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
+            t0 = time.monotonic()
+            data = read_to_eof(s, 40)
+            took = time.monotonic() - t0
+        finally:
+            s.close()
+        assert data.startswith(b"HTTP/1.1 101"), data[:200]
+        assert o.body in data and data.endswith(b"\x88\x02\x03\xe8"), data[-100:]
+        assert took < 5, "the tunnel took %.1f s to end" % took
     finally:
         o.stop()
 
