@@ -75,6 +75,8 @@ enum {
 	CF_REUSED	= 0x02,	/* backend: came from the keep-alive pool */
 	CF_EOF		= 0x04,	/* peer closed its write side */
 	CF_PINNED	= 0x08,	/* backend: private to one client conn (NTLM/Negotiate) */
+	CF_TLS_END	= 0x10,	/* TLS: the transport ended (close_notify) in the read that
+				 * brought the last bytes: the next conn_recv reports EOF */
 };
 
 /* Body framing a pump enforces. */
