@@ -104,6 +104,9 @@ struct pump {
 	uint64_t	 bytes;		/* moved so far */
 	struct ibuf	 buf;		/* being sent to dst */
 	struct h1_chunk	 ck;		/* PM_CHUNKED */
+	bool		 filter_trailers; /* PM_CHUNKED request: h1_trailer_filter() the trailers */
+	char		*tl;		/* trailer bytes held back across reads (H1_MAX_TRAILERS) */
+	uint32_t	 tl_len;	/* held back so far; the filtered length once done */
 	void		(*on_done)(struct pump *p, int err);
 };
 

@@ -1,8 +1,9 @@
 """
 Protocol defects found by an outside conformance suite and with real TLS stacks (issue 13),
-each through the real proxy: a chunk-size line with trailing whitespace, trailer fields that
-must not be forwarded, the status of an overlong request line, a TLS close_notify that comes
-in the same read as the last data, and IP-address SANs. Rules: docs/http1.md, docs/tls.md.
+each through the real proxy: OPTIONS * (routed by host), 1xx to an HTTP/1.0 client, a
+chunk-size line with trailing whitespace, trailer fields that must not be forwarded, the
+status of an overlong request line, a TLS close_notify that comes in the same read as the
+last data, and IP-address SANs. Rules: docs/http1.md, docs/tls.md.
 """
 import socket
 import ssl
@@ -139,11 +140,11 @@ FORBIDDEN_TRAILERS = [b"Host: evil.example", b"Content-Length: 5", b"Authorizati
                       b"Cookie: session=stolen", b"Content-Type: text/evil"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs h1_trailer_filter() hooked into the request "
-                   "body pump (core/proxy.c pump_scan), see docs/http1.md 'Trailers'")
-def test_forbidden_request_trailers_do_not_reach_the_backend(proxy):
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "split-reads"])
+def test_forbidden_request_trailers_do_not_reach_the_backend(proxy, split):
     # RFC 9110 6.5.1: framing, routing, authentication, request modifiers... must not be
-    # trusted as trailers; a backend that merges trailers into the header section would
+    # trusted as trailers; a backend that merges trailers into the header section would.
+    # split: the trailer section arrives over several reads (held back, filtered at the end)
     b = RawChunkBackend()
     try:
         spec = ProxySpec(workers=1)
@@ -151,11 +152,18 @@ def test_forbidden_request_trailers_do_not_reach_the_backend(proxy):
         spec.pool("p", ["127.0.0.1:%d" % b.port])
         spec.route("r", pool="p")
         proxy(spec)
+        parts = [b"POST /t HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                 b"5\r\nhello\r\n0\r\nX-Sum: 99\r\nHo",
+                 b"st: evil.example\r\n" +
+                 b"".join(t + b"\r\n" for t in FORBIDDEN_TRAILERS[1:]),
+                 b"Server-Timing: x;dur=1\r\n\r", b"\n"]
         with Client(port) as c:
-            c.send(b"POST /t HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
-                   b"5\r\nhello\r\n0\r\nX-Sum: 99\r\n" +
-                   b"".join(t + b"\r\n" for t in FORBIDDEN_TRAILERS) +
-                   b"Server-Timing: x;dur=1\r\n\r\n")
+            if split:
+                for part in parts:
+                    c.send(part)
+                    time.sleep(0.1)
+            else:
+                c.send(b"".join(parts))
             r = c.read_response()
             assert r.status == 200
         assert len(b.bodies) == 1
@@ -494,3 +502,74 @@ def test_pool_named_by_ip_verifies_the_ip_san(proxy, pki, ip_cert):
     finally:
         good.stop()
         dns_only.stop()
+
+
+# ---- 1. OPTIONS * is about the server as a whole ----
+
+def read_all(s, limit=10):
+    s.settimeout(limit)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return data
+        data += d
+
+
+def test_options_asterisk_is_routed_by_host_and_forwarded(proxy, backend_factory):
+    # RFC 9110 9.3.7: OPTIONS * is about the server as a whole: routed by host alone (as
+    # path "/"), forwarded with its target "*" byte-exact, not answered 404 by the edge
+    a = backend_factory(name="a")
+    other = backend_factory(name="other")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("a", [a])
+    spec.pool("other", [other])
+    spec.route("a", host="a.example", pool="a")
+    spec.route("o", host="b.example", path="/only", pool="other")
+    proxy(spec)
+    with Client(port) as c:
+        c.send(b"OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.header("X-Be-Name") == "a", r
+        assert r.json()["method"] == "OPTIONS" and r.json()["target"] == "*"
+        # still keep-alive, and a host whose routes all need a path other than / is 404
+        c.send(b"OPTIONS * HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        assert c.read_response().status == 404
+    assert a.count == 1 and other.count == 0
+
+
+# ---- 2. no 1xx to an HTTP/1.0 client ----
+
+def interim_backend(interim):
+    def handler(be, conn, req):
+        conn.send(interim + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        return True
+    return handler
+
+
+@pytest.mark.parametrize("interim", [
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+], ids=["100", "103", "100+103"])
+def test_no_interim_response_to_an_http10_client(proxy, backend_factory, interim):
+    # RFC 9110 15.2: a server must not send a 1xx to an HTTP/1.0 client
+    b = backend_factory(name="be", handler=interim_backend(interim))
+    spec = ProxySpec(workers=1)
+    port = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    proxy(spec)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /x HTTP/1.0\r\nHost: h.example\r\n\r\n")
+        data = read_all(s)
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    assert b" 100 " not in data and b" 103 " not in data and b"Link:" not in data, data
+    assert data.endswith(b"hello")
+    # an HTTP/1.1 client still gets them
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n")
+        data = read_all(s)
+    assert data.startswith(b"HTTP/1.1 10"), data
+    assert data.endswith(b"hello")
