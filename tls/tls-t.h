@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "tls/tlssan.h"
+
 struct WOLFSSL;
 struct WOLFSSL_CTX;
 struct WOLFSSL_SESSION;
@@ -88,6 +90,8 @@ struct tls_cert {
 	struct WOLFSSL_CTX *ctx;
 	struct tls_name	*names;		/* DNS SANs (the CN only if there are none) */
 	int		 nnames;
+	struct tls_ip	*ips;		/* iPAddress SANs (tls/tlssan.h) */
+	int		 nips;
 	char		*file;		/* certificate path, for logs */
 	time_t		 not_before;
 	time_t		 not_after;
@@ -153,6 +157,9 @@ struct tls_conn {
 	uint8_t		 state;		/* enum tls_conn_state */
 	bool		 ticket_seen;	/* client: a session ticket arrived, save the session */
 	bool		 eof_sent;
+	bool		 check_ip;	/* client: the server name is an IP literal: peer_ip */
+	struct tls_ip	 peer_ip;	/* must be an iPAddress SAN of the peer (verify_ip) */
+	bool		 eof_told;	/* -ESHUTDOWN returned after the peer's close_notify */
 };
 
 #endif

@@ -120,7 +120,8 @@ void tls_conn_free(struct tls_conn *c);
 int tls_conn_recv(struct tls_conn *c, char *in, size_t len, char **app, size_t *app_len);
 
 /* Wire bytes are buffered that the last tls_conn_recv did not decrypt (its output was
- * full): call tls_conn_recv(c, NULL, 0, ...) again. */
+ * full), or the peer's close_notify came with the application bytes it returned: call
+ * tls_conn_recv(c, NULL, 0, ...) again (it then returns -ESHUTDOWN). */
 bool tls_conn_recv_more(const struct tls_conn *c);
 
 /*
@@ -130,7 +131,8 @@ bool tls_conn_recv_more(const struct tls_conn *c);
  */
 int tls_conn_send(struct tls_conn *c, const char *buf, size_t len);
 
-/* Queues close_notify (once). Returns 0, or -errno if the connection is unusable. */
+/* Queues close_notify (once). Returns 0, or -errno if the connection is unusable.
+ * tls_conn_recv queues it by itself when the peer's close_notify arrives. */
 int tls_conn_shutdown(struct tls_conn *c);
 
 /* The oldest queued wire bytes (contiguous; more may follow). The bytes stay valid and do

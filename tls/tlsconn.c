@@ -22,6 +22,8 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #include "tls/tls.h"
 #include "tls/tls-int.h"
@@ -336,6 +338,45 @@ is_ip_literal(const char *name)
 	return inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1;
 }
 
+/* Is ip an iPAddress SAN of the certificate der[0..len)? */
+static bool
+der_has_ip(const uint8_t *der, size_t len, const struct tls_ip *ip)
+{
+	struct tls_ip ips[16];
+	DecodedCert dc;
+	int n = -1;
+
+	wc_InitDecodedCert(&dc, der, (word32)len, NULL);
+	if (wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL) == 0)
+		n = tls_san_ips(dc.extensions, dc.extensionsSz > 0 ? (size_t)dc.extensionsSz : 0,
+				ips, 16);
+	wc_FreeDecodedCert(&dc);
+	for (int i = 0; i < n && i < 16; i++)
+		if (ips[i].len == ip->len && memcmp(ips[i].a, ip->a, ip->len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Verify callback of a client connection to an IP-literal server name. wolfSSL (built
+ * without WOLFSSL_IP_ALT_NAME) compares the name with DNS SANs and the CN only, so an
+ * IP literal fails with DOMAIN_NAME_MISMATCH on the leaf, and this callback is called
+ * for that error alone (wolfSSL calls it on errors): the name is accepted when it is
+ * one of the leaf's iPAddress SANs (RFC 6125, RFC 9110 4.3.4). Any other error stands.
+ */
+static int
+verify_ip(int preverify, WOLFSSL_X509_STORE_CTX *st)
+{
+	struct tls_conn *c = st->userCtx;
+
+	if (preverify)
+		return 1;
+	if (c == NULL || !c->check_ip || st->error != DOMAIN_NAME_MISMATCH ||
+	    st->error_depth != 0 || st->certs == NULL || st->totalCerts < 1)
+		return 0;
+	return der_has_ip(st->certs[0].buffer, st->certs[0].length, &c->peer_ip) ? 1 : 0;
+}
+
 struct tls_conn *
 tls_conn_client(const struct tls_client *cl, const char *host, struct tls_sess_slot *slot)
 {
@@ -354,6 +395,11 @@ tls_conn_client(const struct tls_client *cl, const char *host, struct tls_sess_s
 		goto fail;
 	if (cl->verify && wolfSSL_check_domain_name(c->ssl, name) != WOLFSSL_SUCCESS)
 		goto fail;
+	if (cl->verify && tls_ip_literal(name, strlen(name), &c->peer_ip)) {
+		c->check_ip = true;
+		wolfSSL_SetCertCbCtx(c->ssl, c);
+		wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_PEER, verify_ip);
+	}
 	wolfSSL_set_SessionTicket_cb(c->ssl, on_ticket, c);
 	if (slot != NULL && slot->sess != NULL &&
 	    wolfSSL_set_session(c->ssl, slot->sess) != WOLFSSL_SUCCESS)
@@ -446,7 +492,16 @@ decrypt(struct tls_conn *c)
 		if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
 			break;
 		if (e == WOLFSSL_ERROR_ZERO_RETURN) {
+			/*
+			 * The peer's close_notify. Answer with ours at once (queued here, sent
+			 * with the wire bytes the caller flushes after this call): many stacks
+			 * (asyncio, on which aiohttp and websockets run) close TCP only once
+			 * they have it, and the close_notify may have come in the same read as
+			 * the last data, which the caller gets first: without an answer that
+			 * end of stream would wait for a FIN that waits for us.
+			 */
 			c->state = TLS_ST_CLOSED;
+			(void)tls_conn_shutdown(c);
 			break;
 		}
 		return fail(c, e);
@@ -463,8 +518,10 @@ tls_conn_recv(struct tls_conn *c, char *in, size_t len, char **app, size_t *app_
 	*app_len = 0;
 	if (c->state == TLS_ST_ERROR)
 		return c->err;
-	if (c->state == TLS_ST_CLOSED)
+	if (c->state == TLS_ST_CLOSED) {
+		c->eof_told = true;
 		return -ESHUTDOWN;
+	}
 	c->cur = in;
 	c->cur_len = len;
 	if (c->state == TLS_ST_HELLO) {
@@ -491,9 +548,10 @@ tls_conn_recv(struct tls_conn *c, char *in, size_t len, char **app, size_t *app_
 		free(c->app);
 		c->app = NULL;
 	}
-	if (c->state == TLS_ST_CLOSED && got == 0)
+	if (c->state == TLS_ST_CLOSED && got == 0) {
+		c->eof_told = true;
 		rc = -ESHUTDOWN;
-	else
+	} else
 		rc = progress;
 out:
 	if (rc >= 0 && c->cur_len > 0 && stash_cur(c) < 0)
@@ -504,6 +562,9 @@ out:
 bool
 tls_conn_recv_more(const struct tls_conn *c)
 {
+	/* close_notify came with the data just returned: the next call says -ESHUTDOWN */
+	if (c->state == TLS_ST_CLOSED)
+		return !c->eof_told;
 	if (c->state != TLS_ST_OPEN)
 		return false;
 	return c->in_len > 0 || (c->ssl != NULL && wolfSSL_pending(c->ssl) > 0);

@@ -192,6 +192,26 @@ add_name(struct tls_cert *c, const char *n, size_t len)
 	return 0;
 }
 
+/* The leaf's iPAddress SANs (tls/tlssan.h) into c->ips. Returns NULL or why. */
+static const char *
+leaf_ips(struct tls_cert *c, const uint8_t *ext, int ext_len)
+{
+	int n;
+
+	if (ext == NULL || ext_len <= 0)
+		return NULL;
+	n = tls_san_ips(ext, (size_t)ext_len, NULL, 0);
+	if (n < 0)
+		return "cannot parse the certificate's subjectAltName";
+	if (n == 0)
+		return NULL;
+	c->ips = calloc((size_t)n, sizeof(*c->ips));
+	if (c->ips == NULL)
+		return "out of memory";
+	c->nips = tls_san_ips(ext, (size_t)ext_len, c->ips, n);
+	return NULL;
+}
+
 /* Parses the leaf (first PEM certificate): names, validity, key type. Returns NULL or why. */
 static const char *
 parse_leaf(struct tls_cert *c, const char *pem, size_t pem_len)
@@ -220,6 +240,8 @@ parse_leaf(struct tls_cert *c, const char *pem, size_t pem_len)
 			why = "out of memory";
 			goto out;
 		}
+	if ((why = leaf_ips(c, dc.extensions, dc.extensionsSz)) != NULL)
+		goto out;
 	/* RFC 6125: the CN counts only when there are no DNS SANs. */
 	if (c->nnames == 0 && dc.subjectCN != NULL && dc.subjectCNLen > 0 &&
 	    add_name(c, dc.subjectCN, (size_t)dc.subjectCNLen) < 0) {
@@ -274,9 +296,24 @@ name_wild(const struct tls_name *n, const char *h, size_t len)
 	return memchr(h, '.', pre) == NULL && strncasecmp(h + pre, n->name, n->len) == 0;
 }
 
+/* Is ip one of c's iPAddress SANs? */
+static bool
+cert_has_ip(const struct tls_cert *c, const struct tls_ip *ip)
+{
+	for (int i = 0; i < c->nips; i++)
+		if (c->ips[i].len == ip->len && memcmp(c->ips[i].a, ip->a, ip->len) == 0)
+			return true;
+	return false;
+}
+
 bool
 tls_cert_covers(const struct tls_cert *c, const char *host, size_t len)
 {
+	struct tls_ip ip;
+
+	/* RFC 6125 / RFC 9110 4.3.4: an IP literal matches an iPAddress SAN, nothing else */
+	if (c != NULL && tls_ip_literal(host, len, &ip))
+		return cert_has_ip(c, &ip);
 	len = host_trim(host, len);
 	if (c == NULL || len == 0)
 		return false;
@@ -465,7 +502,7 @@ load_cert(struct tls_cert *c, const struct cfg_cert *pair, const struct tls_serv
 			  pair->private_key, pair->certificate);
 		goto out;
 	}
-	if (c->nnames == 0)
+	if (c->nnames == 0 && c->nips == 0)
 		log_warn("%s:%d: [%s %s]: certificate %s has no DNS name (SAN or CN): it is "
 			 "chosen only as the default", w->file, pair->line, w->kind, w->name,
 			 pair->certificate);
@@ -643,6 +680,7 @@ tls_server_free(struct tls_server *s)
 		for (int j = 0; j < c->nnames; j++)
 			free(c->names[j].name);
 		free(c->names);
+		free(c->ips);
 		free(c->file);
 	}
 	free(s->certs);

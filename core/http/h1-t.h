@@ -165,14 +165,15 @@ enum h1_body {
 enum h1_chunk_state {
 	H1_C_SIZE_START = 0,	/* first hex digit of a chunk size expected */
 	H1_C_SIZE,		/* inside the hex size */
-	H1_C_EXT_BWS,		/* after size or ext value: BWS, ';' or CR */
+	H1_C_EXT_BWS,		/* whitespace after size or ext value: more, or ';' */
 	H1_C_EXT_NAME_BWS,	/* after ';': BWS then ext name */
 	H1_C_EXT_NAME,		/* inside ext name */
-	H1_C_EXT_AFTER_NAME,	/* BWS after ext name: '=', ';' or CR */
+	H1_C_EXT_AFTER_NAME,	/* whitespace after ext name: more, '=' or ';' */
 	H1_C_EXT_VAL_BWS,	/* after '=': BWS then token or quoted-string */
 	H1_C_EXT_TOKEN,		/* inside a token ext value */
 	H1_C_EXT_QSTR,		/* inside a quoted-string ext value */
 	H1_C_EXT_QPAIR,		/* after a backslash in a quoted-string */
+	H1_C_EXT_END,		/* after a quoted-string: BWS, ';' or CR */
 	H1_C_SIZE_LF,		/* size line CR seen, LF expected */
 	H1_C_DATA,		/* inside chunk data */
 	H1_C_DATA_CR,		/* CR after data expected */

@@ -67,6 +67,26 @@ h1_chunk_done(const struct h1_chunk *c)
 	return c->state == H1_C_DONE;
 }
 
+/*
+ * The trailer section of a chunked body, in[0..len): its field lines and the final CRLF,
+ * exactly the bytes h1_chunk_parse() consumed after the last-chunk line ("0\r\n"); there
+ * are c->trailer_len of them once h1_chunk_done(c), at most H1_MAX_TRAILERS. Copies to out
+ * every field line except those h1_trailer_forbidden() names, then the final CRLF. out may
+ * be in (lines only move towards the front); cap >= len is always enough. Returns the bytes
+ * written (2 when every field was dropped), or -1 if in is not one whole trailer section
+ * (the decoder already refused anything else) or cap is too small. Pure; any thread.
+ * Plugs into the request body pump: docs/http1.md "Trailers".
+ */
+ssize_t h1_trailer_filter(const char *in, size_t len, char *out, size_t cap);
+
+/*
+ * Is the field name[0..len) one that a trailer section must not carry to the backend?
+ * RFC 9110 6.5.1's categories (framing, routing, request modifiers, authentication,
+ * response controls, content format), connection options, and the fields the proxy writes
+ * itself (Forwarded, X-Forwarded-*, X-Real-IP, Via). Case-insensitive.
+ */
+int h1_trailer_forbidden(const char *name, size_t len);
+
 /* Pointer to a span's first byte in the buffer the span was parsed from. */
 static inline const char *
 h1_ptr(const char *buf, struct h1_span s)

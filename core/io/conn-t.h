@@ -75,6 +75,8 @@ enum {
 	CF_REUSED	= 0x02,	/* backend: came from the keep-alive pool */
 	CF_EOF		= 0x04,	/* peer closed its write side */
 	CF_PINNED	= 0x08,	/* backend: private to one client conn (NTLM/Negotiate) */
+	CF_TLS_END	= 0x10,	/* TLS: the transport ended (close_notify) in the read that
+				 * brought the last bytes: the next conn_recv reports EOF */
 };
 
 /* Body framing a pump enforces. */
@@ -102,6 +104,9 @@ struct pump {
 	uint64_t	 bytes;		/* moved so far */
 	struct ibuf	 buf;		/* being sent to dst */
 	struct h1_chunk	 ck;		/* PM_CHUNKED */
+	bool		 filter_trailers; /* PM_CHUNKED request: h1_trailer_filter() the trailers */
+	char		*tl;		/* trailer bytes held back across reads (H1_MAX_TRAILERS) */
+	uint32_t	 tl_len;	/* held back so far; the filtered length once done */
 	void		(*on_done)(struct pump *p, int err);
 };
 

@@ -76,6 +76,8 @@ conn_queued_input(struct conn *c, char *in, size_t len)
 
 	rc = o->recv(&c->xprt, in, len, &app, &alen);
 	for (;;) {
+		if (rc == -ESHUTDOWN && total > 0)
+			c->flags |= CF_TLS_END;	/* the bytes now, the end at the next recv */
 		if (rc < 0)
 			return total > 0 ? (int)total : rc;
 		if (alen > 0) {
@@ -97,6 +99,15 @@ conn_queued_recv(struct conn *c)
 	struct worker *w = c->w;
 	struct io_uring_sqe *sqe;
 
+	if (c->flags & CF_TLS_END) {
+		/* the transport ended (close_notify) after the last bytes: no socket read, a NOP
+		 * completes this recv with 0 (EOF) instead of waiting for the peer's FIN */
+		if ((sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen))) == NULL)
+			return -EBUSY;
+		io_uring_prep_nop(sqe);
+		c->inflight |= IF_RECV;
+		return 0;
+	}
 	if (!w->ring.has_buf_ring && c->wbuf == NULL && (c->wbuf = malloc(RING_BUF_SIZE)) == NULL)
 		return -ENOMEM;
 	sqe = ring_sqe(&w->ring, ud_pack(OP_RECV, c->slot, c->gen));

@@ -242,6 +242,32 @@ be_retry(struct conn *be)
 	return true;
 }
 
+/* The head in be->in is not whole yet (rc 0: m kept, more read) or bad (rc < 0). */
+static void
+be_head_incomplete(struct conn *be, struct h1_msg *m, int rc)
+{
+	if (rc < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "bad response: %s at byte %u",
+			 m->err_reason ? m->err_reason : "parse error", m->err_off);
+		free(be->msg);
+		be->msg = NULL;
+		be_fail(be, why, 0, 502);
+		return;
+	}
+	if (be->msg == NULL) {
+		be->msg = malloc(sizeof(*m));
+		if (be->msg == NULL) {
+			be_fail(be, "no memory", 0, 502);
+			return;
+		}
+		memcpy(be->msg, m, sizeof(*m));
+	}
+	if (conn_own_buffer(be, HEAD_BUF) < 0 || conn_recv(be, HEAD_BUF) < 0)
+		be_fail(be, "recv", -ENOMEM, 502);
+}
+
 static void
 be_on_recv_head(struct conn *be, int res)
 {
@@ -263,34 +289,24 @@ be_on_recv_head(struct conn *be, int res)
 		return;
 	}
 	s->flags |= SF_RESP_BYTE;
-	m = be->msg;
-	if (m == NULL) {
-		m = &be->w->scratch;
-		h1_msg_init(m, 1);
-	}
-	rc = h1_parse_head(m, be->in.base + be->in.off, be->in.len);
-	if (rc < 0) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "bad response: %s at byte %u",
-			 m->err_reason ? m->err_reason : "parse error", m->err_off);
+	for (;;) {
+		m = be->msg;
+		if (m == NULL) {
+			m = &be->w->scratch;
+			h1_msg_init(m, 1);
+		}
+		rc = h1_parse_head(m, be->in.base + be->in.off, be->in.len);
+		if (rc <= 0) {
+			be_head_incomplete(be, m, rc);
+			return;
+		}
+		if (!stream_drops_interim(s, m))
+			break;
+		/* RFC 9110 15.2: no 1xx to an HTTP/1.0 client: the next head is read as if
+		 * this one had not been sent */
+		conn_consume(be, (uint32_t)rc);
 		free(be->msg);
 		be->msg = NULL;
-		be_fail(be, why, 0, 502);
-		return;
-	}
-	if (rc == 0) {
-		if (be->msg == NULL) {
-			be->msg = malloc(sizeof(*m));
-			if (be->msg == NULL) {
-				be_fail(be, "no memory", 0, 502);
-				return;
-			}
-			memcpy(be->msg, m, sizeof(*m));
-		}
-		if (conn_own_buffer(be, HEAD_BUF) < 0 || conn_recv(be, HEAD_BUF) < 0)
-			be_fail(be, "recv", -ENOMEM, 502);
-		return;
 	}
 	stream_on_response_head(be, m, (uint32_t)rc);
 }

@@ -28,6 +28,42 @@ static void pump_splice(struct pump *p);
  * *out: how many bytes to forward, at data[0..*out): the consumed bytes, or with p->dechunk
  * only the chunk data, moved to the front in place.
  */
+/*
+ * PM_CHUNKED request (RFC 9110 6.5.1): of the n bytes just consumed at data + used, the last
+ * k are trailer section (the decoder counts them); the others move to data + *out. A whole
+ * trailer section seen in this call is filtered in place; one split across reads is held in
+ * p->tl and filtered once the body is done (pump_send sends it behind the body bytes).
+ * Returns 0 or -errno.
+ */
+static int
+pump_trailers(struct pump *p, char *data, size_t used, size_t n, uint32_t t0, size_t *out)
+{
+	size_t k = p->ck.trailer_len - t0;
+	char *t = data + used + n - k;
+	ssize_t m;
+
+	memmove(data + *out, data + used, n - k);
+	*out += n - k;
+	if (k == 0)
+		return 0;
+	if (p->tl == NULL && t0 == 0 && h1_chunk_done(&p->ck)) {
+		if ((m = h1_trailer_filter(t, k, data + *out, k)) < 0)
+			return -EPROTO;
+		*out += (size_t)m;
+		return 0;
+	}
+	if (p->tl == NULL && (p->tl = malloc(H1_MAX_TRAILERS)) == NULL)
+		return -ENOMEM;
+	memcpy(p->tl + p->tl_len, t, k);
+	p->tl_len += (uint32_t)k;
+	if (h1_chunk_done(&p->ck)) {
+		if ((m = h1_trailer_filter(p->tl, p->tl_len, p->tl, p->tl_len)) < 0)
+			return -EPROTO;
+		p->tl_len = (uint32_t)m;
+	}
+	return 0;
+}
+
 size_t
 pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err)
 {
@@ -45,6 +81,7 @@ pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err)
 	case PM_CHUNKED:
 		while (used < len && !h1_chunk_done(&p->ck)) {
 			struct h1_span sp;
+			uint32_t t0 = p->ck.trailer_len;
 			ssize_t n = h1_chunk_parse(&p->ck, data + used, len - used, &sp);
 
 			if (n < 0) {
@@ -57,12 +94,15 @@ pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err)
 				/* data spans only move backwards: memmove in place is safe */
 				memmove(data + *out, data + used + sp.off, sp.len);
 				*out += sp.len;
+			} else if (p->filter_trailers &&
+				   (*err = pump_trailers(p, data, used, (size_t)n, t0, out)) < 0) {
+				return used;
 			}
 			used += (size_t)n;
 		}
 		if (h1_chunk_done(&p->ck))
 			p->done = true;
-		if (!p->dechunk)
+		if (!p->dechunk && !p->filter_trailers)
 			*out = used;
 		return used;
 	default:
@@ -71,9 +111,17 @@ pump_scan(struct pump *p, char *data, size_t len, size_t *out, int *err)
 	}
 }
 
+void
+pump_release(struct pump *p)
+{
+	free(p->tl);
+	p->tl = NULL;
+}
+
 static void
 pump_finish(struct pump *p, int err)
 {
+	pump_release(p);
 	if (p->pipe >= 0) {
 		pipe_put(&p->src->w->pipes, p->pipe, p->in_pipe == 0 && err == 0);
 		p->pipe = -1;
@@ -88,6 +136,7 @@ pump_start(struct pump *p, struct conn *src, struct conn *dst, int mode, uint64_
 {
 	struct dp_shared *sh = src->w->sh;
 
+	pump_release(p);
 	memset(p, 0, sizeof(*p));
 	p->src = src;
 	p->dst = dst;
@@ -101,6 +150,7 @@ pump_start(struct pump *p, struct conn *src, struct conn *dst, int mode, uint64_
 	dst->wpump = p;
 	if (mode == PM_CHUNKED)
 		h1_chunk_init(&p->ck, src->role == CONN_BACKEND);
+	p->filter_trailers = mode == PM_CHUNKED && src->role == CONN_CLIENT;
 	if (mode == PM_NONE || (mode == PM_LENGTH && len == 0))
 		p->done = true;
 	/* large plaintext Content-Length bodies go through a pipe (see docs/internals.md) */
@@ -126,6 +176,30 @@ pump_progress(struct pump *p)
 		conn_timer(p->dst, conn_idle_ms(p->dst));
 }
 
+static void pump_send_buf(struct pump *p);
+
+/* The body ended with a trailer section held across reads: body bytes + filtered trailers. */
+static void
+pump_send_trailers(struct pump *p, size_t n, size_t out)
+{
+	struct conn *src = p->src;
+	char *b = malloc(out + p->tl_len);
+
+	if (b == NULL) {
+		pump_finish(p, -ENOMEM);
+		return;
+	}
+	memcpy(b, src->in.base + src->in.off, out);
+	memcpy(b + out, p->tl, p->tl_len);
+	conn_consume(src, (uint32_t)n);
+	p->buf.base = b;
+	p->buf.off = 0;
+	p->buf.len = p->buf.cap = (uint32_t)out + p->tl_len;
+	p->buf.bid = -1;
+	pump_release(p);
+	pump_send_buf(p);
+}
+
 static void
 pump_send(struct pump *p)
 {
@@ -137,6 +211,10 @@ pump_send(struct pump *p)
 	if (err < 0) {
 		p->src_err = true;	/* the source's bytes are malformed */
 		pump_finish(p, err);
+		return;
+	}
+	if (p->done && p->tl != NULL) {
+		pump_send_trailers(p, n, out);
 		return;
 	}
 	if (out == 0) {
@@ -169,12 +247,18 @@ pump_send(struct pump *p)
 		p->buf.bid = -1;
 		conn_consume(src, (uint32_t)n);
 	}
-	n = out;
+	pump_send_buf(p);
+}
+
+/* Sends p->buf to the destination (one buffer in flight). */
+static void
+pump_send_buf(struct pump *p)
+{
 	p->sending = true;
 	p->dst->on_send = pump_on_sent;
-	if (conn_send(p->dst, p->buf.base + p->buf.off, (uint32_t)n) < 0) {
+	if (conn_send(p->dst, p->buf.base + p->buf.off, p->buf.len) < 0) {
 		p->sending = false;
-		ibuf_release(src->w, &p->buf);
+		ibuf_release(p->src->w, &p->buf);
 		pump_finish(p, -EPIPE);
 	}
 }

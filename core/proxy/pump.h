@@ -15,6 +15,9 @@
 void pump_start(struct pump *p, struct conn *src, struct conn *dst, int mode, uint64_t len,
 	void (*on_done)(struct pump *, int));
 
+/* Frees what the pump holds outside its buffer (trailers held back); idempotent. */
+void pump_release(struct pump *p);
+
 /* Moves what can be moved now; arms what it waits for. */
 void pump_advance(struct pump *p);
 

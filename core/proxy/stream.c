@@ -70,6 +70,7 @@ stream_reset(struct conn *c)
 	stream_srv_end(c);
 	free(s->obuf);
 	free(s->rbuf);
+	pump_release(&s->req);
 	memset(s, 0, sizeof(*s));
 	s->pool = -1;
 	s->srv = -1;
@@ -181,6 +182,11 @@ stream_route_key(const struct h1_msg *m, const char *buf, struct route_key *k)
 	if (m->target_form == H1_TF_ORIGIN) {
 		k->path = h1_ptr(buf, m->target);
 		k->plen = m->target.len;
+	} else if (m->target_form == H1_TF_ASTERISK) {
+		/* OPTIONS * asks about the server as a whole (RFC 9110 9.3.7): routed by host
+		 * alone, as path "/"; the target "*" is forwarded as it came */
+		k->path = "/";
+		k->plen = 1;
 	}
 }
 
@@ -466,6 +472,12 @@ stream_on_resp_head_sent(struct conn *c, int res)
 	}
 	cli_stream_timer(c);
 	pump_advance(&s->resp);
+}
+
+bool
+stream_drops_interim(const struct stream *s, const struct h1_msg *m)
+{
+	return (s->flags & SF_VER10) && msg_status_interim(m->status);
 }
 
 /* Interim 1xx (not 101): relay it and wait for the final head. */
@@ -825,6 +837,7 @@ stream_conn_freed(struct conn *c)
 		pipe_put(&w->pipes, c->s->resp.pipe, false);
 	free(c->s->obuf);
 	free(c->s->rbuf);
+	pump_release(&c->s->req);
 	c->s->obuf = c->s->rbuf = NULL;
 }
 

@@ -59,6 +59,10 @@ void stream_on_request_sent(struct conn *c);
 /* A complete response head m (head_len bytes) sits at the front of be->in. */
 void stream_on_response_head(struct conn *be, const struct h1_msg *m, uint32_t head_len);
 
+/* An interim (1xx, not 101) head the client must not get (HTTP/1.0, RFC 9110 15.2): the
+ * backend side drops it and reads the next head. */
+bool stream_drops_interim(const struct stream *s, const struct h1_msg *m);
+
 /* c's backend could not be reached (connect, TLS handshake, connect_timeout): it is dropped
  * and the next server is tried (none left: 502/503). */
 void stream_backend_failed(struct conn *c);

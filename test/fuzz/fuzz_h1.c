@@ -144,6 +144,40 @@ fuzz_head(const uint8_t *p, size_t len, int resp, uint8_t seed)
 	return ra;
 }
 
+/*
+ * A trailer section the decoder accepted always filters: the output ends with the final
+ * CRLF, every line in it is a line of the input, in order, whose name is not forbidden, and
+ * every input line left out is forbidden.
+ */
+static void
+fuzz_trailer(const uint8_t *t, size_t len)
+{
+	char *in = malloc(len + 1), *out = malloc(len + 1);
+	ssize_t n;
+	size_t i = 0, o = 0;
+
+	memcpy(in, t, len);
+	n = h1_trailer_filter(in, len, out, len);
+	if (n < 2 || (size_t)n > len || out[n - 2] != '\r' || out[n - 1] != '\n')
+		FAIL();
+	while (i + 2 < len + 0 && in[i] != '\r') {
+		const char *lf = memchr(in + i, '\n', len - i), *colon = memchr(in + i, ':', len - i);
+		size_t line = (size_t)(lf - (in + i)) + 1;
+		int forbidden = h1_trailer_forbidden(in + i, (size_t)(colon - (in + i)));
+
+		if (!forbidden) {
+			if (o + line > (size_t)n || memcmp(out + o, in + i, line) != 0)
+				FAIL();
+			o += line;
+		}
+		i += line;
+	}
+	if (o + 2 != (size_t)n)
+		FAIL();
+	free(in);
+	free(out);
+}
+
 static void
 fuzz_chunked(const uint8_t *p, size_t len, int resp, uint8_t seed)
 {
@@ -189,6 +223,8 @@ fuzz_chunked(const uint8_t *p, size_t len, int resp, uint8_t seed)
 			FAIL();
 	} else if (pa != pb || la != lb || memcmp(da, db, la) != 0 || a.data_total != la)
 		FAIL();
+	if (ra >= 0 && h1_chunk_done(&a))
+		fuzz_trailer(p + pa - a.trailer_len, a.trailer_len);
 	free(da);
 	free(db);
 }

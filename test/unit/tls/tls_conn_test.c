@@ -352,6 +352,169 @@ test_sni(void)
 	tls_client_free(noverify);
 }
 
+/*
+ * IP-address SANs (RFC 6125, RFC 9110 4.3.4): a listener whose certificate lists
+ * IP:127.0.0.1 covers Host "127.0.0.1" (a client sends no SNI for an IP), and a pool whose
+ * server name is that IP verifies the backend's certificate against its iPAddress SANs.
+ */
+static void
+test_ip_sans(void)
+{
+	const char *pairs[] = { "ipsan.pem", "ipsan.key", "lync.pem", "lync.key" };
+	struct tls_server *s = server_n(pairs, 2, CFG_TLS12 | CFG_TLS13, true, NULL);
+	struct tls_server *evil = NULL;
+	const char *evil_pairs[] = { "ipevil.pem", "ipevil.key" };
+	struct tls_client *c = client("ca.pem", true, NULL);
+	struct tls_client *c12 = NULL;
+	struct end cl, sv;
+	char eb[160];
+
+	evil = server_n(evil_pairs, 1, CFG_TLS12 | CFG_TLS13, true, NULL);
+	CHECK(s != NULL && c != NULL && evil != NULL);
+	if (!s || !c || !evil)
+		goto out;
+	CHECK(s->certs[0].nips == 3);
+	CHECK(tls_cert_covers(&s->certs[0], "127.0.0.1", 9));
+	CHECK(tls_cert_covers(&s->certs[0], "127.0.0.1:8443", 14));
+	CHECK(tls_cert_covers(&s->certs[0], "[::1]", 5));
+	CHECK(tls_cert_covers(&s->certs[0], "[::1]:443", 9));
+	CHECK(tls_cert_covers(&s->certs[0], "[0:0::1]", 8));
+	CHECK(tls_cert_covers(&s->certs[0], "192.0.2.10", 10));
+	CHECK(tls_cert_covers(&s->certs[0], "ip.contoso.com", 14));
+	CHECK(!tls_cert_covers(&s->certs[0], "127.0.0.2", 9));
+	CHECK(!tls_cert_covers(&s->certs[0], "[::2]", 5));
+	CHECK(!tls_cert_covers(&s->certs[0], "127.1", 5));	/* not dotted-quad: a name */
+	/* an IP literal never matches a DNS name, and a DNS cert covers no IP */
+	CHECK(!tls_cert_covers(&s->certs[1], "127.0.0.1", 9));
+	CHECK(!tls_cert_covers(&s->certs[0], "[127.0.0.1]", 11));
+
+	/* No SNI: the default certificate, whose IP SAN covers Host 127.0.0.1. */
+	CHECK(connect_pair(&cl, &sv, s, c, "127.0.0.1", NULL) == 0);
+	CHECK(sv.c->cert == &s->certs[0]);
+	CHECK(tls_conn_covers_host(sv.c, "127.0.0.1", 9));
+	CHECK(tls_conn_covers_host(sv.c, "127.0.0.1:443", 13));
+	CHECK(!tls_conn_covers_host(sv.c, "10.0.0.1", 8));
+	end_free(&cl);
+	end_free(&sv);
+
+	/* A backend named by IP: verified against the iPAddress SANs, v4 and v6, 1.2 and 1.3. */
+	CHECK(connect_pair(&cl, &sv, s, c, "::1", NULL) == 0);
+	end_free(&cl);
+	end_free(&sv);
+	CHECK(connect_pair(&cl, &sv, s, c, "192.0.2.10", NULL) == 0);
+	end_free(&cl);
+	end_free(&sv);
+	{
+		const char *p12[] = { "ipsan.pem", "ipsan.key" };
+		struct tls_server *s12 = server_n(p12, 1, CFG_TLS12, true, NULL);
+
+		CHECK(s12 != NULL);
+		if (s12 != NULL) {
+			CHECK(connect_pair(&cl, &sv, s12, c, "127.0.0.1", NULL) == 0);
+			end_free(&cl);
+			end_free(&sv);
+			tls_server_free(s12);
+		}
+	}
+	/* an address the certificate does not list: name mismatch */
+	CHECK(connect_pair(&cl, &sv, s, c, "127.0.0.2", NULL) < 0);
+	CHECK(cl.rc == -EKEYREJECTED);
+	tls_conn_error(cl.c, eb, sizeof(eb));
+	CHECK(strstr(eb, "name mismatch") != NULL);
+	end_free(&cl);
+	end_free(&sv);
+	/* the right IP SAN from an untrusted CA: the chain error stands */
+	CHECK(connect_pair(&cl, &sv, evil, c, "127.0.0.1", NULL) < 0);
+	CHECK(cl.rc == -EKEYREJECTED);
+	tls_conn_error(cl.c, eb, sizeof(eb));
+	CHECK(strstr(eb, "unknown issuer") != NULL);
+	printf("IP SAN, untrusted CA: %s\n", eb);
+	end_free(&cl);
+	end_free(&sv);
+	/* a DNS-only certificate for an IP-named backend: mismatch */
+	c12 = client("ca.pem", true, NULL);
+	{
+		const char *pl[] = { "lync.pem", "lync.key" };
+		struct tls_server *sl = server_n(pl, 1, CFG_TLS12 | CFG_TLS13, true, NULL);
+
+		CHECK(sl != NULL);
+		if (sl != NULL) {
+			CHECK(connect_pair(&cl, &sv, sl, c12, "127.0.0.1", NULL) < 0);
+			CHECK(cl.rc == -EKEYREJECTED);
+			end_free(&cl);
+			end_free(&sv);
+			tls_server_free(sl);
+		}
+	}
+out:
+	tls_server_free(s);
+	tls_server_free(evil);
+	tls_client_free(c);
+	tls_client_free(c12);
+}
+
+/*
+ * The peer's close_notify in the same wire bytes as its last data: the data comes first,
+ * tls_conn_recv_more() says to call again, that call says -ESHUTDOWN, and our own
+ * close_notify is already queued (stacks that wait for it before closing TCP).
+ */
+static void
+test_close_notify_with_data(void)
+{
+	struct tls_server *s = server_std(CFG_TLS12 | CFG_TLS13, true);
+	struct tls_client *c = client("ca.pem", true, NULL);
+	unsigned vers[] = { CFG_TLS13, CFG_TLS12 };
+
+	CHECK(s != NULL && c != NULL);
+	if (!s || !c)
+		goto out;
+	for (int v = 0; v < 2; v++) {
+		struct tls_server *sv_ctx = server_std(vers[v], true);
+		struct end cl, sv;
+		static char wire[70000];
+		const char *w;
+		size_t n, wl = 0, alen;
+		char *app;
+		int rc;
+
+		CHECK(sv_ctx != NULL);
+		if (sv_ctx == NULL)
+			continue;
+		CHECK(connect_pair(&cl, &sv, sv_ctx, c, "meet.contoso.com", NULL) == 0);
+		roundtrip(&cl, &sv);
+		CHECK(tls_conn_wire_pending(cl.c) == 0);
+		CHECK(tls_conn_send(sv.c, "last bytes", 10) == 10);
+		CHECK(tls_conn_shutdown(sv.c) == 0);
+		while ((n = tls_conn_wire(sv.c, &w)) > 0 && wl + n <= sizeof(wire)) {
+			memcpy(wire + wl, w, n);
+			wl += n;
+			tls_conn_wire_done(sv.c, n);
+		}
+		rc = tls_conn_recv(cl.c, wire, wl, &app, &alen);
+		CHECK(rc > 0 && alen == 10 && memcmp(app, "last bytes", 10) == 0);
+		CHECK(tls_conn_recv_more(cl.c));
+		CHECK(tls_conn_wire_pending(cl.c) > 0);	/* our close_notify, queued */
+		rc = tls_conn_recv(cl.c, NULL, 0, &app, &alen);
+		CHECK(rc == -ESHUTDOWN && alen == 0);
+		CHECK(!tls_conn_recv_more(cl.c));
+		CHECK(tls_conn_recv(cl.c, NULL, 0, &app, &alen) == -ESHUTDOWN);
+		/* the server reads our close_notify: its end of stream */
+		sv.rc = 0;
+		xfer(&cl, &sv, 100000);
+		CHECK(sv.rc == -ESHUTDOWN);
+		/* the answer goes out once: no second close_notify, sending is over */
+		CHECK(tls_conn_shutdown(cl.c) == 0);
+		CHECK(tls_conn_wire_pending(cl.c) == 0);
+		CHECK(tls_conn_send(cl.c, "x", 1) < 0);
+		end_free(&cl);
+		end_free(&sv);
+		tls_server_free(sv_ctx);
+	}
+out:
+	tls_server_free(s);
+	tls_client_free(c);
+}
+
 struct worker_arg {
 	const struct tls_server *s;
 	const struct tls_client *c;
@@ -954,6 +1117,8 @@ main(int argc, char **argv)
 	test_handshakes();
 	test_server_order();
 	test_sni();
+	test_ip_sans();
+	test_close_notify_with_data();
 	test_resumption();
 	test_verify();
 	test_garbage();

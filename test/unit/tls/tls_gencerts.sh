@@ -53,7 +53,7 @@ leaf() {
 	shift 4
 	$kt "$name.key"
 	q openssl req -new -key "$name.key" -out "$name.csr" -subj "/CN=${sans%%,*}" \
-		-addext "subjectAltName=$(echo "$sans" | sed 's/\([^,]*\)/DNS:\1/g')"
+		-addext "subjectAltName=$(echo "$sans" | tr ',' '\n' | sed '/^IP:/!s/^/DNS:/' | paste -sd, -)"
 	q openssl ca -batch -notext -config "$ca.cnf" -extensions leaf -in "$name.csr" \
 		-out "$name.crt" "$@"
 	cat "$name.crt" "$ca.pem" > "$name.pem"	# leaf + intermediate
@@ -74,4 +74,7 @@ leaf inter expired rsa "old.contoso.com" -startdate 20200101000000Z -enddate 202
 leaf inter soon ec "soon.contoso.com" -days 5
 leaf inter future ec "future.contoso.com" -startdate 20990101000000Z -enddate 20991231000000Z
 leaf ca2 other rsa "meet.contoso.com" -days 365
+# IP-address SANs (RFC 6125): the edge addressed by IP, a backend pool named by IP
+leaf inter ipsan ec "ip.contoso.com,IP:127.0.0.1,IP:::1,IP:192.0.2.10" -days 365
+leaf ca2 ipevil ec "ip.contoso.com,IP:127.0.0.1" -days 365
 echo ok

@@ -341,6 +341,32 @@ test_limits(void)
 	head_case(__LINE__, buf, H1_MAX_REQLINE, 0, 0);
 	head_case(__LINE__, buf, n + 12, 0, -414);
 	CHECK(strcmp(mw.err_reason, "request line too long") == 0);
+	/*
+	 * RFC 9112 3: what overflows decides the status. A method alone over the limit is 501
+	 * (longer than any we implement), not 414; endless empty lines are a 400; the target
+	 * (or the version after a target that filled the line) is 414.
+	 */
+	for (i = 0; i < 9000; i++)
+		buf[i] = 'M';
+	head_case(__LINE__, buf, 9000, 0, -501);
+	CHECK(mw.err_off == H1_MAX_REQLINE && strcmp(mw.err_reason, "method too long") == 0);
+	head_case(__LINE__, buf, H1_MAX_REQLINE, 0, 0);
+	head_case(__LINE__, buf, H1_MAX_REQLINE + 1, 0, -501);
+	/* the method is over the limit even though a target would follow */
+	memcpy(buf + H1_MAX_REQLINE + 1, " / HTTP/1.1\r\n\r\n", 15);
+	head_case(__LINE__, buf, H1_MAX_REQLINE + 16, 0, -501);
+	for (i = 0; i < 9000; i += 2)
+		memcpy(buf + i, "\r\n", 2);
+	head_case(__LINE__, buf, 9000, 0, -400);
+	CHECK(strcmp(mw.err_reason, "too many empty lines before the request line") == 0);
+	/* a short method and a long target: still 414 */
+	memcpy(buf, "GET /", 5);
+	for (i = 5; i < 9000; i++)
+		buf[i] = 't';
+	head_case(__LINE__, buf, 9000, 0, -414);
+	/* the target ends just before the limit and the version crosses it: the target's fault */
+	memcpy(buf + H1_MAX_REQLINE - 4, " HTTP/1.1\r\n", 11);
+	head_case(__LINE__, buf, H1_MAX_REQLINE + 7, 0, -414);
 	/* response side: 502, and the log names the status line */
 	memcpy(buf, "HTTP/1.1 200 ", 13);
 	for (i = 13; i < 9000; i++)
@@ -465,7 +491,10 @@ struct cres {
 	char	data[8192];
 	uint16_t err_status;
 	uint64_t err_off;
+	const char *err_reason;
 };
+
+static const char *chunk_reason;	/* err_reason of the last chunk_case run whole */
 
 /* Decodes s feeding step bytes per call (0: all at once), each call from a fresh buffer. */
 static void
@@ -490,6 +519,7 @@ chunk_run(const char *s, size_t len, int resp, size_t step, struct cres *r)
 			r->rc = rc;
 			r->err_status = c.err_status;
 			r->err_off = c.err_off;
+			r->err_reason = c.err_reason;
 			r->consumed = pos;
 			return;
 		}
@@ -516,6 +546,7 @@ chunk_case(int line, const char *s, size_t len, int resp, ssize_t want, const ch
 	int ok;
 
 	chunk_run(s, len, resp, 0, &a);
+	chunk_reason = a.rc < 0 ? a.err_reason : NULL;
 	chunk_run(s, len, resp, 1, &b);
 	chunk_run(s, len, resp, 3, &c);
 	ok = a.rc == want && b.rc == a.rc && c.rc == a.rc && a.err_off == b.err_off
@@ -557,7 +588,9 @@ test_chunked(void)
 	    38);
 	CHUNK_OK("0005\r\nhello\r\n0\r\n\r\n", "hello", 18);
 	CHUNK_OK("5;a=b;c=\"q\\\"x\" ; d ;e = f\r\nhello\r\n0;last\r\n\r\n", "hello", 44);
-	CHUNK_OK("5 \t;x\r\nhello\r\n0 \r\n\r\n", "hello", 20);
+	/* BWS before ';' is the grammar's (RFC 9112 7.1.1): accepted and relayed */
+	CHUNK_OK("5 \t;x\r\nhello\r\n0 ;y\r\n\r\n", "hello", 22);
+	CHUNK_OK("5;q=\"v\" ;r\r\nhello\r\n0;q=\"v\"\r\n\r\n", "hello", 30);
 	CHUNK_OK("3\r\nabc\r\n0\r\nTrailer-A: v 1\r\nB:\r\nC: \xc3\xa9\r\n\r\nX", "abc",
 	    40);
 	CHUNK_OK("0\r\n\r\n", "", 5);
@@ -580,6 +613,17 @@ test_chunked(void)
 	CHUNK_ERR("5;\r\nhello\r\n", 0, 400);
 	CHUNK_ERR("5;a=\r\nhello\r\n", 0, 400);
 	CHUNK_ERR("5 x\r\nhello\r\n", 0, 400);
+	/* whitespace before the CRLF is not in the grammar: refused (docs/http1.md) */
+	CHUNK_ERR("5 \r\nhello\r\n0\r\n\r\n", 0, 400);
+	CHECK(chunk_reason != NULL &&
+	    strcmp(chunk_reason, "whitespace at the end of a chunk-size line") == 0);
+	CHUNK_ERR("5\t\r\nhello\r\n0\r\n\r\n", 0, 400);
+	CHUNK_ERR("5\r\nhello\r\n0 \r\n\r\n", 0, 400);
+	CHUNK_ERR("5;a \r\nhello\r\n", 0, 400);
+	CHUNK_ERR("5;a=b \r\nhello\r\n", 0, 400);
+	CHUNK_ERR("5;a=\"b\" \r\nhello\r\n", 0, 400);
+	CHUNK_ERR("5;a=\"b\"c\r\nhello\r\n", 0, 400);
+	CHUNK_ERR("5 \r\nhello\r\n0\r\n\r\n", 1, 502);
 	CHUNK_ERR("5;a=b c\r\nhello\r\n", 0, 400);
 	CHUNK_ERR("5;a=\"b\0\"\r\nhello\r\n", 0, 400);
 	CHUNK_ERR("0\r\nX: a\r\n b\r\n\r\n", 0, 400);
@@ -639,6 +683,95 @@ test_chunked(void)
 	CHECK(h1_chunk_parse(&c, "z", 1, &d) == -400 && h1_chunk_parse(&c, "0", 1, &d) == -400);
 }
 
+/* Filters s (a trailer section) into a buffer of exactly cap bytes; checks the result. */
+static void
+trailer_case(int line, const char *s, size_t cap, const char *want)
+{
+	size_t len = strlen(s);
+	char *in = malloc(len ? len : 1), *out = malloc(cap ? cap : 1);
+	ssize_t n;
+
+	memcpy(in, s, len);
+	n = h1_trailer_filter(in, len, out, cap);
+	check_total++;
+	if (want == NULL ? n != -1 : (n < 0 || (size_t)n != strlen(want) ||
+	    memcmp(out, want, (size_t)n) != 0)) {
+		check_failed++;
+		fprintf(stderr, "h1_test.c:%d: trailer case: got %zd '%.*s', want '%s'\n", line, n,
+		    n > 0 ? (int)n : 0, out, want ? want : "(error)");
+	}
+	/* in place gives the same */
+	if (want != NULL && cap >= len) {
+		n = h1_trailer_filter(in, len, in, len);
+		CHECK(n == (ssize_t)strlen(want) && memcmp(in, want, (size_t)n) == 0);
+	}
+	free(in);
+	free(out);
+}
+
+static void
+test_trailers(void)
+{
+	static const char *deny[] = {
+		"Content-Length", "transfer-encoding", "Host", "Authorization", "TE", "Trailer",
+		"Connection", "Proxy-Authorization", "Cookie", "Set-Cookie", "Expect", "Range",
+		"If-None-Match", "Cache-Control", "Content-Type", "Content-Encoding",
+		"X-Forwarded-For", "X-FORWARDED-PROTO", "Forwarded", "Via", "X-Real-IP",
+		"WWW-Authenticate", "Location", "Max-Forwards", "Upgrade",
+	};
+	static const char *allow[] = {
+		"X-Checksum", "Server-Timing", "Digest", "Content-Digest", "Repr-Digest", "ETag",
+		"Content-Lengthy", "Hos", "X-Forwarded", "Grpc-Status",
+	};
+	const char *all =
+	    "X-Checksum: 1\r\nContent-Length: 5\r\nHost: evil.example\r\n"
+	    "Authorization: Basic eA==\r\nx-forwarded-for: 10.9.9.9\r\n"
+	    "Transfer-Encoding: chunked\r\nX-Ok:2\r\n\r\n";
+
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+		CHECK(h1_trailer_forbidden(deny[i], strlen(deny[i])));
+	for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
+		CHECK(!h1_trailer_forbidden(allow[i], strlen(allow[i])));
+
+	trailer_case(__LINE__, all, strlen(all), "X-Checksum: 1\r\nX-Ok:2\r\n\r\n");
+	trailer_case(__LINE__, "\r\n", 2, "\r\n");
+	trailer_case(__LINE__, "Host: a\r\nCookie: b\r\n\r\n", 24, "\r\n");
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 10, "X-A: 1\r\n\r\n");
+	/* out too small for what is kept */
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 9, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n\r\n", 1, NULL);
+	/* not one whole trailer section */
+	trailer_case(__LINE__, "", 8, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n", 16, NULL);
+	trailer_case(__LINE__, "X-A: 1\r\n\r\nX", 16, NULL);
+	trailer_case(__LINE__, "X-A: 1\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "X-A 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, ": 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "X A: 1\r\n\r\n", 16, NULL);
+	trailer_case(__LINE__, "\r\r", 16, NULL);
+
+	/* with the decoder: the section is the last trailer_len bytes consumed */
+	{
+		static const char body[] = "5\r\nhello\r\n0\r\nX-Sum: 9\r\nHost: b\r\n\r\n";
+		struct h1_chunk c;
+		struct h1_span d;
+		size_t used = 0, len = sizeof(body) - 1;
+		char out[64];
+		ssize_t n;
+
+		h1_chunk_init(&c, 0);
+		while (used < len && !h1_chunk_done(&c)) {
+			n = h1_chunk_parse(&c, body + used, len - used, &d);
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+		}
+		CHECK(h1_chunk_done(&c) && used == len && c.trailer_len == 21);
+		n = h1_trailer_filter(body + len - c.trailer_len, c.trailer_len, out, sizeof(out));
+		CHECK(n == 12 && memcmp(out, "X-Sum: 9\r\n\r\n", 12) == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -648,5 +781,6 @@ main(void)
 	test_pipelined();
 	test_responses();
 	test_chunked();
+	test_trailers();
 	return check_done();
 }
