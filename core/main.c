@@ -18,6 +18,7 @@
 #include "config/config.h"
 #if RINGEDGE_ACME
 #include "core/acme/acme.h"
+#include "core/admin/admin.h"
 #endif
 #include "core/gen.h"
 #include "core/io/timer.h"
@@ -184,6 +185,9 @@ struct ctl {
 	bool			 stopping;
 	uint64_t		 rotate_ms;	/* session-ticket key period */
 	uint64_t		 rotate_next;
+	struct admin		*admin;		/* NULL: no [admin] listen (or it failed to bind) */
+	uint64_t		 stop_at;	/* drain_delay running: the drain starts then */
+	int			 stop_signo;
 };
 
 static bool
@@ -306,6 +310,7 @@ reload(struct ctl *x)
 	x->next_id++;
 	log_threshold = g->cfg->global.log_level;
 	old = qsbr_publish(&sh->gen, g);
+	admin_publish(x->admin, g);
 	for (int i = 0; i < x->started; i++)
 		worker_wake(&x->ws[i]);
 	health_set(x->health, g->bal);
@@ -514,7 +519,8 @@ on_sigusr1(struct ctl *x)
 		log_info("error log reopened");
 }
 
-/* SIGTERM/SIGINT: stop accepting, drain for up to drain_timeout. */
+/* SIGTERM/SIGINT: /healthz says 503; after [admin] drain_delay (a second signal cuts it
+ * short), stop accepting and drain for up to drain_timeout. */
 static void
 on_stop_signal(struct ctl *x, int signo)
 {
@@ -522,6 +528,14 @@ on_stop_signal(struct ctl *x, int signo)
 
 	if (x->stopping)
 		return;
+	admin_set_draining(x->admin);
+	if (x->stop_at == 0 && g->cfg->admin.drain_delay > 0) {
+		x->stop_at = timer_now_ms() + g->cfg->admin.drain_delay;
+		x->stop_signo = signo;
+		log_info("%s: /healthz answers 503; draining starts in %llu ms (drain_delay)",
+			 strsignal(signo), (unsigned long long)g->cfg->admin.drain_delay);
+		return;
+	}
 	x->stopping = true;
 	x->sh->drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
 	log_info("%s: stopping: no new connections, draining for up to %llu ms", strsignal(signo),
@@ -543,7 +557,9 @@ control_loop(struct ctl *x)
 			break;
 		qsbr_reclaim(x->sh->qsbr);
 		tickets_tick(&x->rotate_next, x->rotate_ms);
-		if (poll(&pfd, 1, 200) <= 0)
+		if (x->stop_at != 0 && !x->stopping && timer_now_ms() >= x->stop_at)
+			on_stop_signal(x, x->stop_signo);
+		if (poll(&pfd, 1, x->stop_at != 0 && !x->stopping ? 20 : 200) <= 0)
 			continue;
 		if (read(x->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
@@ -575,6 +591,7 @@ serve_end(struct ctl *x)
 		free(x->ws[i].ls);
 	}
 	health_stop(x->health);
+	admin_stop(x->admin);
 	free(x->ws);
 	close(x->sfd);
 	/* the published reference; workers already dropped theirs */
@@ -596,6 +613,7 @@ serve(struct config *c, const char *file)
 	struct ctl x = { .sh = &sh, .file = file, .next_id = 2, .sfd = -1 };
 	struct generation *g;
 	struct worker *ws = NULL;
+	bool admin_failed;
 	int nw;
 
 	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -609,15 +627,22 @@ serve(struct config *c, const char *file)
 	x.sfd = signals_block();
 	if (x.sfd < 0)
 		goto fail;
+	x.admin = admin_open(&g->cfg->admin, g->cfg->file, &admin_failed);
 	ws = calloc((size_t)nw, sizeof(*ws));
 	if (ws == NULL || workers_start(&x, ws, nw, g) < 0)
 		goto fail;
+	admin_publish(x.admin, g);
+	if (x.admin != NULL && admin_start(x.admin, ws, x.started) < 0) {
+		admin_stop(x.admin);
+		x.admin = NULL;
+	}
 	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
 		 g->cfg->file, x.started, x.started == 1 ? "" : "s", (int)getpid());
 	log_tee_end();	/* from here on, error_log only */
 	control_loop(&x);
 	return serve_end(&x);
 fail:
+	admin_stop(x.admin);
 	free(ws);
 	if (x.sfd >= 0)
 		close(x.sfd);
