@@ -106,6 +106,15 @@ struct cfg_bind {
 	int		 line;
 };
 
+/* [admin]: the admin listener (core/admin/): /healthz, /metrics, /status. Off unless bound. */
+struct cfg_admin {
+	struct cfg_bind	 bind;			/* addrlen 0: no admin listener */
+	struct cidr_list allow;			/* empty: every client may ask */
+	uint64_t	 max_connections;	/* open admin connections at once */
+	uint64_t	 drain_delay;		/* ms /healthz says 503 before the drain starts */
+	int		 line;			/* of the [admin] header, 0 if none */
+};
+
 /* [acme NAME]: the values mirror enum acme_key_type / enum acme_chall of core/acme. */
 enum cfg_acme_key {
 	CFG_ACME_KEY_EC256 = 0,
@@ -215,6 +224,7 @@ struct config {
 	struct cfg_global global;
 	struct cfg_tls_defaults tls;
 	struct cfg_auth_guard auth_guard;
+	struct cfg_admin admin;
 	struct cfg_listener *listeners;
 	int		 nlisteners;
 	struct cfg_pool	*pools;

@@ -38,6 +38,7 @@ enum sec {
 	SEC_ROUTE	= 1 << 4,
 	SEC_AUTH_GUARD	= 1 << 5,
 	SEC_ACME	= 1 << 6,
+	SEC_ADMIN	= 1 << 7,
 };
 
 struct loader;
@@ -71,7 +72,7 @@ struct loader {
 	void		*obj;
 	uint64_t	 seen[4];	/* keys already set in this section (bit = table index) */
 	bool		 sec_bad;	/* invalid header: skip its keys silently */
-	bool		 saw_global, saw_tls, saw_auth_guard;
+	bool		 saw_global, saw_tls, saw_auth_guard, saw_admin;
 	/* reader state */
 	const char	*text;
 	size_t		 pos, len;
@@ -1021,6 +1022,23 @@ set_listener_acme(struct loader *ld, void *obj, const struct cfg_key *k, const c
 	return set_string(ld, obj, k, val);
 }
 
+/* [admin] listen = ADDRESS:PORT */
+static const char *
+set_admin_listen(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_admin *a = obj;
+	struct cfg_bind b = { .line = ld->line };
+	const char *e;
+
+	(void)k;
+	if ((e = parse_bind(ld, val, &b)) != NULL)
+		return e;
+	free(a->bind.text);
+	b.text = xstrdup(val);
+	a->bind = b;
+	return NULL;
+}
+
 /* ---- the key table ---- */
 
 #define G(f)	offsetof(struct cfg_global, f)
@@ -1030,6 +1048,7 @@ set_listener_acme(struct loader *ld, void *obj, const struct cfg_key *k, const c
 #define R(f)	offsetof(struct cfg_route, f)
 #define A(f)	offsetof(struct cfg_auth_guard, f)
 #define AC(f)	offsetof(struct cfg_acme, f)
+#define AD(f)	offsetof(struct cfg_admin, f)
 #define DUR_MAX	(7ULL * 24 * 3600 * 1000)
 
 static const struct cfg_key keys[] = {
@@ -1204,6 +1223,21 @@ static const struct cfg_key keys[] = {
 	  "first retry after a failed issuance; doubles up to retry_max", false },
 	{ SEC_ACME, "retry_max", set_duration, AC(retry_max), "24h", 1000, DUR_MAX, "duration",
 	  "longest delay between two attempts", false },
+
+	{ SEC_ADMIN, "listen", set_admin_listen, 0, NULL, 0, 0, "ADDRESS:PORT",
+	  "admin listener (/healthz, /metrics, /status, /status.json), served by its own thread "
+	  "outside the workers; unset: no admin listener. Must differ from every listener's bind; "
+	  "127.0.0.1:9100 keeps it on the host", false },
+	{ SEC_ADMIN, "allow", set_cidr_list, AD(allow), NULL, 0, 0, "CIDR[,CIDR...]",
+	  "clients allowed on the admin listener; others get 403. Unset: any client that can "
+	  "reach the address", false },
+	{ SEC_ADMIN, "max_connections", set_uint, AD(max_connections), "16", 1, 1024, "number",
+	  "admin connections open at once; more wait in the listen backlog (scrapes never take "
+	  "a worker's time)", false },
+	{ SEC_ADMIN, "drain_delay", set_duration, AD(drain_delay), "0s", 0, DUR_MAX, "duration",
+	  "on SIGTERM, /healthz answers 503 at once and the listeners keep accepting this long "
+	  "(so a balancer's health check takes the host out) before the drain (drain_timeout) "
+	  "starts", false },
 };
 
 _Static_assert(RE_ARRAY_SIZE(keys) <= 256, "the seen-key bitmap is 256 bits");
@@ -1219,6 +1253,7 @@ sec_name(unsigned sec)
 	case SEC_ROUTE:		return "route";
 	case SEC_AUTH_GUARD:	return "auth_guard";
 	case SEC_ACME:		return "acme";
+	case SEC_ADMIN:		return "admin";
 	}
 	return "?";
 }
@@ -1291,6 +1326,22 @@ begin_section(struct loader *ld, const char *hdr)
 		ld->sec_bad = false;
 		return;
 	}
+	if (strcmp(kind, "admin") == 0) {
+		if (*name) {
+			cfg_error(ld->err, ld->file, ld->line, "section [%s] takes no name", kind);
+			return;
+		}
+		if (ld->saw_admin) {
+			cfg_error(ld->err, ld->file, ld->line, "duplicate section [%s]", kind);
+			return;
+		}
+		ld->saw_admin = true;
+		ld->sec = SEC_ADMIN;
+		ld->obj = &c->admin;
+		c->admin.line = ld->line;
+		ld->sec_bad = false;
+		return;
+	}
 	if (strcmp(kind, "global") == 0 || strcmp(kind, "tls") == 0) {
 		bool *saw = kind[0] == 'g' ? &ld->saw_global : &ld->saw_tls;
 
@@ -1312,7 +1363,7 @@ begin_section(struct loader *ld, const char *hdr)
 	if (strcmp(kind, "listener") != 0 && strcmp(kind, "pool") != 0 &&
 	    strcmp(kind, "route") != 0 && strcmp(kind, "acme") != 0) {
 		cfg_error(ld->err, ld->file, ld->line,
-			  "unknown section [%s] (expected global, tls, auth_guard, listener NAME, "
+			  "unknown section [%s] (expected global, tls, auth_guard, admin, listener NAME, "
 			  "pool NAME, route NAME or acme NAME)", hdr);
 		return;
 	}
@@ -1729,6 +1780,30 @@ check_auth_guard(struct loader *ld)
 			  (unsigned long long)a->lock_time_max, (unsigned long long)a->lock_time);
 }
 
+/* [admin]: never on an address a proxied listener binds */
+static void
+check_admin(struct loader *ld)
+{
+	const struct cfg_admin *a = &ld->c->admin;
+
+	if (a->bind.addrlen == 0) {
+		if (a->line > 0 && a->allow.n > 0)
+			log_warn("%s:%d: [admin] has no listen: no admin listener", ld->file, a->line);
+		return;
+	}
+	for (int i = 0; i < ld->c->nlisteners; i++) {
+		const struct cfg_listener *l = &ld->c->listeners[i];
+
+		for (int j = 0; j < l->nbinds; j++)
+			if (l->binds[j].addrlen == a->bind.addrlen &&
+			    memcmp(&l->binds[j].addr, &a->bind.addr, a->bind.addrlen) == 0)
+				cfg_error(ld->err, ld->file, a->bind.line,
+					  "[admin]: listen %s is also a bind of [listener %s] (line "
+					  "%d): the admin listener is never served on a proxied "
+					  "listener", a->bind.text, l->name, l->binds[j].line);
+	}
+}
+
 /* ---- [acme NAME] ---- */
 
 /* Where a path could be created: the longest existing prefix must be a writable directory. */
@@ -1844,6 +1919,7 @@ load(struct loader *ld)
 	apply_defaults(ld, SEC_GLOBAL, &ld->c->global);
 	apply_defaults(ld, SEC_TLS, &ld->c->tls);
 	apply_defaults(ld, SEC_AUTH_GUARD, &ld->c->auth_guard);
+	apply_defaults(ld, SEC_ADMIN, &ld->c->admin);
 
 	/* Debian's inih exposes its options as variables; set the ones we depend on */
 	ini_max_line = CFG_MAX_LINE;
@@ -1864,6 +1940,7 @@ load(struct loader *ld)
 	check_routes(ld);
 	check_acme(ld);
 	check_auth_guard(ld);
+	check_admin(ld);
 
 	if (ld->err->count > 0) {
 		config_free(ld->c);
@@ -1917,6 +1994,8 @@ config_free(struct config *c)
 	free(c->tls.cert.certificate);
 	free(c->tls.cert.private_key);
 	free(c->auth_guard.default_domain);
+	free(c->admin.bind.text);
+	cidr_list_free(&c->admin.allow);
 	for (int i = 0; i < c->nlisteners; i++) {
 		struct cfg_listener *l = &c->listeners[i];
 
@@ -1995,7 +2074,7 @@ static const struct { unsigned sec; const char *title; } secs[] = {
 	{ SEC_GLOBAL, "[global]" }, { SEC_TLS, "[tls]" },
 	{ SEC_LISTENER, "[listener NAME]" }, { SEC_POOL, "[pool NAME]" },
 	{ SEC_ROUTE, "[route NAME]" }, { SEC_AUTH_GUARD, "[auth_guard]" },
-	{ SEC_ACME, "[acme NAME]" },
+	{ SEC_ACME, "[acme NAME]" }, { SEC_ADMIN, "[admin]" },
 };
 
 void
@@ -2130,6 +2209,13 @@ config_dump(const struct config *c, FILE *f)
 		(unsigned long long)c->auth_guard.max_tracked_keys,
 		(unsigned long long)c->auth_guard.body_limit);
 	dump_dur(f, "min_answer_time", c->auth_guard.min_answer_time);
+
+	fprintf(f, "\n[admin]\n");
+	if (c->admin.bind.text)
+		fprintf(f, "listen = %s\n", c->admin.bind.text);
+	dump_cidrs(f, "allow", &c->admin.allow);
+	fprintf(f, "max_connections = %llu\n", (unsigned long long)c->admin.max_connections);
+	dump_dur(f, "drain_delay", c->admin.drain_delay);
 
 	for (int i = 0; i < c->nlisteners; i++) {
 		const struct cfg_listener *l = &c->listeners[i];

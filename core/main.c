@@ -19,6 +19,7 @@
 #include "config/config.h"
 #if RINGEDGE_ACME
 #include "core/acme/acme.h"
+#include "core/admin/admin.h"
 #endif
 #include "core/gen.h"
 #include "core/io/timer.h"
@@ -202,6 +203,9 @@ struct ctl {
 	bool			 stopping;
 	uint64_t		 rotate_ms;	/* session-ticket key period */
 	uint64_t		 rotate_next;
+	struct admin		*admin;		/* NULL: no [admin] listen (or it failed to bind) */
+	uint64_t		 stop_at;	/* drain_delay running: the drain starts then */
+	int			 stop_signo;
 };
 
 static bool
@@ -332,6 +336,7 @@ reload(struct ctl *x)
 	x->next_id++;
 	log_threshold = g->cfg->global.log_level;
 	old = qsbr_publish(&sh->gen, g);
+	admin_publish(x->admin, g);
 	for (int i = 0; i < x->started; i++)
 		worker_wake(&x->ws[i]);
 	health_set(x->health, g->bal);
@@ -541,7 +546,8 @@ on_sigusr1(struct ctl *x)
 		log_info("error log reopened");
 }
 
-/* SIGTERM/SIGINT: stop accepting, drain for up to drain_timeout. */
+/* SIGTERM/SIGINT: /healthz says 503; after [admin] drain_delay (a second signal cuts it
+ * short), stop accepting and drain for up to drain_timeout. */
 static void
 on_stop_signal(struct ctl *x, int signo)
 {
@@ -549,8 +555,17 @@ on_stop_signal(struct ctl *x, int signo)
 
 	if (x->stopping)
 		return;
+	admin_set_draining(x->admin);
+	if (x->stop_at == 0)
+		notify_stopping();	/* at the first signal, before drain_delay */
+	if (x->stop_at == 0 && g->cfg->admin.drain_delay > 0) {
+		x->stop_at = timer_now_ms() + g->cfg->admin.drain_delay;
+		x->stop_signo = signo;
+		log_info("%s: /healthz answers 503; draining starts in %llu ms (drain_delay)",
+			 strsignal(signo), (unsigned long long)g->cfg->admin.drain_delay);
+		return;
+	}
 	x->stopping = true;
-	notify_stopping();
 	x->sh->drain_deadline_ms = timer_now_ms() + g->cfg->global.drain_timeout;
 	log_info("%s: stopping: no new connections, draining for up to %llu ms", strsignal(signo),
 		 (unsigned long long)g->cfg->global.drain_timeout);
@@ -572,7 +587,9 @@ control_loop(struct ctl *x)
 		qsbr_reclaim(x->sh->qsbr);
 		tickets_tick(&x->rotate_next, x->rotate_ms);
 		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed));
-		if (poll(&pfd, 1, 200) <= 0)
+		if (x->stop_at != 0 && !x->stopping && timer_now_ms() >= x->stop_at)
+			on_stop_signal(x, x->stop_signo);
+		if (poll(&pfd, 1, x->stop_at != 0 && !x->stopping ? 20 : 200) <= 0)
 			continue;
 		if (read(x->sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
@@ -608,6 +625,7 @@ serve_end(struct ctl *x)
 		free(x->ws[i].ls);
 	}
 	health_stop(x->health);
+	admin_stop(x->admin);
 	free(x->ws);
 	close(x->sfd);
 	/* the published reference; workers already dropped theirs */
@@ -629,6 +647,7 @@ serve(struct config *c, const char *file)
 	struct ctl x = { .sh = &sh, .file = file, .next_id = 2, .sfd = -1 };
 	struct generation *g;
 	struct worker *ws = NULL;
+	bool admin_failed;
 	int nw;
 
 	nw = c->global.workers > 0 ? c->global.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -642,9 +661,15 @@ serve(struct config *c, const char *file)
 	x.sfd = signals_block();
 	if (x.sfd < 0)
 		goto fail;
+	x.admin = admin_open(&g->cfg->admin, g->cfg->file, &admin_failed);
 	ws = calloc((size_t)nw, sizeof(*ws));
 	if (ws == NULL || workers_start(&x, ws, nw, g) < 0)
 		goto fail;
+	admin_publish(x.admin, g);
+	if (x.admin != NULL && admin_start(x.admin, ws, x.started) < 0) {
+		admin_stop(x.admin);
+		x.admin = NULL;
+	}
 	log_info("ringedge %s serving %s with %d worker%s (pid %d)", RINGEDGE_VERSION,
 		 g->cfg->file, x.started, x.started == 1 ? "" : "s", (int)getpid());
 	log_tee_end();	/* from here on, error_log only */
@@ -653,6 +678,7 @@ serve(struct config *c, const char *file)
 	control_loop(&x);
 	return serve_end(&x);
 fail:
+	admin_stop(x.admin);
 	free(ws);
 	if (x.sfd >= 0)
 		close(x.sfd);

@@ -85,8 +85,8 @@ def test_warning_does_not_fail(cli, tmp_path):
     ("[pool q]\nserver = 127.0.0.1:1\nweight = 3\n",
      ['t.ini:9: unknown key "weight" in [pool]']),
     ("[frontend x]\nbind = 1.2.3.4:80\n",
-     ["t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
-      "pool NAME, route NAME or acme NAME)"]),
+     ["t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, admin, "
+      "listener NAME, pool NAME, route NAME or acme NAME)"]),
     ("[pool]\n",
      ["t.ini:7: [pool]: a name is required"]),
     ("[listener bad name!]\n",
@@ -326,8 +326,8 @@ def test_every_error_reported_not_just_the_first(cli, tmp_path):
         't.ini:2: workers: expected auto or a number, got "many"',
         't.ini:3: unknown key "colour" in [global]',
         't.ini:6: idle_timeout: bad duration "forever" (expected a number with ms, s, m or h)',
-        "t.ini:10: unknown section [frontend f] (expected global, tls, auth_guard, listener "
-        "NAME, pool NAME, route NAME or acme NAME)",
+        "t.ini:10: unknown section [frontend f] (expected global, tls, auth_guard, admin, "
+        "listener NAME, pool NAME, route NAME or acme NAME)",
         "t.ini:7: [listener s] has tls = on but no certificate (set certificate and "
         "private_key here or in [tls], or acme = NAME)",
         "t.ini:13: [pool empty] has no server",
@@ -484,7 +484,7 @@ def test_config_reference_lists_every_key_the_loader_accepts(cli, tmp_path):
         if m:
             sections[cur].append(m.group(1))
     assert set(sections) == {"global", "tls", "listener", "pool", "route", "auth_guard",
-                             "acme"}, sections
+                             "acme", "admin"}, sections
     for key in ["directory", "accept_terms", "names", "state_dir", "challenge"]:
         assert key in sections["acme"]
     for key in ["workers", "access_log", "drain_timeout"]:

@@ -238,8 +238,8 @@ test_errors(void)
 		   "t.ini:9: max_connections: 0 out of range (1..10000000)",
 		   "t.ini:10: log_level: expected error, warn, info or debug, got \"loud\"");
 	EXPECT_ERR(BASE "[frontend x]\nbind = 1.2.3.4:80\n", NOIO,
-		   "t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, listener NAME, "
-		   "pool NAME, route NAME or acme NAME)");
+		   "t.ini:7: unknown section [frontend x] (expected global, tls, auth_guard, admin, "
+		   "listener NAME, pool NAME, route NAME or acme NAME)");
 	EXPECT_ERR(BASE "[pool]\n[listener bad name!]\n", NOIO,
 		   "t.ini:7: [pool]: a name is required",
 		   "t.ini:8: [listener bad name!]: bad name (letters, digits, - _ . only)");
@@ -688,6 +688,44 @@ test_acme(void)
 		      "no certificate", "has no names");
 }
 
+/* issue 11: [admin] */
+static void
+test_admin(void)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c = config_load_string("t.ini", BASE, NOIO, &err);
+
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->admin.bind.addrlen == 0 && c->admin.allow.n == 0);
+		CHECK(c->admin.max_connections == 16 && c->admin.drain_delay == 0);
+	}
+	config_free(c);
+	cfg_errors_free(&err);
+
+	c = config_load_string("t.ini", BASE "[admin]\nlisten = 127.0.0.1:9100\n"
+			       "allow = 127.0.0.0/8, ::1\nmax_connections = 4\ndrain_delay = 5s\n",
+			       NOIO, &err);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->admin.bind.addrlen != 0 && strcmp(c->admin.bind.text, "127.0.0.1:9100") == 0);
+		CHECK(c->admin.allow.n == 2 && c->admin.line == 7);
+		CHECK(c->admin.max_connections == 4 && c->admin.drain_delay == 5000);
+	}
+	config_free(c);
+	cfg_errors_free(&err);
+
+	EXPECT_ERR(BASE "[admin]\nlisten = 127.0.0.1\nallow = 10.0.0.0/33\nmax_connections = 0\n"
+		   "drain_delay = soon\nbogus = 1\n[admin]\n[admin x]\n", NOIO,
+		   "t.ini:8: bind: \"127.0.0.1\" has no port (expected ADDRESS:PORT)",
+		   "t.ini:12: unknown key \"bogus\" in [admin]",
+		   "t.ini:13: duplicate section [admin]",
+		   "t.ini:14: section [admin] takes no name");
+	EXPECT_ERR(BASE "[admin]\nlisten = 127.0.0.1:8080\n", NOIO,
+		   "t.ini:8: [admin]: listen 127.0.0.1:8080 is also a bind of [listener l] (line 2): "
+		   "the admin listener is never served on a proxied listener");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -703,5 +741,6 @@ main(int argc, char **argv)
 	test_acme();
 	test_reference_doc();
 	test_auth_guard();
+	test_admin();
 	return check_done();
 }
