@@ -1,11 +1,15 @@
 /*
- * ACME client (RFC 8555) on its own thread; see acme.h and docs/acme.md.
+ * ACME client (RFC 8555): the protocol steps of one issuance (HTTP, account, order,
+ * challenges, finalize, download) and the renewalInfo query. The state-directory files and
+ * the offline checks are in store.c, the scheduler thread in sched.c; see acme.h and
+ * docs/acme.md.
  *
  * One issuance is a straight sequence of blocking HTTPS requests (libcurl, one easy handle
  * per issuance) with jansson for the JSON and wolfSSL for keys and signatures. Every failure
  * leaves one sentence in `err`; the scheduler logs it with the retry delay.
  */
 #include "core/acme/acme.h"
+#include "core/acme/acme-int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +36,6 @@
 #include "core/acme/responder.h"
 #include "core/lib/log.h"
 
-#define BODY_MAX	(1024 * 1024)	/* certificate chains are a few KiB */
 #define NONCE_RETRIES	16		/* badNonce: retry with the nonce from the error; a
 					 * bounded loop, long enough for pebble rejecting
 					 * half of all nonces */
@@ -66,8 +69,6 @@ struct run {
 	int		 nalpn;
 };
 
-static atomic_bool stopping;
-
 static int
 fail(struct run *r, const char *fmt, ...) RE_PRINTF(2, 3);
 
@@ -82,151 +83,6 @@ fail(struct run *r, const char *fmt, ...)
 	return -1;
 }
 
-/* ---- files ---- */
-
-static int
-mkdirs(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* dir/name <- data, atomically: write dir/.name.tmp, fsync, rename, fsync dir. */
-static int
-write_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
-{
-	char tmp[4096], dst[4096];
-	const char *p = data;
-	int fd, dfd, rc = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= (int)sizeof(tmp) ||
-	    snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return rc;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
-/* Creates the state directory and proves it writable before anything is asked of the server. */
-static int
-state_dir_ready(const char *dir, char *why, size_t whylen)
-{
-	char probe[4096];
-	int rc, fd;
-
-	if ((rc = mkdirs(dir, 0700)) < 0) {
-		snprintf(why, whylen, "state directory %s: cannot create: %s", dir, strerror(-rc));
-		return rc;
-	}
-	snprintf(probe, sizeof(probe), "%s/.probe.%d", dir, (int)getpid());
-	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "state directory %s: not writable: %s", dir, strerror(errno));
-		return rc;
-	}
-	close(fd);
-	unlink(probe);
-	return 0;
-}
-
-/*
- * STATE_DIR/NAME.lock, flock'ed for the whole issuance: with a state directory shared by
- * several instances (a file share), one renews and the others pick its files up. Returns the
- * fd (closing it releases the lock), -EBUSY when another process holds it, or -errno.
- */
-static int
-take_lock(const struct acme_cert_cfg *cfg, char *why, size_t whylen)
-{
-	char path[1024];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s.lock", cfg->state_dir, cfg->name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(why, whylen, "state directory %s: cannot create %s.lock: %s",
-			 cfg->state_dir, cfg->name, strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		close(fd);
-		if (e == EWOULDBLOCK) {
-			snprintf(why, whylen, "%s is locked by another instance, which renews; "
-				 "this one picks up its files", path);
-			return -EBUSY;
-		}
-		snprintf(why, whylen, "%s: cannot lock: %s", path, strerror(e));
-		return -e;
-	}
-	return fd;
-}
-
-static char *
-read_file(const char *path, size_t max, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf = malloc(max + 1);
-	if (buf == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	n = fread(buf, 1, max, f);
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 /* ---- HTTP ---- */
 
 static size_t
@@ -236,7 +92,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	char *b;
 
-	if (h->len + len > BODY_MAX)
+	if (h->len + len > ACME_BODY_MAX)
 		return 0;	/* makes curl fail with CURLE_WRITE_ERROR */
 	b = realloc(h->body, h->len + len + 1);
 	if (b == NULL)
@@ -308,7 +164,7 @@ static int
 on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
 	(void)arg, (void)a, (void)b, (void)c, (void)d;
-	return atomic_load(&stopping) ? 1 : 0;	/* non-zero aborts the transfer */
+	return atomic_load(&acme_stopping) ? 1 : 0;	/* non-zero aborts the transfer */
 }
 
 static void
@@ -354,7 +210,7 @@ http(struct run *r, const char *method, const char *url, const char *body, struc
 	curl_slist_free_all(hdrs);
 	if (cc != CURLE_OK)
 		return fail(r, "%s %s: %s", method, url,
-			    atomic_load(&stopping) ? "aborted (stopping)" : curl_easy_strerror(cc));
+			    atomic_load(&acme_stopping) ? "aborted (stopping)" : curl_easy_strerror(cc));
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &h->status);
 	return 0;
 }
@@ -523,7 +379,7 @@ load_account_key(struct run *r)
 			if (dir[0] == '\0')
 				strcpy(dir, "/");
 		}
-		rc = write_atomic(dir, base, pem, len, 0600);
+		rc = acme_write_atomic(dir, base, pem, len, 0600);
 	}
 	explicit_bzero(pem, len);
 	free(pem);
@@ -589,7 +445,7 @@ nap(long seconds, long fallback_ms)
 		ms = 10000;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
-	if (!atomic_load(&stopping))
+	if (!atomic_load(&acme_stopping))
 		nanosleep(&ts, NULL);
 }
 
@@ -638,7 +494,7 @@ poll_status(struct run *r, const char *what, const char *url)
 		if (strcmp(st, "pending") != 0 && strcmp(st, "processing") != 0)
 			return o;
 		json_decref(o);
-		if (now_ms() > deadline || atomic_load(&stopping)) {
+		if (now_ms() > deadline || atomic_load(&acme_stopping)) {
 			fail(r, "%s %s: still %s after %llu ms", what, url, st,
 			     (unsigned long long)r->cfg->poll_max_ms);
 			return NULL;
@@ -819,14 +675,14 @@ save(struct run *r, struct jws_key *certkey, const char *chain, size_t chainlen)
 	/* key first: NAME.crt is what the loader looks for, and it only moves once its key is
 	 * in place (the loader checks the pair and keeps the old one on a mismatch) */
 	snprintf(name, sizeof(name), "%s.key", c->name);
-	rc = write_atomic(c->state_dir, name, pem, len, 0600);
+	rc = acme_write_atomic(c->state_dir, name, pem, len, 0600);
 	explicit_bzero(pem, len);
 	free(pem);
 	if (rc < 0)
 		return fail(r, "state directory %s: cannot write %s: %s", c->state_dir, name,
 			    strerror(-rc));
 	snprintf(name, sizeof(name), "%s.crt", c->name);
-	rc = write_atomic(c->state_dir, name, chain, chainlen, 0644);
+	rc = acme_write_atomic(c->state_dir, name, chain, chainlen, 0644);
 	if (rc < 0)
 		return fail(r, "state directory %s: cannot write %s: %s", c->state_dir, name,
 			    strerror(-rc));
@@ -1023,11 +879,11 @@ acme_issue(const struct acme_cert_cfg *cfg, char *err, size_t errlen)
 
 	if (run_init(&r, cfg, err, errlen) < 0)
 		goto out;
-	if (state_dir_ready(cfg->state_dir, why, sizeof(why)) < 0) {
+	if (acme_state_dir_ready(cfg->state_dir, why, sizeof(why)) < 0) {
 		fail(&r, "%s", why);
 		goto out;
 	}
-	lockfd = take_lock(cfg, why, sizeof(why));
+	lockfd = acme_take_lock(cfg, why, sizeof(why));
 	if (lockfd < 0) {
 		fail(&r, "%s", why);
 		rc = lockfd == -EBUSY ? -EBUSY : -1;
@@ -1084,315 +940,3 @@ out:
 	return rc;
 }
 
-int
-acme_load_info(const struct acme_cert_cfg *cfg, struct acme_cert_info *ci)
-{
-	char path[4096];
-	size_t len;
-	char *pem;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/%s.crt", cfg->state_dir, cfg->name);
-	pem = read_file(path, BODY_MAX, &len);
-	if (pem == NULL)
-		return errno == ENOENT ? -ENOENT : -EINVAL;
-	rc = certgen_info(pem, len, ci);
-	free(pem);
-	return rc;
-}
-
-int
-acme_check(const struct acme_cert_cfg *cfg, char *err, size_t errlen)
-{
-	struct jws_key k;
-	char why[256];
-	int rc;
-
-	rc = jws_key_load(&k, cfg->account_key, why, sizeof(why));
-	if (rc == 0) {
-		jws_key_free(&k);
-	} else if (rc != -ENOENT) {
-		snprintf(err, errlen, "account_key %s: %s", cfg->account_key, why);
-		return -EINVAL;
-	}
-	if (cfg->ca != NULL && access(cfg->ca, R_OK) < 0) {
-		snprintf(err, errlen, "ca %s: cannot read: %s", cfg->ca, strerror(errno));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-void
-acme_cfg_from(const struct cfg_acme *a, struct acme_cert_cfg *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->name = a->name;
-	out->directory = a->directory;
-	out->contact = a->contact;
-	out->account_key = a->account_key;
-	out->key_type = a->key_type;		/* enum cfg_acme_key == enum acme_key_type */
-	out->names = (const char *const *)a->names;
-	out->nnames = a->nnames;
-	out->state_dir = a->state_dir;
-	out->ca = a->ca;
-	out->challenges = a->challenges;	/* enum cfg_acme_chall == enum acme_chall */
-	out->retry_min_ms = a->retry_min;
-	out->retry_max_ms = a->retry_max;
-	out->timeout_ms = 30000;
-	out->poll_max_ms = 300000;
-}
-
-int
-acme_check_config(const struct config *c, struct cfg_errors *err)
-{
-	int n = 0;
-
-	for (int i = 0; i < c->nacmes; i++) {
-		struct acme_cert_cfg ac;
-		char why[512];
-
-		acme_cfg_from(&c->acmes[i], &ac);
-		if (acme_check(&ac, why, sizeof(why)) < 0) {
-			cfg_error(err, c->file, c->acmes[i].line, "[acme %s]: %s", ac.name, why);
-			n++;
-		}
-	}
-	return n;
-}
-
-/* ---- the ACME thread ---- */
-
-struct sched_ent {
-	const struct acme_cert_cfg *cfg;
-	time_t		 next;
-	unsigned	 failures;
-	bool		 have;
-	struct acme_cert_info info;
-};
-
-static struct {
-	pthread_t	 tid;
-	bool		 running;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	struct sched_ent *ents;
-	int		 n;
-	acme_on_issued_fn on_issued;
-	void		*arg;
-} sched = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static uint64_t
-rnd64(void)
-{
-	uint64_t v = 0;
-
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (uint64_t)time(NULL) * 2654435761u;
-	return v;
-}
-
-static void
-warn_expiry(struct sched_ent *e, time_t now)
-{
-	int64_t left;
-	int lvl;
-	char when[32];
-	struct tm tm;
-
-	if (!e->have)
-		return;
-	lvl = renew_expiry(&e->info, now, &left);
-	gmtime_r(&e->info.not_after, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (left <= 0)
-		log_error("acme[%s]: certificate EXPIRED at %s", e->cfg->name, when);
-	else if (lvl == RENEW_EXPIRY_CRIT)
-		log_error("acme[%s]: certificate expires in %lld s (%s) and is not renewed yet",
-			  e->cfg->name, (long long)left, when);
-	else if (lvl == RENEW_EXPIRY_WARN)
-		log_warn("acme[%s]: certificate expires in %lld h (%s) and is not renewed yet",
-			 e->cfg->name, (long long)(left / 3600), when);
-}
-
-static void
-schedule_renewal(struct sched_ent *e)
-{
-	time_t s = 0, t = 0;
-	char err[1024], when[32];
-	struct tm tm;
-	int rc;
-
-	rc = acme_renewal_info(e->cfg, &e->info, &s, &t, err, sizeof(err));
-	if (rc < 0 && rc != -ENOTSUP)
-		log_warn("acme[%s]: renewal information unavailable (%s); renewing at a third of "
-			 "the lifetime", e->cfg->name, err);
-	e->next = renew_at(&e->info, rc == 0 ? s : 0, rc == 0 ? t : 0, rnd64());
-	gmtime_r(&e->next, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	log_info("acme[%s]: renewal scheduled at %s (%s)", e->cfg->name, when,
-		 rc == 0 ? "ACME Renewal Information window" : "a third of the lifetime left");
-}
-
-/* Another instance sharing the state directory may have renewed: take its files. */
-static void
-pick_up(struct sched_ent *e)
-{
-	struct acme_cert_info ci;
-	char when[32];
-	struct tm tm;
-
-	if (acme_load_info(e->cfg, &ci) < 0 || (e->have && ci.not_after == e->info.not_after))
-		return;
-	e->info = ci;
-	e->have = true;
-	gmtime_r(&ci.not_after, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	log_info("acme[%s]: picked up a new certificate in %s (valid until %s), written by "
-		 "another instance", e->cfg->name, e->cfg->state_dir, when);
-	if (sched.on_issued)
-		sched.on_issued(e->cfg, sched.arg);
-	schedule_renewal(e);
-}
-
-static void
-attempt(struct sched_ent *e)
-{
-	char err[4096];
-	uint64_t delay;
-	int rc;
-
-	log_info("acme[%s]: requesting a certificate for %d names from %s", e->cfg->name,
-		 e->cfg->nnames, e->cfg->directory);
-	rc = acme_issue(e->cfg, err, sizeof(err));
-	if (rc == -EBUSY) {
-		/* not a failure: the lock holder renews; look for its files at retry_min */
-		log_info("acme[%s]: %s; looking again in %llu s", e->cfg->name, err,
-			 (unsigned long long)((e->cfg->retry_min_ms + 999) / 1000));
-		e->next = time(NULL) + (time_t)((e->cfg->retry_min_ms + 999) / 1000);
-		pick_up(e);
-		return;
-	}
-	if (rc == 0) {
-		e->failures = 0;
-		e->have = acme_load_info(e->cfg, &e->info) == 0;
-		log_info("acme[%s]: certificate issued and saved to %s/%s.crt", e->cfg->name,
-			 e->cfg->state_dir, e->cfg->name);
-		if (sched.on_issued)
-			sched.on_issued(e->cfg, sched.arg);
-		if (e->have)
-			schedule_renewal(e);
-		else
-			e->next = time(NULL) + 3600;
-		return;
-	}
-	if (atomic_load(&stopping))
-		return;
-	e->failures++;
-	delay = renew_backoff_ms(e->failures, e->cfg->retry_min_ms, e->cfg->retry_max_ms);
-	e->next = time(NULL) + (time_t)((delay + 999) / 1000);
-	log_error("acme[%s]: %s; retry %u in %llu s", e->cfg->name, err, e->failures,
-		  (unsigned long long)((delay + 999) / 1000));
-	warn_expiry(e, time(NULL));
-}
-
-static void *
-acme_main(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < sched.n; i++) {
-		struct sched_ent *e = &sched.ents[i];
-
-		e->have = acme_load_info(e->cfg, &e->info) == 0;
-		if (e->have) {
-			warn_expiry(e, time(NULL));
-			schedule_renewal(e);
-		} else {
-			log_info("acme[%s]: no certificate in %s yet", e->cfg->name,
-				 e->cfg->state_dir);
-			e->next = 0;
-		}
-	}
-	while (!atomic_load(&stopping)) {
-		struct sched_ent *due = NULL;
-		time_t now = time(NULL), first = 0;
-		struct timespec ts;
-
-		for (int i = 0; i < sched.n; i++) {
-			struct sched_ent *e = &sched.ents[i];
-
-			if (e->next <= now && due == NULL)
-				due = e;
-			if (first == 0 || e->next < first)
-				first = e->next;
-		}
-		if (due != NULL) {
-			attempt(due);
-			continue;
-		}
-		/* sleep until the next due time (at most an hour: re-check expiry warnings) */
-		if (first - now > 3600)
-			first = now + 3600;
-		ts.tv_sec = first;
-		ts.tv_nsec = 0;
-		pthread_mutex_lock(&sched.mu);
-		if (!atomic_load(&stopping))
-			pthread_cond_timedwait(&sched.cv, &sched.mu, &ts);
-		pthread_mutex_unlock(&sched.mu);
-		if (first - now >= 3600)
-			for (int i = 0; i < sched.n; i++)
-				warn_expiry(&sched.ents[i], time(NULL));
-	}
-	return NULL;
-}
-
-int
-acme_start(const struct acme_cert_cfg *cfgs, int n, acme_on_issued_fn on_issued, void *arg)
-{
-	pthread_condattr_t ca;
-	int rc;
-
-	if (sched.running)
-		return -EALREADY;
-	/* libcurl's global state: before any other thread can use it */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
-	sched.ents = calloc((size_t)n, sizeof(*sched.ents));
-	if (sched.ents == NULL)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		sched.ents[i].cfg = &cfgs[i];
-	sched.n = n;
-	sched.on_issued = on_issued;
-	sched.arg = arg;
-	atomic_store(&stopping, false);
-	/* CLOCK_REALTIME on purpose: due times are wall-clock certificate dates */
-	pthread_condattr_init(&ca);
-	pthread_cond_init(&sched.cv, &ca);
-	pthread_condattr_destroy(&ca);
-	rc = pthread_create(&sched.tid, NULL, acme_main, NULL);
-	if (rc != 0) {
-		pthread_cond_destroy(&sched.cv);
-		free(sched.ents);
-		sched.ents = NULL;
-		return -rc;
-	}
-	sched.running = true;
-	return 0;
-}
-
-void
-acme_stop(void)
-{
-	if (!sched.running)
-		return;
-	pthread_mutex_lock(&sched.mu);
-	atomic_store(&stopping, true);
-	pthread_cond_broadcast(&sched.cv);
-	pthread_mutex_unlock(&sched.mu);
-	pthread_join(sched.tid, NULL);
-	pthread_cond_destroy(&sched.cv);
-	free(sched.ents);
-	sched.ents = NULL;
-	sched.running = false;
-	responder_clear();
-}
