@@ -21,6 +21,7 @@
 #include "core/acme/acme.h"
 #include "core/admin/admin.h"
 #endif
+#include "core/acme/ctl.h"
 #include "core/gen.h"
 #include "core/io/timer.h"
 #include "core/lib/log.h"
@@ -340,6 +341,7 @@ reload(struct ctl *x)
 	for (int i = 0; i < x->started; i++)
 		worker_wake(&x->ws[i]);
 	health_set(x->health, g->bal);
+	acmectl_reload(g->cfg);
 	qsbr_retire(sh->qsbr, old, gen_retire_cb);
 	deadline = timer_now_ms() + 10000;
 	for (int i = 0; i < x->started; i++) {
@@ -499,6 +501,7 @@ workers_start(struct ctl *x, struct worker *ws, int nw, const struct generation 
 			return -1;
 		}
 	}
+	acmectl_prepare(g->cfg);	/* state directories, owned by [global] user */
 	if (drop_privileges(g->cfg) < 0) {
 		close_listeners(ws, nw);
 		return -1;
@@ -509,6 +512,7 @@ workers_start(struct ctl *x, struct worker *ws, int nw, const struct generation 
 		close_listeners(ws, nw);
 		return -1;
 	}
+	acmectl_start(g->cfg);	/* a failure is logged; serving goes on without renewals */
 	for (int i = 0; i < nw; i++) {
 		if (worker_start(&ws[i]) < 0) {
 			log_error("cannot start worker %d", i);
@@ -586,6 +590,10 @@ control_loop(struct ctl *x)
 			break;
 		qsbr_reclaim(x->sh->qsbr);
 		tickets_tick(&x->rotate_next, x->rotate_ms);
+		if (acmectl_take_issued() && !x->stopping) {
+			log_info("acme: new certificate files: reloading %s", x->file);
+			reload(x);
+		}
 		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed));
 		if (x->stop_at != 0 && !x->stopping && timer_now_ms() >= x->stop_at)
 			on_stop_signal(x, x->stop_signo);
@@ -626,6 +634,7 @@ serve_end(struct ctl *x)
 	}
 	health_stop(x->health);
 	admin_stop(x->admin);
+	acmectl_stop();
 	free(x->ws);
 	close(x->sfd);
 	/* the published reference; workers already dropped theirs */

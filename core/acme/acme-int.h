@@ -16,7 +16,7 @@
 /* Set by acme_stop: aborts the HTTP request in flight and any polling. */
 extern atomic_bool acme_stopping;
 
-/* mkdir -p. 0 or -errno. */
+/* mkdir -p: path with mode, missing parents 0755. 0 or -errno. */
 int acme_mkdirs(const char *path, mode_t mode);
 /* dir/name <- data, atomically: write dir/.name.tmp, fsync, rename, fsync dir. */
 int acme_write_atomic(const char *dir, const char *name, const void *data, size_t len,

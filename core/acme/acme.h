@@ -12,6 +12,7 @@
 #define RINGEDGE_CORE_ACME_ACME_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config/config-t.h"
 #include "core/acme/acme-t.h"
@@ -42,6 +43,14 @@ int acme_load_info(const struct acme_cert_cfg *cfg, struct acme_cert_info *ci);
  * the control thread, before or after the workers start. 0 or -errno (then nothing runs).
  */
 int acme_start(const struct acme_cert_cfg *cfgs, int n, acme_on_issued_fn on_issued, void *arg);
+/* What the ACME thread knows about certificate i (index into acme_start's cfgs). */
+struct acme_status {
+	time_t		 not_after;	/* 0: no certificate yet */
+	time_t		 last_success;	/* issued or picked up since the start; 0: not yet */
+	unsigned	 failures;	/* consecutive failed attempts */
+};
+/* Any thread (locked copy). 0, or -1 when nothing runs or i is out of range. */
+int acme_status(int i, struct acme_status *st);
 /* Stops it: an HTTP request in flight is aborted; returns when the thread has exited. */
 void acme_stop(void);
 

@@ -32,6 +32,7 @@ struct sched_ent {
 	unsigned	 failures;
 	bool		 have;
 	struct acme_cert_info info;
+	struct acme_status pub;		/* under sched.mu: what acme_status reads */
 };
 
 static struct {
@@ -53,6 +54,32 @@ rnd64(void)
 	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
 		v = (uint64_t)time(NULL) * 2654435761u;
 	return v;
+}
+
+/* Publishes e's state for acme_status; success: a certificate was just issued or taken. */
+static void
+publish_status(struct sched_ent *e, bool success)
+{
+	pthread_mutex_lock(&sched.mu);
+	e->pub.not_after = e->have ? e->info.not_after : 0;
+	e->pub.failures = e->failures;
+	if (success)
+		e->pub.last_success = time(NULL);
+	pthread_mutex_unlock(&sched.mu);
+}
+
+int
+acme_status(int i, struct acme_status *st)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&sched.mu);
+	if (sched.running && i >= 0 && i < sched.n) {
+		*st = sched.ents[i].pub;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&sched.mu);
+	return rc;
 }
 
 static void
@@ -109,6 +136,7 @@ pick_up(struct sched_ent *e)
 		return;
 	e->info = ci;
 	e->have = true;
+	publish_status(e, true);
 	gmtime_r(&ci.not_after, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	log_info("acme[%s]: picked up a new certificate in %s (valid until %s), written by "
@@ -139,6 +167,7 @@ attempt(struct sched_ent *e)
 	if (rc == 0) {
 		e->failures = 0;
 		e->have = acme_load_info(e->cfg, &e->info) == 0;
+		publish_status(e, true);
 		log_info("acme[%s]: certificate issued and saved to %s/%s.crt", e->cfg->name,
 			 e->cfg->state_dir, e->cfg->name);
 		if (sched.on_issued)
@@ -154,6 +183,7 @@ attempt(struct sched_ent *e)
 	e->failures++;
 	delay = renew_backoff_ms(e->failures, e->cfg->retry_min_ms, e->cfg->retry_max_ms);
 	e->next = time(NULL) + (time_t)((delay + 999) / 1000);
+	publish_status(e, false);
 	log_error("acme[%s]: %s; retry %u in %llu s", e->cfg->name, err, e->failures,
 		  (unsigned long long)((delay + 999) / 1000));
 	warn_expiry(e, time(NULL));
@@ -167,6 +197,7 @@ acme_main(void *arg)
 		struct sched_ent *e = &sched.ents[i];
 
 		e->have = acme_load_info(e->cfg, &e->info) == 0;
+		publish_status(e, false);
 		if (e->have) {
 			warn_expiry(e, time(NULL));
 			schedule_renewal(e);
@@ -240,7 +271,9 @@ acme_start(const struct acme_cert_cfg *cfgs, int n, acme_on_issued_fn on_issued,
 		sched.ents = NULL;
 		return -rc;
 	}
+	pthread_mutex_lock(&sched.mu);
 	sched.running = true;
+	pthread_mutex_unlock(&sched.mu);
 	return 0;
 }
 
@@ -255,9 +288,11 @@ acme_stop(void)
 	pthread_mutex_unlock(&sched.mu);
 	pthread_join(sched.tid, NULL);
 	pthread_cond_destroy(&sched.cv);
+	pthread_mutex_lock(&sched.mu);
 	free(sched.ents);
 	sched.ents = NULL;
 	sched.running = false;
+	pthread_mutex_unlock(&sched.mu);
 	responder_clear();
 }
 

@@ -27,14 +27,20 @@ acme_mkdirs(const char *path, mode_t mode)
 	char buf[4096];
 	size_t n = strlen(path);
 
+	struct stat st;
+
 	if (n == 0 || n >= sizeof(buf))
 		return -ENAMETOOLONG;
+	/* there already (a user may not be allowed to mkdir, even EEXIST, in its parents) */
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	memcpy(buf, path, n + 1);
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		/* parents 0755 like /var/lib: only the last one is private */
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}

@@ -1,0 +1,110 @@
+"""
+The ACME client inside the real ringedge (not the acme_run tool), against Debian's pebble:
+the control thread starts the ACME thread after dropping privileges, an issued certificate
+makes the control thread rebuild the generation, a reload restarts the thread only when the
+[acme] sections changed, and SIGTERM stops it.
+"""
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ProxySpec
+from util import acme
+from util.pools import LogFollower, reload
+
+pytestmark = [pytest.mark.serving,
+              pytest.mark.skipif(not acme.available(),
+                                 reason="pebble / pebble-challtestsrv not installed "
+                                        "(apt-get install pebble)")]
+
+
+def acme_spec(tmp_path, pebble, backend, names, **acme_kv):
+    spec = ProxySpec(workers=1)
+    spec.listener("plain")
+    spec.pool("app", [backend])
+    spec.route("all", pool="app")
+    kv = dict(directory=pebble.directory, ca=pebble.ca, accept_terms="yes",
+              contact="hostmaster@example.test", names=",".join(names),
+              state_dir=str(tmp_path / "state"), account_key=str(tmp_path / "account.key"),
+              retry_min="1s", retry_max="2s")
+    kv.update(acme_kv)
+    spec.section("acme edge", **kv)
+    return spec
+
+
+def test_thread_started_issues_reloads_and_restarts_on_change(tmp_path, proxy,
+                                                             backend_factory):
+    """Validation is switched off in pebble (PEBBLE_VA_ALWAYS_VALID): this is the control
+    plane only. The issued files make the control thread reload (generation 2) by itself;
+    a SIGHUP with the same [acme] section keeps the thread, a changed one restarts it."""
+    p = acme.Pebble(tmp_path, env={"PEBBLE_VA_ALWAYS_VALID": "1"}).start()
+    try:
+        b = backend_factory()
+        spec = acme_spec(tmp_path, p, b, acme.LYNC_NAMES[:2])
+        r = proxy(spec)
+        log = LogFollower(r.errlog)
+        log.wait(r"acme: thread started for 1 certificate")
+        log.wait(r"acme\[edge\]: certificate issued and saved", 60)
+        log.wait(r"acme: new certificate files: reloading", 10)
+        log.wait(r"reload: generation 2 serving", 10)
+        assert (tmp_path / "state" / "edge.crt").exists()
+        assert (tmp_path / "state" / "edge.key").stat().st_mode & 0o777 == 0o600
+        ok, text = reload(r, log)
+        assert ok, text
+        assert "restarting the ACME thread" not in text
+        spec2 = acme_spec(tmp_path, p, b, acme.LYNC_NAMES[:3])
+        ok, text = reload(r, log, spec2.text().replace(
+            "bind = 127.0.0.1:%d" % spec2.ports["plain"],
+            "bind = 127.0.0.1:%d" % spec.ports["plain"]))
+        spec2.release()
+        assert ok, text
+        assert "[acme] sections changed: restarting the ACME thread" in text, text
+        assert "acme: thread started for 1 certificate" in text, text
+        # the new thread finds the saved certificate and schedules its renewal
+        deadline = time.monotonic() + 20
+        while r.stderr().count("acme[edge]: renewal scheduled at") < 2:
+            assert time.monotonic() < deadline, r.stderr()[-3000:]
+            time.sleep(0.1)
+        assert "[error]" not in r.stderr()
+    finally:
+        p.stop()
+
+
+def test_state_dir_created_for_user(tmp_path, proxy, backend_factory):
+    """As root with [global] user: the state directory is created before the drop and given
+    to the user, so the ACME thread (running as the user) can write it."""
+    import pwd
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    # a directory the user can traverse (pytest's tmp_path parents are root's, 0700)
+    base = Path(tempfile.mkdtemp(prefix="ringedge-acme-"))
+    os.chmod(base, 0o755)
+    p = acme.Pebble(tmp_path, env={"PEBBLE_VA_ALWAYS_VALID": "1"}).start()
+    try:
+        acct = base / "acct"
+        acct.mkdir()
+        os.chown(acct, nobody.pw_uid, nobody.pw_gid)
+        shutil.copy(p.ca, base / "ca.pem")
+        os.chmod(base / "ca.pem", 0o644)
+        b = backend_factory()
+        spec = acme_spec(tmp_path, p, b, acme.LYNC_NAMES[:1],
+                         state_dir=str(base / "var" / "acme"),
+                         account_key=str(acct / "account.key"), ca=str(base / "ca.pem"))
+        spec.sections[0][1].append(("user", "nobody"))
+        r = proxy(spec)
+        log = LogFollower(r.errlog)
+        log.wait(r"acme\[edge\]: certificate issued and saved", 60)
+        st = (base / "var" / "acme").stat()
+        assert st.st_uid == nobody.pw_uid and st.st_mode & 0o777 == 0o700
+        assert (base / "var" / "acme" / "edge.crt").stat().st_uid == nobody.pw_uid
+    finally:
+        p.stop()
+        shutil.rmtree(base, ignore_errors=True)
