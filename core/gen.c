@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#if RINGEDGE_ACME
+#include "core/acme/listener.h"
+#endif
 #include "core/lib/log.h"
 #include "routing/pool/balance.h"
 #include "routing/trie.h"
@@ -91,6 +94,11 @@ gen_build_tls(struct generation *g, struct cfg_errors *err)
 	for (int l = 0; l < cfg->nlisteners; l++) {
 		if (!cfg->listeners[l].tls)
 			continue;
+#if RINGEDGE_ACME
+		if (cfg->listeners[l].acme_idx >= 0)	/* saved files, or a placeholder */
+			g->tls_srv[l] = acme_listener_server(cfg, &cfg->listeners[l], err);
+		else
+#endif
 		g->tls_srv[l] = tls_server_new(cfg->file, &cfg->listeners[l], &cfg->tls, NULL, err);
 		bad |= g->tls_srv[l] == NULL;
 	}

@@ -66,6 +66,19 @@ int tls_ticket_file_cb(struct WOLFSSL *ssl, unsigned char key_name[16], unsigned
 struct tls_server *tls_server_new(const char *file, const struct cfg_listener *l,
 				  const struct cfg_tls_defaults *def, struct tls_tickets *tk,
 				  struct cfg_errors *err);
+/* A certificate chain and key in memory (PEM), named label in messages. */
+struct tls_mem_pair {
+	const char	*label;
+	const char	*cert;
+	size_t		 cert_len;
+	const char	*key;
+	size_t		 key_len;
+};
+/* tls_server_new with this one pair instead of l's files (the ACME placeholder: no file
+ * exists yet). */
+struct tls_server *tls_server_new_mem(const char *file, const struct cfg_listener *l,
+				      const struct tls_mem_pair *pair, struct tls_tickets *tk,
+				      struct cfg_errors *err);
 void tls_server_free(struct tls_server *s);
 
 /* The index of the certificate chosen for SNI `name` (exact SAN, then one-label "*." SAN, in

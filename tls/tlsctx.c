@@ -433,20 +433,19 @@ errno_or(int rc)
 	return rc == -EFBIG ? "file too large for a PEM file" : strerror(-rc);
 }
 
+static int load_pem(struct tls_cert *c, const struct cfg_cert *pair, const char *pem,
+		    size_t pem_len, const char *key, size_t key_len, const struct tls_server *s,
+		    struct tls_tickets *tk, const struct where *w);
+
 /* Loads one certificate/key pair into c. Returns 0 or -1 (errors added). */
 static int
 load_cert(struct tls_cert *c, const struct cfg_cert *pair, const struct tls_server *s,
 	  struct tls_tickets *tk, const struct where *w)
 {
 	char *pem = NULL, *key = NULL;
-	size_t pem_len, key_len;
-	const char *why;
-	time_t now = time(NULL);
+	size_t pem_len, key_len = 0;
 	int rc, ok = -1;
 
-	c->file = strdup(pair->certificate);
-	if (c->file == NULL)
-		return -1;
 	rc = read_file(pair->certificate, &pem, &pem_len);
 	if (rc < 0) {
 		WHERE_ERR(w, pair->line, "certificate %s: cannot read: %s", pair->certificate,
@@ -463,6 +462,28 @@ load_cert(struct tls_cert *c, const struct cfg_cert *pair, const struct tls_serv
 			  errno_or(rc));
 		goto out;
 	}
+	ok = load_pem(c, pair, pem, pem_len, key, key_len, s, tk, w);
+out:
+	if (key != NULL)
+		explicit_bzero(key, key_len);
+	free(key);
+	free(pem);
+	return ok;
+}
+
+/* load_cert's work once the files are read (pair names them in messages). */
+static int
+load_pem(struct tls_cert *c, const struct cfg_cert *pair, const char *pem, size_t pem_len,
+	 const char *key, size_t key_len, const struct tls_server *s, struct tls_tickets *tk,
+	 const struct where *w)
+{
+	const char *why;
+	time_t now = time(NULL);
+	int rc, ok = -1;
+
+	c->file = strdup(pair->certificate);
+	if (c->file == NULL)
+		return -1;
 	why = parse_leaf(c, pem, pem_len);
 	if (why != NULL) {
 		WHERE_ERR(w, pair->line, "certificate %s: %s", pair->certificate, why);
@@ -516,10 +537,6 @@ load_cert(struct tls_cert *c, const struct cfg_cert *pair, const struct tls_serv
 			 (long long)((c->not_after - now) / 86400));
 	ok = 0;
 out:
-	if (key != NULL)
-		explicit_bzero(key, key_len);
-	free(key);
-	free(pem);
 	return ok;
 }
 
@@ -604,6 +621,53 @@ load_file_keys(struct tls_server *s, const struct cfg_listener *l, const struct 
 	return rc;
 }
 
+/* A server with n empty certificate slots, its protocols and ticket keys set up (what every
+ * listener needs whatever its certificates are). NULL with the reason in w. */
+static struct tls_server *
+server_alloc(const struct cfg_listener *l, int n, struct tls_tickets *tk, const struct where *w)
+{
+	struct tls_server *s;
+	const char *why;
+
+	why = proto_problem(l->protocols);
+	if (why != NULL) {
+		WHERE_ERR(w, l->line, "protocols: %s", why);
+		return NULL;
+	}
+	if (tls_init() < 0) {
+		WHERE_ERR(w, l->line, "%s", "wolfSSL_Init failed");
+		return NULL;
+	}
+	if (l->session_tickets && atomic_load(&tk->keys) == NULL && tls_tickets_init(tk) < 0) {
+		WHERE_ERR(w, l->line, "%s", "cannot create session ticket keys");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->certs = calloc((size_t)n, sizeof(*s->certs))) == NULL) {
+		free(s);
+		WHERE_ERR(w, l->line, "%s", "out of memory");
+		return NULL;
+	}
+	s->ncerts = n;
+	s->protocols = l->protocols;
+	s->session_tickets = l->session_tickets;
+	if (l->session_tickets && l->ticket_keys != NULL &&
+	    load_file_keys(s, l, w) < 0) {
+		tls_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+warn_old_protocols(const char *file, const struct cfg_listener *l)
+{
+	if (l->protocols & (CFG_TLS10 | CFG_TLS11))
+		log_warn("%s:%d: [listener %s]: protocols: %s enabled: weak (SHA-1/MD5 handshake "
+			 "PRF, no AEAD); the AES-CBC-SHA suites are offered after the AEAD ones",
+			 file, l->line, l->name, proto_text(l->protocols));
+}
+
 struct tls_server *
 tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_tls_defaults *def,
 	       struct tls_tickets *tk, struct cfg_errors *err)
@@ -612,7 +676,6 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 	const struct cfg_cert *pairs = l->certs;
 	int npairs = l->ncerts, bad = 0;
 	struct tls_server *s;
-	const char *why;
 
 	if (npairs == 0 && def != NULL && def->cert.certificate != NULL) {
 		pairs = &def->cert;
@@ -622,45 +685,40 @@ tls_server_new(const char *file, const struct cfg_listener *l, const struct cfg_
 		WHERE_ERR(&w, l->line, "%s", "TLS listener without a certificate");
 		return NULL;
 	}
-	why = proto_problem(l->protocols);
-	if (why != NULL) {
-		WHERE_ERR(&w, l->line, "protocols: %s", why);
-		return NULL;
-	}
-	if (tls_init() < 0) {
-		WHERE_ERR(&w, l->line, "%s", "wolfSSL_Init failed");
-		return NULL;
-	}
 	if (tk == NULL)
 		tk = &tls_tickets_global;
-	if (l->session_tickets && atomic_load(&tk->keys) == NULL && tls_tickets_init(tk) < 0) {
-		WHERE_ERR(&w, l->line, "%s", "cannot create session ticket keys");
+	s = server_alloc(l, npairs, tk, &w);
+	if (s == NULL)
 		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->certs = calloc((size_t)npairs, sizeof(*s->certs))) == NULL) {
-		free(s);
-		WHERE_ERR(&w, l->line, "%s", "out of memory");
-		return NULL;
-	}
-	s->ncerts = npairs;
-	s->protocols = l->protocols;
-	s->session_tickets = l->session_tickets;
-	if (l->session_tickets && l->ticket_keys != NULL &&
-	    load_file_keys(s, l, &w) < 0) {
-		tls_server_free(s);
-		return NULL;
-	}
 	for (int i = 0; i < npairs; i++)
 		bad |= load_cert(&s->certs[i], &pairs[i], s, tk, &w) < 0;
 	if (bad) {
 		tls_server_free(s);
 		return NULL;
 	}
-	if (l->protocols & (CFG_TLS10 | CFG_TLS11))
-		log_warn("%s:%d: [listener %s]: protocols: %s enabled: weak (SHA-1/MD5 handshake "
-			 "PRF, no AEAD); the AES-CBC-SHA suites are offered after the AEAD ones",
-			 file, l->line, l->name, proto_text(l->protocols));
+	warn_old_protocols(file, l);
+	return s;
+}
+
+struct tls_server *
+tls_server_new_mem(const char *file, const struct cfg_listener *l, const struct tls_mem_pair *mp,
+		   struct tls_tickets *tk, struct cfg_errors *err)
+{
+	struct where w = { file, l->line, "listener", l->name, err };
+	struct cfg_cert pair = { (char *)mp->label, (char *)mp->label, l->line };
+	struct tls_server *s;
+
+	if (tk == NULL)
+		tk = &tls_tickets_global;
+	s = server_alloc(l, 1, tk, &w);
+	if (s == NULL)
+		return NULL;
+	if (load_pem(&s->certs[0], &pair, mp->cert, mp->cert_len, mp->key, mp->key_len, s, tk,
+		     &w) < 0) {
+		tls_server_free(s);
+		return NULL;
+	}
+	warn_old_protocols(file, l);
 	return s;
 }
 

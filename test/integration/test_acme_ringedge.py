@@ -6,6 +6,9 @@ makes the control thread rebuild the generation, a reload restarts the thread on
 """
 import os
 import shutil
+import socket
+import ssl
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -108,3 +111,62 @@ def test_state_dir_created_for_user(tmp_path, proxy, backend_factory):
     finally:
         p.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def peer_cert(port, name, cadata=None):
+    """The certificate ringedge serves for SNI name: (DER, verified). With cadata the
+    handshake verifies the chain and the host name against it."""
+    if cadata is None:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cadata=cadata)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as s:
+            return s.getpeercert(binary_form=True)
+
+
+def test_placeholder_then_issued_chain(tmp_path, proxy, backend_factory, cli):
+    """A TLS listener with acme = edge and no certificate: `ringedge -t` and the start accept
+    it and serve a self-signed placeholder (logged) for the section's names; once issued,
+    the control thread's reload serves the real chain, which verifies against pebble's root
+    for each of the five Lync names (no restart: same pid)."""
+    p = acme.Pebble(tmp_path, env={"PEBBLE_VA_ALWAYS_VALID": "1"}).start()
+    try:
+        b = backend_factory()
+        # an unreachable directory first: the placeholder stays in service
+        spec = acme_spec(tmp_path, p, b, acme.LYNC_NAMES,
+                         directory="https://127.0.0.1:%d/dir" % p.dns_mgmt)
+        port = spec.listener("web", tls="on", acme="edge")
+        (tmp_path / "t.ini").write_text(spec.text())
+        t = cli("-t", "-c", str(tmp_path / "t.ini"))
+        assert t.rc == 0, t
+        assert "configuration ok" in t.out
+        r = proxy(spec)
+        log = LogFollower(r.errlog)
+        log.wait(r"listener web: no ACME certificate yet, serving a self-signed placeholder")
+        log.wait(r"acme\[edge\]: .*; retry 1 in", 30)
+        root = p.roots()
+        der = peer_cert(port, acme.LYNC_NAMES[0])
+        x = ssl.DER_cert_to_PEM_cert(der)
+        with pytest.raises(ssl.SSLError):
+            peer_cert(port, acme.LYNC_NAMES[0], root)
+        # placeholder covers the names
+        txt = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"],
+                             input=x, capture_output=True, text=True, check=True).stdout
+        for n in acme.LYNC_NAMES:
+            assert "DNS:" + n in txt, txt
+        # the right directory: issued, swapped in by the control thread's reload
+        pid = r.proc.pid
+        ok, text = reload(r, log, spec.text().replace(
+            "https://127.0.0.1:%d/dir" % p.dns_mgmt, p.directory))
+        assert ok, text
+        log.wait(r"acme\[edge\]: certificate issued and saved", 60)
+        log.wait(r"reload: generation \d+ serving", 20)
+        for n in acme.LYNC_NAMES:
+            assert peer_cert(port, n, root)
+        assert peer_cert(port, acme.LYNC_NAMES[0]) != der
+        assert r.proc.pid == pid and r.alive()
+    finally:
+        p.stop()
