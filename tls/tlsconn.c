@@ -27,6 +27,7 @@
 
 #include "tls/tls.h"
 #include "tls/tls-int.h"
+#include "tls/tlsalpn.h"
 
 #define TLS_RECORD_MAX	(5 + 16384 + 256)	/* header + largest TLSCiphertext body */
 #define TLS_CHUNK_MIN	4096
@@ -441,7 +442,7 @@ hello(struct tls_conn *c)
 {
 	const uint8_t *p;
 	size_t have, rlen;
-	unsigned char name[256];
+	unsigned char name[256] = "";
 	unsigned int nlen = sizeof(name) - 1;
 	int idx = 0, rc;
 
@@ -465,9 +466,15 @@ hello(struct tls_conn *c)
 		return 0;
 	/* A ClientHello split over several records has its SNI past this one: default cert. */
 	if (wolfSSL_SNI_GetFromBuffer(p, (unsigned int)(5 + rlen), WOLFSSL_SNI_HOST_NAME, name,
-				      &nlen) == WOLFSSL_SUCCESS && nlen < sizeof(name))
+				      &nlen) == WOLFSSL_SUCCESS && nlen < sizeof(name)) {
 		idx = tls_server_pick(c->srv, (const char *)name, nlen);
+		name[nlen] = '\0';
+	}
 	c->cert = &c->srv->certs[idx];
+	/* ACME TLS-ALPN-01 (tlsalpn.h): NULL unless the ACME client runs */
+	if (atomic_load_explicit(&tls_alpn_lookup, memory_order_relaxed) != NULL &&
+	    (rc = tls_alpn_hello(c, p, 5 + rlen, (const char *)name)) != 0)
+		return rc < 0 ? fail_errno(c, rc) : 1;
 	rc = attach_ssl(c, c->cert->ctx);
 	if (rc < 0)
 		return fail_errno(c, rc);

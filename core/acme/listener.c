@@ -13,7 +13,9 @@
 
 #include "config/config.h"
 #include "core/acme/certgen.h"
+#include "core/acme/responder.h"
 #include "core/lib/log.h"
+#include "tls/tlsalpn.h"
 
 #define PEM_MAX	8192	/* a P-256 certificate with a handful of names, or its key */
 
@@ -41,6 +43,17 @@ placeholder_pem(const struct cfg_acme *a, char *cert, size_t *cl, char *key, siz
 	return 0;
 }
 
+/* tls_alpn_lookup_fn: a hello offering acme-tls/1 for a name with a pending challenge. */
+static int
+alpn_lookup(const uint8_t *rec, size_t len, const char *sni, uint8_t **cert, size_t *cert_len,
+	    uint8_t **key, size_t *key_len)
+{
+	if (responder_alpn_pending() == 0 || sni == NULL || sni[0] == '\0' ||
+	    !responder_hello_wants_acme(rec, len))
+		return 0;
+	return responder_alpn_get(sni, cert, cert_len, key, key_len) == 0;
+}
+
 struct tls_server *
 acme_listener_server(const struct config *c, const struct cfg_listener *l,
 		     struct cfg_errors *err)
@@ -51,6 +64,9 @@ acme_listener_server(const struct config *c, const struct cfg_listener *l,
 	struct tls_server *s;
 	struct tls_mem_pair mp;
 	size_t cl, kl;
+
+	/* TLS-ALPN-01 is answered on the TLS listeners from now on */
+	atomic_store_explicit(&tls_alpn_lookup, alpn_lookup, memory_order_release);
 
 	snprintf(crt, sizeof(crt), "%s/%s.crt", a->state_dir, a->name);
 	snprintf(key, sizeof(key), "%s/%s.key", a->state_dir, a->name);

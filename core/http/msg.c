@@ -239,14 +239,25 @@ size_t
 msg_build_simple(char *out, size_t cap, unsigned status, const char *extra, bool keep,
 	bool head_req)
 {
-	const char *txt = msg_status_text(status);
-	char body[96];
-	int blen = snprintf(body, sizeof(body), "%u %s\n", status, txt);
-	int n = snprintf(out, cap,
-		"HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s%s\r\n%s",
-		status, txt, blen, extra ? extra : "", keep ? "" : "Connection: close\r\n",
-		head_req ? "" : body);
+	return msg_build_text(out, cap, status, extra, NULL, 0, keep, head_req);
+}
 
+size_t
+msg_build_text(char *out, size_t cap, unsigned status, const char *extra, const char *body,
+	size_t blen, bool keep, bool head_req)
+{
+	const char *txt = msg_status_text(status);
+	char dflt[96];
+	int n;
+
+	if (body == NULL) {
+		blen = (size_t)snprintf(dflt, sizeof(dflt), "%u %s\n", status, txt);
+		body = dflt;
+	}
+	n = snprintf(out, cap,
+		"HTTP/1.1 %u %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s%s\r\n%.*s",
+		status, txt, blen, extra ? extra : "", keep ? "" : "Connection: close\r\n",
+		head_req ? 0 : (int)blen, body);
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 

@@ -115,6 +115,10 @@ msg_simple_cap(size_t extra_len)
  */
 size_t msg_build_simple(char *out, size_t cap, unsigned status, const char *extra, bool keep,
 	bool head_req);
+/* msg_build_simple with body[0..blen) (NULL: "STATUS TEXT\n") as the text/plain body;
+ * cap must leave room for it (msg_simple_cap + blen). */
+size_t msg_build_text(char *out, size_t cap, unsigned status, const char *extra, const char *body,
+	size_t blen, bool keep, bool head_req);
 
 /*
  * "Location: https://HOST+TARGET\r\n" for the redirect of a plain listener: the port of

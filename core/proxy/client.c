@@ -90,8 +90,15 @@ cli_on_simple_sent(struct conn *c, int res)
 void
 cli_respond(struct conn *c, unsigned status, const char *extra, bool keep)
 {
+	cli_respond_text(c, status, extra, NULL, 0, keep);
+}
+
+void
+cli_respond_text(struct conn *c, unsigned status, const char *extra, const char *body,
+	size_t blen, bool keep)
+{
 	struct stream *s = c->s;
-	size_t cap = msg_simple_cap(extra ? strlen(extra) : 0);
+	size_t cap = msg_simple_cap(extra ? strlen(extra) : 0) + blen;
 
 	if (!keep || c->w->stopping)
 		s->flags &= (uint16_t)~SF_CLI_KA;
@@ -102,7 +109,7 @@ cli_respond(struct conn *c, unsigned status, const char *extra, bool keep)
 		conn_close(c);
 		return;
 	}
-	s->rlen = (uint32_t)msg_build_simple(s->rbuf, cap, status, extra,
+	s->rlen = (uint32_t)msg_build_text(s->rbuf, cap, status, extra, body, blen,
 		(s->flags & SF_CLI_KA) != 0, (s->flags & SF_HEAD_REQ) != 0);
 	s->flags |= SF_HEAD_SENT;
 	c->state = CS_STREAM;

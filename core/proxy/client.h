@@ -22,6 +22,9 @@ void cli_linger(struct conn *c);
  * safe (request fully read) and the client wants keep-alive.
  */
 void cli_respond(struct conn *c, unsigned status, const char *extra, bool keep);
+/* cli_respond with body[0..blen) as the text/plain body (NULL: "STATUS TEXT\n"). */
+void cli_respond_text(struct conn *c, unsigned status, const char *extra, const char *body,
+	size_t blen, bool keep);
 
 /* 301 to https://host(no port)+target. */
 void cli_redirect(struct conn *c, const char *host, size_t hlen, const char *target,

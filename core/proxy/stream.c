@@ -20,6 +20,7 @@
 #include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
+#include "core/proxy/acmehttp.h"
 #include "core/proxy/backend.h"
 #include "core/proxy/bepool.h"
 #include "core/proxy/client.h"
@@ -235,6 +236,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 		conn_close(c);
 		return;
 	}
+	if (stream_acme_http(c, m, buf, head_len))	/* ACME HTTP-01, before routing */
+		return;
 	/* the certificate chosen by SNI must cover the host (RFC 9110 15.5.20) */
 	misdirected = k.hlen > 0 && !conn_covers_host(c, k.host, k.hlen);
 	if (!misdirected)

@@ -170,3 +170,67 @@ def test_placeholder_then_issued_chain(tmp_path, proxy, backend_factory, cli):
         assert r.proc.pid == pid and r.alive()
     finally:
         p.stop()
+
+
+def own_ports_spec(tmp_path, p, backend, challenge, plain=True):
+    """Pebble validates against ringedge itself: its httpPort is ringedge's plain listener,
+    its tlsPort ringedge's TLS listener (acme = edge)."""
+    spec = acme_spec(tmp_path, p, backend, acme.LYNC_NAMES, challenge=challenge)
+    if plain:
+        spec.section("listener plain80", bind="127.0.0.1:%d" % p.http_port)
+        spec.ports["plain80"] = p.http_port
+    spec.section("listener web", bind="127.0.0.1:%d" % p.tls_port, tls="on", acme="edge")
+    spec.ports["web"] = p.tls_port
+    return spec
+
+
+def http_get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return data.decode("latin-1")
+            data += d
+
+
+def test_http01_answered_by_ringedge(tmp_path, proxy, backend_factory):
+    p = acme.Pebble(tmp_path).start()
+    try:
+        b = backend_factory()
+        r = proxy(own_ports_spec(tmp_path, p, b, "http-01"))
+        log = LogFollower(r.errlog)
+        log.wait(r"acme\[edge\]: certificate issued and saved", 90)
+        log.wait(r"reload: generation \d+ serving", 20)
+        root = p.roots()
+        for n in acme.LYNC_NAMES:
+            assert peer_cert(p.tls_port, n, root)
+        plog = p.log_path.read_text()
+        for n in acme.LYNC_NAMES:
+            assert "http://%s:%d/.well-known/acme-challenge/" % (n, p.http_port) in plog
+        # no challenge pending now: an unknown token is 404 here, not routed
+        resp = http_get(p.http_port, "/.well-known/acme-challenge/unknown-token")
+        assert resp.startswith("HTTP/1.1 404"), resp
+        assert "[error]" not in r.stderr()
+    finally:
+        p.stop()
+
+
+def test_tlsalpn01_answered_by_ringedge(tmp_path, proxy, backend_factory):
+    p = acme.Pebble(tmp_path).start()
+    try:
+        b = backend_factory()
+        r = proxy(own_ports_spec(tmp_path, p, b, "tls-alpn-01", plain=False))
+        log = LogFollower(r.errlog)
+        log.wait(r"listener web: no ACME certificate yet, serving a self-signed placeholder")
+        log.wait(r"acme\[edge\]: certificate issued and saved", 90)
+        log.wait(r"reload: generation \d+ serving", 20)
+        root = p.roots()
+        for n in acme.LYNC_NAMES:
+            assert peer_cert(p.tls_port, n, root)
+        plog = p.log_path.read_text()
+        assert "Attempting to validate w/ HTTP" not in plog
+        assert "[error]" not in r.stderr()
+    finally:
+        p.stop()
