@@ -5,6 +5,7 @@ makes the control thread rebuild the generation, a reload restarts the thread on
 [acme] sections changed, and SIGTERM stops it.
 """
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ProxySpec
-from util import acme
+from util import acme, harness
 from util.pools import LogFollower, reload
 
 pytestmark = [pytest.mark.serving,
@@ -232,5 +233,41 @@ def test_tlsalpn01_answered_by_ringedge(tmp_path, proxy, backend_factory):
         plog = p.log_path.read_text()
         assert "Attempting to validate w/ HTTP" not in plog
         assert "[error]" not in r.stderr()
+    finally:
+        p.stop()
+
+
+RINGBENCH = harness.build_dir() / "bench" / "ringbench"
+
+
+def test_renewal_under_tls_load_no_failure(tmp_path, proxy, backend_factory):
+    """12 s certificates (pebble certificateValidityPeriod): the ACME thread renews at a
+    third of the lifetime left, each time the control thread swaps the generation, while
+    ringbench keeps TLS keep-alive connections busy and another ringbench makes a full
+    handshake per request: no request fails (both exit 0 with --expect-status 200)."""
+    assert RINGBENCH.exists(), "ringbench not built"
+    p = acme.Pebble(tmp_path, validity=12).start()
+    try:
+        b = backend_factory()
+        spec = own_ports_spec(tmp_path, p, b, "http-01")
+        r = proxy(spec)
+        log = LogFollower(r.errlog)
+        log.wait(r"acme\[edge\]: certificate issued and saved", 90)
+        log.wait(r"reload: generation \d+ serving", 20)
+        url = "https://127.0.0.1:%d/" % p.tls_port
+        common = ["-d", "15s", "--timeout", "5s", "--expect-status", "200", "-k", "-q",
+                  "-H", "Host: %s" % acme.LYNC_NAMES[0]]
+        ka = subprocess.Popen([str(RINGBENCH), "-c", "4", *common, url],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        nc = subprocess.Popen([str(RINGBENCH), "-c", "2", "--new-conn", *common, url],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out_ka, _ = ka.communicate(timeout=60)
+        out_nc, _ = nc.communicate(timeout=60)
+        err = r.stderr()
+        assert err.count("acme[edge]: certificate issued and saved") >= 2, err[-3000:]
+        assert len(re.findall(r"reload: generation \d+ serving", err)) >= 2, err[-3000:]
+        assert ka.returncode == 0, out_ka
+        assert nc.returncode == 0, out_nc
+        assert "still serving generation" not in err, err[-3000:]
     finally:
         p.stop()
