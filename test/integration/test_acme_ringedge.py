@@ -271,3 +271,24 @@ def test_renewal_under_tls_load_no_failure(tmp_path, proxy, backend_factory):
         assert "still serving generation" not in err, err[-3000:]
     finally:
         p.stop()
+
+
+def test_failed_renewal_keeps_current_certificate(tmp_path, proxy, backend_factory):
+    """Pebble stops after the first issuance: each renewal attempt fails with one log line
+    and a retry, the issued certificate stays in service, other listeners are unaffected."""
+    p = acme.Pebble(tmp_path, validity=45).start()
+    try:
+        b = backend_factory()
+        r = proxy(own_ports_spec(tmp_path, p, b, "http-01"))
+        log = LogFollower(r.errlog)
+        log.wait(r"acme\[edge\]: certificate issued and saved", 90)
+        log.wait(r"reload: generation \d+ serving", 20)
+        root = p.roots()
+        der = peer_cert(p.tls_port, acme.LYNC_NAMES[0], root)
+    finally:
+        p.stop()
+    log.wait(r"acme\[edge\]: GET https://127\.0\.0\.1:\d+/dir: .*; retry 1 in", 60)
+    log.wait(r"acme\[edge\]: .*; retry 2 in", 20)
+    assert peer_cert(p.tls_port, acme.LYNC_NAMES[0], root) == der
+    assert http_get(p.http_port, "/").startswith("HTTP/1.1 200"), "plain listener"
+    assert r.alive()
