@@ -78,7 +78,8 @@ acme_listener_server(const struct config *c, const struct cfg_listener *l,
 			return NULL;
 		}
 		certs[0] = (struct cfg_cert){ crt, key, a->line };
-		memcpy(certs + 1, l->certs, (size_t)l->ncerts * sizeof(*certs));
+		if (l->ncerts > 0)
+			memcpy(certs + 1, l->certs, (size_t)l->ncerts * sizeof(*certs));
 		one.certs = certs;
 		one.ncerts = l->ncerts + 1;
 		s = tls_server_new(c->file, &one, &c->tls, NULL, err);
