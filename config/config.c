@@ -1600,13 +1600,6 @@ check_listeners(struct loader *ld)
 			cfg_error(ld->err, ld->file, l->line,
 				  "[listener %s]: proxy_protocol = on needs proxy_protocol_from = "
 				  "CIDR[,CIDR...] (the balancers' addresses)", l->name);
-		/* TODO(stream): remove once the connection layer applies them (core/io/proxyproto.h,
-		 * core/http/realip.h describe the hooks) */
-		if (l->proxy_protocol || l->real_ip_from.n > 0)
-			log_warn("%s:%d: [listener %s]: %s parsed but not applied yet by this build "
-				 "(the connection hook is pending): connections are served as without it",
-				 ld->file, l->line, l->name,
-				 l->proxy_protocol ? "proxy_protocol" : "real_ip_from");
 		if (l->ticket_keys != NULL && !l->tls)
 			cfg_error(ld->err, ld->file, l->ticket_keys_line,
 				  "[listener %s]: ticket_keys needs tls = on", l->name);

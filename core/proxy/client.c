@@ -17,6 +17,7 @@
 #include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
+#include "core/proxy/clientaddr.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
 #include "tls/xprt_tls.h"
@@ -199,6 +200,19 @@ proxy_client_start(struct conn *c, unsigned lidx)
 	c->g = gen_get(c->w->gen);
 	xprt_init_plain(&c->xprt);
 	stream_reset(c);
+	c->u.cli.tcp_peer = c->u.cli.peer;
+	if (c->g->cfg->listeners[lidx].proxy_protocol) {
+		cli_pp_start(c);	/* core/proxy/clientaddr.c: then cli_session_start */
+		return;
+	}
+	cli_session_start(c, c->g->cfg->listeners[lidx].header_timeout);
+}
+
+void
+cli_session_start(struct conn *c, uint64_t header_ms)
+{
+	unsigned lidx = c->u.cli.lidx;
+
 	if (c->g->tls_srv[lidx] != NULL) {
 		/* the handshake runs inside the first request's header_timeout */
 		if (xprt_tls_init_server(&c->xprt, c->g->tls_srv[lidx]) < 0) {
@@ -207,9 +221,14 @@ proxy_client_start(struct conn *c, unsigned lidx)
 			return;
 		}
 		c->xg = gen_get(c->g);	/* the certificates stay while c lives */
+		/* bytes read after a PROXY header are the first TLS wire bytes */
+		if (c->in.len > 0 && conn_xprt_start(c) < 0) {
+			conn_close(c);
+			return;
+		}
 	}
 	/* first request: the header deadline runs from accept (idle new connections too) */
-	cli_idle(c, c->g->cfg->listeners[lidx].header_timeout);
+	cli_idle(c, header_ms);
 }
 
 static void

@@ -14,6 +14,10 @@
 /* Between requests: wait for the next request head (a pipelined one is parsed at once). */
 void cli_idle(struct conn *c, uint64_t timeout);
 
+/* The client address is known (after the PROXY header, if any): TLS (if the listener has it)
+ * and the first request head, within header_ms. */
+void cli_session_start(struct conn *c, uint64_t header_ms);
+
 /* The last response is out: shut our side, read and drop until the peer closes. */
 void cli_linger(struct conn *c);
 
