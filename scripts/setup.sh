@@ -12,6 +12,7 @@ PACKAGES=(
 	gcc make pkg-config meson ninja-build      # build
 	liburing-dev libinih-dev libwolfssl-dev    # libraries (libwolfssl-dev: fallback only)
 	libcurl4-openssl-dev libjansson-dev        # ACME client (core/acme)
+	libhiredis-dev redis-server                # auth guard shared counts; tests: a real Redis
 	pebble                                     # tests: a real ACME server
 	libsystemd-dev                             # sd_notify (Type=notify unit)
 	python3 python3-pytest curl openssl        # tests: real clients
