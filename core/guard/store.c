@@ -14,6 +14,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "config/config-t.h"
+#include "core/guard/guard.h"
 #include "core/lib/log.h"
 
 #define KEY_PREFIX	"ringedge:ag:"
@@ -185,4 +187,29 @@ gstore_errors(struct gstore *s)
 	n = s->errors;
 	pthread_mutex_unlock(&s->mu);
 	return n;
+}
+
+static int64_t
+counter_fail(void *ctx, char kind, const char *name, size_t len, uint64_t window_ms)
+{
+	return gstore_fail(ctx, kind, name, len, window_ms);
+}
+
+struct gstore *
+gstore_attach(struct guard *g, const struct cfg_auth_guard *c)
+{
+	struct gstore *s;
+
+	if (c->store == NULL)
+		return NULL;
+	s = gstore_open(c->store_host, c->store_port, c->store_timeout);
+	if (s == NULL) {
+		log_error("auth guard: out of memory for the store: counting stays local");
+		return NULL;
+	}
+	guard_set_counter(g, &(struct guard_counter){ .fail = counter_fail, .ctx = s,
+						      .fail_closed = c->store_fail_closed });
+	log_info("auth guard: failures counted in %s (store_unreachable = %s)", c->store,
+		 c->store_fail_closed ? "closed" : "open");
+	return s;
 }

@@ -38,6 +38,16 @@ void gstore_close(struct gstore *s);
 int64_t gstore_fail(struct gstore *s, char kind, const char *name, size_t len,
 		    uint64_t window_ms);
 
+/*
+ * The whole hook for whoever creates the guard table (core/proxy/guard_hook.c): with
+ * `[auth_guard] store` set, opens the store and plugs it into g as its shared counter
+ * (store_unreachable, store_timeout); returns it (close it after the table), or NULL when no
+ * store is configured or out of memory (logged; counting stays local).
+ */
+struct guard;
+struct cfg_auth_guard;
+struct gstore *gstore_attach(struct guard *g, const struct cfg_auth_guard *c);
+
 /* Calls that found Redis unreachable or failing, since open. */
 uint64_t gstore_errors(struct gstore *s);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../check.h"
+#include "config/config-t.h"
 #include "core/guard/cred.h"
 #include "core/guard/guard.h"
 #include "core/guard/store.h"
@@ -148,12 +149,6 @@ test_unreachable(void)
 	gstore_close(s);
 }
 
-static int64_t
-counter_fail(void *ctx, char kind, const char *name, size_t len, uint64_t window_ms)
-{
-	return gstore_fail(ctx, kind, name, len, window_ms);
-}
-
 static enum guard_action
 attempt(struct guard *g, const char *user, uint8_t host, uint64_t now)
 {
@@ -183,13 +178,19 @@ test_two_guards(int port)
 		.addr_window = 60000, .familiar_failures = 5, .familiar_time = 60000,
 		.lock_time = 60000, .lock_time_max = 60000, .max_tracked_keys = 1000,
 	};
-	struct gstore *sa = gstore_open("127.0.0.1", port, 200);
-	struct gstore *sb = gstore_open("127.0.0.1", port, 200);
+	char host[] = "127.0.0.1", url[64];
+	struct cfg_auth_guard c = { .store = url, .store_host = host, .store_port = port,
+				    .store_timeout = 200 };
 	struct guard *ga = guard_create(&p), *gb = guard_create(&p);
+	struct gstore *sa, *sb;
 	int allowed = 0;
 
-	guard_set_counter(ga, &(struct guard_counter){ .fail = counter_fail, .ctx = sa });
-	guard_set_counter(gb, &(struct guard_counter){ .fail = counter_fail, .ctx = sb });
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+	sa = gstore_attach(ga, &c);
+	sb = gstore_attach(gb, &c);
+	CHECK(sa != NULL && sb != NULL);
+	c.store = NULL;
+	CHECK(gstore_attach(ga, &c) == NULL);	/* no store: nothing plugged */
 	for (uint8_t i = 1; i <= 12; i++)
 		allowed += attempt(i % 2 ? ga : gb, "contoso\\spray", i, 1000 + i) == GUARD_ALLOW;
 	/* 6 failures reach the directory; the 6th locks on the instance that saw it, the other
