@@ -19,6 +19,7 @@ PACKAGES=(
 	python3-gssapi gss-ntlmssp                 # tests: real NTLM acceptor and client
 	clang libclang-rt-14-dev                   # libFuzzer targets
 	nginx-light haproxy wrk                    # real servers and peers for tests and bench
+	nftables                                   # scenarios: the kernel's L4 balancer (jhash DNAT)
 	procps iproute2 ca-certificates
 	strace                                     # test_ringbench: io_uring_enter counts
 )

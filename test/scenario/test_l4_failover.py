@@ -1,0 +1,211 @@
+"""
+Two ringedge instances behind a real L4 balancer, each in its own network namespace (lab:
+netns.py): clients in "cl" (several addresses), the balancer in "lb", instances in "e1" and
+"e2", the backend in "be". Variants:
+
+- haproxy: HAProxy `mode tcp`, `balance source`, `hash-type consistent`, `send-proxy-v2`, a
+  TCP check every 200 ms (fall 2); ringedge with proxy_protocol from the balancer only.
+- nft: the kernel's nftables in "lb", `dnat to jhash ip saddr mod 2 map {...}`; the
+  instances route replies back through lb (the client address is the TCP peer, no PROXY
+  header); health is handled by the test (a connect probe every 200 ms, two failures rewrite
+  the map to the survivor).
+
+New-connection load runs throughout (l4client.py); one instance gets SIGKILL in the middle.
+Checked: before the kill, no failures, each client sticks to one instance, both instances
+serve, the backend sees the client's own address in X-Forwarded-For; after it, failures only
+for clients of the killed instance and only within a bound, then everything on the
+survivor. The figures (requests, failures, how long) are printed (-s) and written to
+$RINGEDGE_SCENARIO_REPORT if set. Duration: $RINGEDGE_SCENARIO_SECONDS (default 8: the CI
+form); run as root:
+
+    RINGEDGE_BUILD=build /usr/bin/python3 -m pytest -q -s -p no:cacheprovider \
+        test/scenario/test_l4_failover.py
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "integration"))
+
+from netns import Lab, LabUnavailable  # noqa: E402
+from util.harness import build_dir  # noqa: E402
+
+SECONDS = float(os.environ.get("RINGEDGE_SCENARIO_SECONDS", "8"))
+NCLIENTS = 8
+CHECK_MS = 200
+
+
+def wait_tcp(ns, addr, port, timeout=10):
+    code = ("import socket,sys,time\nd=time.monotonic()+%f\nwhile time.monotonic()<d:\n"
+            " try:\n  socket.create_connection((sys.argv[1],int(sys.argv[2])),0.5).close()"
+            "\n  sys.exit(0)\n except OSError: time.sleep(0.05)\nsys.exit(1)" % timeout)
+    return ns.run([sys.executable, "-c", code, addr, port], timeout=timeout + 5).returncode == 0
+
+
+def probe(ns, addr, port):
+    code = ("import socket,sys\ntry: socket.create_connection((sys.argv[1],int(sys.argv[2])),"
+            "0.3).close()\nexcept OSError: sys.exit(1)")
+    return ns.run([sys.executable, "-c", code, addr, port], timeout=5).returncode == 0
+
+
+@pytest.fixture
+def lab():
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces)")
+    try:
+        lab = Lab()
+    except LabUnavailable as e:
+        pytest.skip(str(e))
+    yield lab
+    lab.close()
+
+
+def edge_config(tmp, name, be, pp_from):
+    cfg = tmp / ("%s.ini" % name)
+    pp = ("proxy_protocol = on\nproxy_protocol_from = %s/32\n" % pp_from) if pp_from else ""
+    cfg.write_text("[global]\nworkers = 1\naccess_log = stderr\nlog_level = info\n"
+                   "[listener l]\nbind = 0.0.0.0:8080\n%s"
+                   "[pool p]\nserver = %s:9000\nforwarded_for = on\n"
+                   "[route r]\npool = p\n" % (pp, be.addr))
+    return cfg
+
+
+def haproxy_lb(tmp, lb, e1, e2):
+    cfg = tmp / "haproxy.cfg"
+    cfg.write_text("""
+global
+    maxconn 2000
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+frontend edge
+    bind {lb}:80
+    default_backend edges
+backend edges
+    balance source
+    hash-type consistent
+    server e1 {e1}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2
+    server e2 {e2}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2
+""".format(lb=lb.addr, e1=e1.addr, e2=e2.addr, ms=CHECK_MS))
+    lb.popen(["haproxy", "-db", "-f", cfg], stdout=subprocess.DEVNULL,
+             stderr=subprocess.DEVNULL)
+    return 80
+
+
+def nft_rules(lb, targets):
+    m = ", ".join("%d : %s" % (i, t) for i, t in enumerate(targets))
+    return ("flush ruleset\ntable ip l4 {\n chain pre {\n  type nat hook prerouting "
+            "priority -100;\n  ip daddr %s tcp dport 80 dnat to jhash ip saddr mod %d map "
+            "{ %s } : 8080\n }\n}\n" % (lb.addr, len(targets), m))
+
+
+def nft_lb(lb, e1, e2, clients):
+    if shutil.which("nft") is None:
+        pytest.skip("no nft (nftables)")
+    for k in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0",
+              "net.ipv4.conf.eth0.send_redirects=0"):
+        lb.run(["sysctl", "-q", "-w", k], check=True)
+    lb.run(["nft", "-f", "-"], input=nft_rules(lb, [e1.addr, e2.addr]).encode(), check=True)
+    for e in (e1, e2):      # replies go back through lb (conntrack undoes the DNAT)
+        for c in clients:
+            e.run(["ip", "route", "add", "%s/32" % c, "via", lb.addr], check=True)
+    return 80
+
+
+def nft_health(lb, e1, e2, stop, events):
+    """The test's health check for the nft variant: two failed probes of an instance take it
+    out of the map."""
+    down = {e1.addr: 0, e2.addr: 0}
+    live = [e1.addr, e2.addr]
+    while not stop.is_set():
+        for e in (e1, e2):
+            if e.addr not in live:
+                continue
+            down[e.addr] = 0 if probe(lb, e.addr, 8080) else down[e.addr] + 1
+            if down[e.addr] >= 2:
+                live.remove(e.addr)
+                lb.run(["nft", "-f", "-"], input=nft_rules(lb, live).encode(), check=True)
+                events.append((time.monotonic(), "removed %s" % e.addr))
+        stop.wait(CHECK_MS / 1000)
+
+
+@pytest.mark.parametrize("variant", ["haproxy", "nft"])
+def test_sigkill_one_instance(lab, tmp_path, variant):
+    if variant == "haproxy" and shutil.which("haproxy") is None:
+        pytest.skip("no haproxy")
+    exe = build_dir() / "core" / "ringedge"
+    assert exe.exists(), exe
+    be, e1, e2, lb, cl = (lab.add(n) for n in ("be", "e1", "e2", "lb", "cl"))
+    clients = [cl.addr] + [lab.add_addr(cl) for _ in range(NCLIENTS - 1)]
+    bep = be.popen([sys.executable, HERE.parent / "integration" / "backend.py", "--host",
+                    be.addr, "--port", "9000", "--name", "be"], stdout=subprocess.DEVNULL)
+    assert wait_tcp(be, be.addr, 9000), bep.poll()
+    pp_from = lb.addr if variant == "haproxy" else None
+    procs = {}
+    for e in (e1, e2):
+        log = open(tmp_path / ("%s.log" % e.short), "wb")
+        procs[e.addr] = e.popen([exe, "-c", edge_config(tmp_path, e.short, be, pp_from)],
+                                stdout=log, stderr=log)
+        assert wait_tcp(e, e.addr, 8080), (tmp_path / ("%s.log" % e.short)).read_text()
+    stop, events = threading.Event(), []
+    if variant == "haproxy":
+        port = haproxy_lb(tmp_path, lb, e1, e2)
+        assert wait_tcp(lb, lb.addr, port)
+        time.sleep(2 * CHECK_MS / 1000 * 2)     # both servers checked UP
+    else:
+        port = nft_lb(lb, e1, e2, clients)
+        threading.Thread(target=nft_health, args=(lb, e1, e2, stop, events),
+                         daemon=True).start()
+    load = cl.popen([sys.executable, HERE / "l4client.py", lb.addr, port, SECONDS] + clients,
+                    stdout=subprocess.PIPE, text=True)
+    time.sleep(SECONDS * 0.4)
+    victim = e1
+    t_kill = time.monotonic()
+    os.kill(procs[victim.addr].pid, signal.SIGKILL)
+    out, _ = load.communicate(timeout=SECONDS + 30)
+    stop.set()
+    recs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    before = [r for r in recs if r["t"] < t_kill - 0.1]
+    after = [r for r in recs if r["t"] >= t_kill - 0.1]
+    failed = [r for r in after if not r["ok"]]
+    report = {
+        "variant": variant, "seconds": SECONDS, "clients": NCLIENTS,
+        "requests": len(recs), "failed": len(failed),
+        "failed_before_kill": sum(not r["ok"] for r in before),
+        "first_failure_s": round(min(r["t"] for r in failed) - t_kill, 3) if failed else None,
+        "last_failure_s": round(max(r["t"] for r in failed) - t_kill, 3) if failed else None,
+        "lb_events": [(round(t - t_kill, 3), what) for t, what in events],
+    }
+    print("\nL4 scenario:", json.dumps(report))
+    if os.environ.get("RINGEDGE_SCENARIO_REPORT"):
+        with open(os.environ["RINGEDGE_SCENARIO_REPORT"], "a") as f:
+            f.write(json.dumps(report) + "\n")
+    assert len(before) >= NCLIENTS and all(r["ok"] for r in before), before[:5]
+    # the client's own address reached the backend (PROXY v2, or the IP header)
+    assert all(r["xff"] == r["src"] for r in recs if r["ok"])
+    # each client sticks to one instance; both instances serve
+    home = {}
+    for r in before:
+        home.setdefault(r["src"], set()).add(r["instance"])
+    assert all(len(v) == 1 for v in home.values()), home
+    assert {i for v in home.values() for i in v} == {e1.addr, e2.addr}, home
+    # only clients of the killed instance fail, and only until the balancer notices
+    assert {r["src"] for r in failed} <= {s for s, v in home.items() if victim.addr in v}
+    bound = 4 * CHECK_MS / 1000 + 2.5
+    assert all(r["t"] - t_kill < bound for r in failed), report
+    tail = [r for r in after if r["t"] > t_kill + bound]
+    assert tail and all(r["ok"] and r["instance"] == e2.addr for r in tail), tail[:5]
+    # the survivor still serves its own clients as before
+    assert procs[e2.addr].poll() is None
