@@ -14,7 +14,10 @@ New-connection load runs throughout (l4client.py); one instance gets SIGKILL in 
 Checked: before the kill, no failures, each client sticks to one instance, both instances
 serve, the backend sees the client's own address in X-Forwarded-For; after it, failures only
 for clients of the killed instance and only within a bound, then everything on the
-survivor. The figures (requests, failures, how long) are printed (-s) and written to
+survivor. The rolling restart (HAProxy with `option httpchk GET /healthz` on the admin
+listener, drain_delay): SIGTERM, exit, start again, for each instance in turn, under
+new-connection and keep-alive load: zero failed requests. The figures (requests, failures,
+how long) are printed (-s) and written to
 $RINGEDGE_SCENARIO_REPORT if set. Duration: $RINGEDGE_SCENARIO_SECONDS (default 8: the CI
 form); run as root:
 
@@ -43,6 +46,7 @@ from util.harness import build_dir  # noqa: E402
 SECONDS = float(os.environ.get("RINGEDGE_SCENARIO_SECONDS", "8"))
 NCLIENTS = 8
 CHECK_MS = 200
+DRAIN_DELAY_MS = 1000      # > fall 2 x inter 200 ms + a check's own time
 
 
 def wait_tcp(ns, addr, port, timeout=10):
@@ -70,17 +74,20 @@ def lab():
     lab.close()
 
 
-def edge_config(tmp, name, be, pp_from):
+def edge_config(tmp, name, be, pp_from, admin=None):
     cfg = tmp / ("%s.ini" % name)
     pp = ("proxy_protocol = on\nproxy_protocol_from = %s/32\n" % pp_from) if pp_from else ""
+    adm = ("[admin]\nlisten = %s:9100\ndrain_delay = %dms\n" % (admin, DRAIN_DELAY_MS)
+           if admin else "")
     cfg.write_text("[global]\nworkers = 1\naccess_log = stderr\nlog_level = info\n"
+                   "drain_timeout = 5s\n"
                    "[listener l]\nbind = 0.0.0.0:8080\n%s"
                    "[pool p]\nserver = %s:9000\nforwarded_for = on\n"
-                   "[route r]\npool = p\n" % (pp, be.addr))
+                   "[route r]\npool = p\n%s" % (pp, be.addr, adm))
     return cfg
 
 
-def haproxy_lb(tmp, lb, e1, e2):
+def haproxy_lb(tmp, lb, e1, e2, healthz=False):
     cfg = tmp / "haproxy.cfg"
     cfg.write_text("""
 global
@@ -96,9 +103,12 @@ frontend edge
 backend edges
     balance source
     hash-type consistent
-    server e1 {e1}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2
-    server e2 {e2}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2
-""".format(lb=lb.addr, e1=e1.addr, e2=e2.addr, ms=CHECK_MS))
+{chk}
+    server e1 {e1}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2{port}
+    server e2 {e2}:8080 send-proxy-v2 check inter {ms} fall 2 rise 2{port}
+""".format(lb=lb.addr, e1=e1.addr, e2=e2.addr, ms=CHECK_MS,
+           chk="    option httpchk GET /healthz" if healthz else "",
+           port=" port 9100" if healthz else ""))
     lb.popen(["haproxy", "-db", "-f", cfg], stdout=subprocess.DEVNULL,
              stderr=subprocess.DEVNULL)
     return 80
@@ -124,21 +134,38 @@ def nft_lb(lb, e1, e2, clients):
     return 80
 
 
+PROBER = r"""
+import socket, sys, time
+addrs, ms = sys.argv[2:], float(sys.argv[1])
+down = dict.fromkeys(addrs, 0)
+while addrs:
+    for a in list(addrs):
+        try:
+            socket.create_connection((a, 8080), 0.3).close()
+            down[a] = 0
+        except OSError:
+            down[a] += 1
+            if down[a] >= 2:
+                print("down", a, flush=True)
+                addrs.remove(a)
+    time.sleep(ms / 1000)
+"""
+
+
 def nft_health(lb, e1, e2, stop, events):
-    """The test's health check for the nft variant: two failed probes of an instance take it
-    out of the map."""
-    down = {e1.addr: 0, e2.addr: 0}
+    """The test's health check for the nft variant: a prober in lb connects to each instance
+    every CHECK_MS; two failures in a row take the instance out of the map."""
+    p = lb.popen([sys.executable, "-c", PROBER, CHECK_MS, e1.addr, e2.addr],
+                 stdout=subprocess.PIPE, text=True)
     live = [e1.addr, e2.addr]
-    while not stop.is_set():
-        for e in (e1, e2):
-            if e.addr not in live:
-                continue
-            down[e.addr] = 0 if probe(lb, e.addr, 8080) else down[e.addr] + 1
-            if down[e.addr] >= 2:
-                live.remove(e.addr)
-                lb.run(["nft", "-f", "-"], input=nft_rules(lb, live).encode(), check=True)
-                events.append((time.monotonic(), "removed %s" % e.addr))
-        stop.wait(CHECK_MS / 1000)
+    for line in p.stdout:
+        if stop.is_set():
+            break
+        addr = line.split()[1]
+        live.remove(addr)
+        if live:
+            lb.run(["nft", "-f", "-"], input=nft_rules(lb, live).encode(), check=True)
+        events.append((time.monotonic(), "removed %s" % addr))
 
 
 @pytest.mark.parametrize("variant", ["haproxy", "nft"])
@@ -209,3 +236,69 @@ def test_sigkill_one_instance(lab, tmp_path, variant):
     assert tail and all(r["ok"] and r["instance"] == e2.addr for r in tail), tail[:5]
     # the survivor still serves its own clients as before
     assert procs[e2.addr].poll() is None
+
+
+def start_edge(tmp_path, e, be, pp_from, admin, n=0):
+    log = open(tmp_path / ("%s-%d.log" % (e.short, n)), "wb")
+    p = e.popen([build_dir() / "core" / "ringedge", "-c",
+                 edge_config(tmp_path, e.short, be, pp_from, admin)], stdout=log, stderr=log)
+    assert wait_tcp(e, e.addr, 8080), (tmp_path / ("%s-%d.log" % (e.short, n))).read_text()
+    return p
+
+
+def test_rolling_restart_zero_failed_requests(lab, tmp_path):
+    """Each instance in turn: SIGTERM (/healthz 503 for drain_delay while HAProxy's httpchk
+    takes it out, then the drain: in-flight requests finish, idle keep-alive clients are
+    closed at a request boundary), wait for the exit, start it again, wait until HAProxy
+    sends to it again. New-connection and keep-alive load throughout: no failed request."""
+    if shutil.which("haproxy") is None:
+        pytest.skip("no haproxy")
+    be, e1, e2, lb, cl = (lab.add(n) for n in ("be", "e1", "e2", "lb", "cl"))
+    clients = [cl.addr] + [lab.add_addr(cl) for _ in range(NCLIENTS - 1)]
+    be.popen([sys.executable, HERE.parent / "integration" / "backend.py", "--host", be.addr,
+              "--port", "9000", "--name", "be"], stdout=subprocess.DEVNULL)
+    assert wait_tcp(be, be.addr, 9000)
+    procs = {e.addr: start_edge(tmp_path, e, be, lb.addr, e.addr) for e in (e1, e2)}
+    port = haproxy_lb(tmp_path, lb, e1, e2, healthz=True)
+    assert wait_tcp(lb, lb.addr, port)
+    time.sleep(4 * CHECK_MS / 1000)
+    seconds = max(SECONDS, 6) + 8
+    half = NCLIENTS // 2
+    loads = [cl.popen([sys.executable, HERE / "l4client.py", lb.addr, port, seconds] + srcs,
+                      stdout=subprocess.PIPE, text=True, env=dict(os.environ, L4_MODE=mode))
+             for mode, srcs in (("new", clients[:half]), ("ka", clients[half:]))]
+    time.sleep(1.5)
+    marks = []
+    for n, e in enumerate((e1, e2), 1):
+        t0 = time.monotonic()
+        procs[e.addr].send_signal(signal.SIGTERM)
+        rc = procs[e.addr].wait(DRAIN_DELAY_MS / 1000 + 10)
+        t_exit = time.monotonic()
+        procs[e.addr] = start_edge(tmp_path, e, be, lb.addr, e.addr, n)
+        time.sleep(4 * CHECK_MS / 1000 + 0.5)     # rise 2 and a margin
+        marks.append({"instance": e.addr, "rc": rc, "term_s": round(t0, 3),
+                      "stopped_after_s": round(t_exit - t0, 3),
+                      "back_s": round(time.monotonic() - t0, 3)})
+    outs = [p.communicate(timeout=seconds + 30)[0] for p in loads]
+    recs = [json.loads(line) for out in outs for line in out.splitlines()
+            if line.startswith("{")]
+    failed = [r for r in recs if not r["ok"]]
+    report = {"scenario": "rolling restart", "seconds": seconds, "clients": NCLIENTS,
+              "requests": len(recs), "failed": len(failed),
+              "keepalive_requests": sum("retried" in r for r in recs),
+              "retried_after_idle_close": sum(bool(r.get("retried")) for r in recs),
+              "restarts": [{k: v for k, v in m.items() if k != "term_s"} for m in marks]}
+    print("\nL4 scenario:", json.dumps(report))
+    if os.environ.get("RINGEDGE_SCENARIO_REPORT"):
+        with open(os.environ["RINGEDGE_SCENARIO_REPORT"], "a") as f:
+            f.write(json.dumps(report) + "\n")
+    assert all(m["rc"] == 0 for m in marks), marks
+    assert not failed, failed[:10]
+    assert len(recs) > 10 * NCLIENTS and report["keepalive_requests"] > 0
+    assert all(r["xff"] == r["src"] for r in recs)
+    # both instances served, and both served again after their restart
+    for m in marks:
+        assert any(r["instance"] == m["instance"] and r["t"] < m["term_s"] for r in recs)
+    # after the last restart, the clients are back on both instances (balance source)
+    last = max(r["t"] for r in recs)
+    assert {r["instance"] for r in recs if r["t"] > last - 1.5} == {e1.addr, e2.addr}
