@@ -372,6 +372,13 @@ cli_stream_timer(struct conn *c)
 	c->on_timeout = cli_on_stream_timeout;
 }
 
+/*
+ * A keep-alive connection idle for less than this when the drain starts is left alone (the
+ * drain calls again every tick): a busy client's next request is usually already on its way,
+ * and gets its answer with Connection: close instead of meeting a close it must retry.
+ */
+#define DRAIN_IDLE_GRACE_MS	200
+
 void
 cli_close_idle(struct worker *w)
 {
@@ -379,7 +386,8 @@ cli_close_idle(struct worker *w)
 		struct conn *c = &w->chunks[i / CONN_CHUNK][i % CONN_CHUNK];
 
 		if (c->fd >= 0 && c->role == CONN_CLIENT && c->state == CS_IDLE &&
-		    !(c->flags & CF_CLOSING) && c->in.len == 0)
+		    !(c->flags & CF_CLOSING) && c->in.len == 0 &&
+		    w->now - c->s->t_start >= DRAIN_IDLE_GRACE_MS)
 			conn_close(c);
 	}
 }

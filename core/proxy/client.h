@@ -43,7 +43,8 @@ void cli_drop_input(struct conn *c);
 /* The exchange is moving bytes: idle_timeout on no progress (408 before the request is read). */
 void cli_stream_timer(struct conn *c);
 
-/* Drain: closes the worker's idle client connections. */
+/* Drain: closes the worker's idle client connections (those idle for at least 200 ms: called
+ * again every tick while stopping). */
 struct worker;
 void cli_close_idle(struct worker *w);
 
