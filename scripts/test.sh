@@ -43,7 +43,7 @@ run_suites() {	# build dir, label
 run_suites build normal
 run_suites build-asan asan
 
-step "scenarios: network namespaces, L4 balancers (short form, ~30 s)"
+step "scenarios: network namespaces, L4 balancers (short form, ~80 s)"
 scripts/scenario.sh build --junitxml="$results/pytest-scenario.xml" >&2
 
 step "fuzz: ${FUZZ_SECONDS}s per target"
