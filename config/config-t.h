@@ -90,6 +90,13 @@ struct cfg_auth_guard {
 	uint64_t	 max_tracked_keys;
 	uint64_t	 body_limit;
 	uint64_t	 min_answer_time;
+	/* scale-out (docs/scale-out.md): several instances behind a balancer */
+	uint64_t	 instances;		/* local counting: thresholds / instances */
+	char		*store;			/* "redis://HOST:PORT" as written, NULL: none */
+	char		*store_host;		/* parsed from store */
+	int		 store_port;
+	bool		 store_fail_closed;	/* store_unreachable = closed */
+	uint64_t	 store_timeout;		/* ms, connect and each command */
 	int		 line;			/* of the [auth_guard] header, 0 if none */
 };
 

@@ -895,6 +895,56 @@ set_domain(struct loader *ld, void *obj, const struct cfg_key *k, const char *va
 	return set_string(ld, obj, k, val);
 }
 
+/* store = redis://HOST:PORT (HOST: a name, an IPv4 address or [IPv6]) */
+static const char *
+set_guard_store(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	struct cfg_auth_guard *ag = obj;
+	const char *h = val + 8, *colon, *end;
+	char *host, *e;
+	long port;
+
+	(void)k;
+	if (strncmp(val, "redis://", 8) != 0)
+		return msgf(ld, "store: expected redis://HOST:PORT, got \"%s\"", val);
+	if (*h == '[') {
+		end = strchr(h, ']');
+		colon = end != NULL && end[1] == ':' ? end + 1 : NULL;
+		h++;
+	} else {
+		colon = strrchr(h, ':');
+		end = colon;
+	}
+	if (colon == NULL || end == NULL || end == h)
+		return msgf(ld, "store: expected redis://HOST:PORT, got \"%s\"", val);
+	port = strtol(colon + 1, &e, 10);
+	if (colon[1] == '\0' || *e != '\0' || port < 1 || port > 65535)
+		return msgf(ld, "store: bad port in \"%s\" (1-65535)", val);
+	host = strndup(h, (size_t)(end - h));
+	if (host == NULL)
+		return "out of memory";
+	if (!is_hostname(host) && strchr(host, ':') == NULL) {
+		free(host);
+		return msgf(ld, "store: bad host in \"%s\"", val);
+	}
+	free(ag->store);
+	free(ag->store_host);
+	ag->store = strdup(val);
+	ag->store_host = host;
+	ag->store_port = (int)port;
+	return ag->store == NULL ? "out of memory" : NULL;
+}
+
+/* store_unreachable = open | closed */
+static const char *
+set_guard_unreachable(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	if (strcmp(val, "open") != 0 && strcmp(val, "closed") != 0)
+		return msgf(ld, "store_unreachable: expected open or closed, got \"%s\"", val);
+	*FIELD(obj, k, bool) = strcmp(val, "closed") == 0;
+	return NULL;
+}
+
 /* ---- [acme NAME] setters ---- */
 
 static const char *
@@ -1197,6 +1247,19 @@ static const struct cfg_key keys[] = {
 	{ SEC_AUTH_GUARD, "min_answer_time", set_duration, A(min_answer_time), "500ms", 0,
 	  60000, "duration", "a local answer to a locked attempt is never sent sooner (no timing "
 	  "oracle)", false },
+	{ SEC_AUTH_GUARD, "instances", set_uint, A(instances), "1", 1, 1000, "number",
+	  "instances behind the balancer that count locally: user and address thresholds are "
+	  "divided by it (at least 1), so N instances never allow more than the threshold in "
+	  "total; the always-safe default without a store", false },
+	{ SEC_AUTH_GUARD, "store", set_guard_store, 0, NULL, 0, 0, "redis://HOST:PORT",
+	  "count user and address failures in Redis, shared by every instance (sliding windows "
+	  "that expire in Redis); only failed attempts reach it (optional)", false },
+	{ SEC_AUTH_GUARD, "store_unreachable", set_guard_unreachable, A(store_fail_closed),
+	  "open", 0, 0, "open | closed", "Redis unreachable: open counts locally against the "
+	  "per-instance thresholds (instances), closed locks the key at its first failure; "
+	  "logged and counted either way", false },
+	{ SEC_AUTH_GUARD, "store_timeout", set_duration, A(store_timeout), "100ms", 1, 10000,
+	  "duration", "bound on connecting to the store and on each command", false },
 
 	{ SEC_ACME, "directory", set_acme_directory, AC(directory), NULL, 0, 0, "https:// URL",
 	  "the ACME server's directory (required)", false },
@@ -1600,13 +1663,6 @@ check_listeners(struct loader *ld)
 			cfg_error(ld->err, ld->file, l->line,
 				  "[listener %s]: proxy_protocol = on needs proxy_protocol_from = "
 				  "CIDR[,CIDR...] (the balancers' addresses)", l->name);
-		/* TODO(stream): remove once the connection layer applies them (core/io/proxyproto.h,
-		 * core/http/realip.h describe the hooks) */
-		if (l->proxy_protocol || l->real_ip_from.n > 0)
-			log_warn("%s:%d: [listener %s]: %s parsed but not applied yet by this build "
-				 "(the connection hook is pending): connections are served as without it",
-				 ld->file, l->line, l->name,
-				 l->proxy_protocol ? "proxy_protocol" : "real_ip_from");
 		if (l->ticket_keys != NULL && !l->tls)
 			cfg_error(ld->err, ld->file, l->ticket_keys_line,
 				  "[listener %s]: ticket_keys needs tls = on", l->name);
@@ -1996,6 +2052,8 @@ config_free(struct config *c)
 	free(c->auth_guard.default_domain);
 	free(c->admin.bind.text);
 	cidr_list_free(&c->admin.allow);
+	free(c->auth_guard.store);
+	free(c->auth_guard.store_host);
 	for (int i = 0; i < c->nlisteners; i++) {
 		struct cfg_listener *l = &c->listeners[i];
 
@@ -2209,6 +2267,11 @@ config_dump(const struct config *c, FILE *f)
 		(unsigned long long)c->auth_guard.max_tracked_keys,
 		(unsigned long long)c->auth_guard.body_limit);
 	dump_dur(f, "min_answer_time", c->auth_guard.min_answer_time);
+	fprintf(f, "instances = %llu\n", (unsigned long long)c->auth_guard.instances);
+	if (c->auth_guard.store)
+		fprintf(f, "store = %s\n", c->auth_guard.store);
+	fprintf(f, "store_unreachable = %s\n", c->auth_guard.store_fail_closed ? "closed" : "open");
+	dump_dur(f, "store_timeout", c->auth_guard.store_timeout);
 
 	fprintf(f, "\n[admin]\n");
 	if (c->admin.bind.text)

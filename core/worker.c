@@ -205,6 +205,8 @@ on_tick(struct worker *w)
 		w->accept_paused = false;
 		accept_arm_all(w);
 	}
+	if (w->stopping)
+		proxy_close_idle(w);	/* the keep-alive clients that were busy a moment ago */
 	if (w->stopping && w->now >= w->sh->drain_deadline_ms && w->nclients > 0) {
 		log_warn("worker %d: drain_timeout: closing %u connection(s) still busy", w->id,
 			 w->nclients);

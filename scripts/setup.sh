@@ -12,12 +12,14 @@ PACKAGES=(
 	gcc make pkg-config meson ninja-build      # build
 	liburing-dev libinih-dev libwolfssl-dev    # libraries (libwolfssl-dev: fallback only)
 	libcurl4-openssl-dev libjansson-dev        # ACME client (core/acme)
+	libhiredis-dev redis-server                # auth guard shared counts; tests: a real Redis
 	pebble                                     # tests: a real ACME server
 	libsystemd-dev                             # sd_notify (Type=notify unit)
 	python3 python3-pytest curl openssl        # tests: real clients
 	python3-gssapi gss-ntlmssp                 # tests: real NTLM acceptor and client
 	clang libclang-rt-14-dev                   # libFuzzer targets
 	nginx-light haproxy wrk                    # real servers and peers for tests and bench
+	nftables                                   # scenarios: the kernel's L4 balancer (jhash DNAT)
 	procps iproute2 ca-certificates
 	strace                                     # test_ringbench: io_uring_enter counts
 )

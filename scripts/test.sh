@@ -2,7 +2,8 @@
 # Sets up everything on a fresh Debian 12 (as root) and runs every test:
 #   1. unit tests (meson test) and integration tests (pytest, real binary) on the normal build,
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. each libFuzzer target over its committed corpus for FUZZ_SECONDS (default 20).
+#   3. the scale-out scenarios in network namespaces, short form (scripts/scenario.sh),
+#   4. each libFuzzer target over its committed corpus for FUZZ_SECONDS (default 20).
 # Ends with one line "N passed, N failed[, N skipped]"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,9 @@ run_suites() {	# build dir, label
 
 run_suites build normal
 run_suites build-asan asan
+
+step "scenarios: network namespaces, L4 balancers (short form, ~80 s)"
+scripts/scenario.sh build --junitxml="$results/pytest-scenario.xml" >&2
 
 step "fuzz: ${FUZZ_SECONDS}s per target"
 for f in build-fuzz/test/fuzz/fuzz_*; do

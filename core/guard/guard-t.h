@@ -3,6 +3,7 @@
 #define RINGEDGE_CORE_GUARD_GUARD_T_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define GUARD_NAME_MAX	64	/* user / address text kept for lock and unlock log lines */
@@ -19,6 +20,20 @@ struct guard_params {
 	uint64_t	 lock_time;		/* first lock; each further lock doubles it ... */
 	uint64_t	 lock_time_max;		/* ... up to this */
 	uint64_t	 max_tracked_keys;	/* users + addresses + pairs; LRU beyond it */
+	uint32_t	 instances;		/* local counting: the user and address
+						 * thresholds are divided by it (0 = 1) */
+};
+
+/*
+ * A counting backend beyond this process (core/guard/store.h: Redis). fail() records one
+ * failure of a user ('u') or client address ('a') and returns its count within window_ms on
+ * every instance, or -1 when unavailable. Then fail_closed locks at once; otherwise the
+ * local count decides against the per-instance threshold (the always-safe local mode).
+ */
+struct guard_counter {
+	int64_t	(*fail)(void *ctx, char kind, const char *name, size_t len, uint64_t window_ms);
+	void	*ctx;
+	bool	 fail_closed;
 };
 
 enum guard_action {

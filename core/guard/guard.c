@@ -58,6 +58,8 @@ struct shard {
 struct guard {
 	struct shard	 sh[GUARD_SHARDS];
 	size_t		 bytes;
+	struct guard_counter counter;	/* fail == NULL: local counting only */
+	uint64_t	 counter_errors;	/* atomic */
 };
 
 /* ---- table ---- */
@@ -342,6 +344,63 @@ guard_params_from_config(struct guard_params *p, const struct cfg_auth_guard *c)
 	p->lock_time = c->lock_time;
 	p->lock_time_max = c->lock_time_max;
 	p->max_tracked_keys = c->max_tracked_keys;
+	p->instances = (uint32_t)c->instances;
+}
+
+void
+guard_set_counter(struct guard *g, const struct guard_counter *c)
+{
+	if (c != NULL)
+		g->counter = *c;
+	else
+		memset(&g->counter, 0, sizeof(g->counter));
+}
+
+uint64_t
+guard_counter_errors(struct guard *g)
+{
+	return __atomic_load_n(&g->counter_errors, __ATOMIC_RELAXED);
+}
+
+/* A per-instance threshold: limit / instances, at least 1 (N instances never allow more than
+ * limit failures in total, whichever instance each one reaches). */
+static uint32_t
+local_limit(const struct guard_params *p, uint32_t limit)
+{
+	uint32_t n = p->instances > 1 ? p->instances : 1;
+
+	return limit / n > 0 ? limit / n : 1;
+}
+
+static uint64_t
+window_now(struct guard *g, enum guard_what w)
+{
+	uint64_t win;
+
+	pthread_mutex_lock(&g->sh[0].mu);
+	win = window_of(&g->sh[0].p, w);
+	pthread_mutex_unlock(&g->sh[0].mu);
+	return win;
+}
+
+/* The count of key on every instance (outside every lock), GUARD_SHARED_NONE when there is no
+ * shared counter, GUARD_SHARED_DOWN when it is unavailable. */
+#define GUARD_SHARED_NONE	(-2)
+#define GUARD_SHARED_DOWN	(-1)
+static int64_t
+shared_fail(struct guard *g, char kind, const char *name)
+{
+	int64_t n;
+
+	if (g->counter.fail == NULL)
+		return GUARD_SHARED_NONE;
+	n = g->counter.fail(g->counter.ctx, kind, name, strlen(name),
+			    window_now(g, kind == 'a' ? GUARD_ADDR : GUARD_USER));
+	if (n < 0) {
+		__atomic_add_fetch(&g->counter_errors, 1, __ATOMIC_RELAXED);
+		return GUARD_SHARED_DOWN;
+	}
+	return n;
 }
 
 static uint64_t
@@ -465,11 +524,12 @@ repeated(struct guard *g, const struct guard_attempt *a, uint64_t now)
 	return seen;
 }
 
-/* One failure on key; locks it at `limit` (0 = count only). Returns whether the pair entry
- * is familiar (only meaningful for GUARD_PAIR). */
+/* One failure on key; locks it at its threshold (pairs: only familiar ones). shared: the
+ * count on every instance (>= 0), or GUARD_SHARED_NONE / _DOWN (see shared_fail). Returns
+ * whether the pair entry is familiar (only meaningful for GUARD_PAIR). */
 static bool
 fail_one(struct guard *g, uint64_t key, enum guard_what what, const struct guard_attempt *a,
-	 uint64_t now, bool familiar_in, struct guard_events *ev)
+	 uint64_t now, bool familiar_in, int64_t shared, struct guard_events *ev)
 {
 	struct shard *s = shard_of(g, key);
 	struct gentry *e;
@@ -485,6 +545,15 @@ fail_one(struct guard *g, uint64_t key, enum guard_what what, const struct guard
 	limit = what == GUARD_ADDR ? s->p.addr_failures :
 		what == GUARD_USER ? s->p.user_failures :
 		familiar ? s->p.familiar_failures : 0;
+	if (what != GUARD_PAIR && shared >= 0) {
+		/* shared: the whole threshold against the count of every instance */
+		if ((uint64_t)shared > n)
+			n = shared > UINT32_MAX ? UINT32_MAX : (uint32_t)shared;
+	} else if (what != GUARD_PAIR && shared == GUARD_SHARED_DOWN && g->counter.fail_closed) {
+		n = limit;	/* fail-closed: the store cannot tell, so the key locks */
+	} else if (what != GUARD_PAIR && limit != 0) {
+		limit = local_limit(&s->p, limit);
+	}
 	if (limit != 0 && n >= limit && !is_locked(s, e, now, ev))
 		lock(s, e, now, n, ev);
 	pthread_mutex_unlock(&s->mu);
@@ -519,10 +588,12 @@ guard_outcome(struct guard *g, const struct guard_attempt *a, bool success, uint
 	if (a->user_h && a->has_pw && repeated(g, a, now))
 		return;
 	if (a->user_h)
-		familiar = fail_one(g, a->pair_h, GUARD_PAIR, a, now, false, ev);
-	fail_one(g, a->addr_h, GUARD_ADDR, a, now, familiar, ev);
+		familiar = fail_one(g, a->pair_h, GUARD_PAIR, a, now, false, GUARD_SHARED_NONE, ev);
+	fail_one(g, a->addr_h, GUARD_ADDR, a, now, familiar,
+		 shared_fail(g, 'a', a->addr), ev);
 	if (a->user_h && !familiar)
-		fail_one(g, a->user_h, GUARD_USER, a, now, false, ev);
+		fail_one(g, a->user_h, GUARD_USER, a, now, false,
+			 shared_fail(g, 'u', a->user), ev);
 }
 
 void

@@ -32,6 +32,14 @@ void guard_destroy(struct guard *g);
  * resized while workers use it; a restart applies a new cap). */
 void guard_set_params(struct guard *g, const struct guard_params *p);
 
+/* Shared counting of user and address failures (NULL: this process only). Set before the
+ * workers start; c is copied. Only guard_outcome() with a failure calls c->fail, outside
+ * every shard lock. */
+void guard_set_counter(struct guard *g, const struct guard_counter *c);
+
+/* How many failures the shared counter could not record (unavailable), since start. */
+uint64_t guard_counter_errors(struct guard *g);
+
 /* Params from the [auth_guard] section. */
 void guard_params_from_config(struct guard_params *p, const struct cfg_auth_guard *c);
 

@@ -204,7 +204,9 @@ struct conn {
 	union {
 		struct {
 			struct stream		 st;
-			struct sockaddr_in6	 peer;	/* or sockaddr_in */
+			struct sockaddr_in6	 peer;	/* or sockaddr_in: the client (after PROXY
+							 * protocol and real_ip_from) */
+			struct sockaddr_in6	 tcp_peer; /* the connection's own (after PROXY) */
 			uint16_t		 lidx;	/* listener index */
 			bool			 auth;	/* NTLM/Negotiate seen: backends pinned */
 			uint32_t		 nreq;

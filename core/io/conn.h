@@ -86,6 +86,14 @@ void conn_close(struct conn *c);
  * shutdown(SHUT_WR). */
 void conn_shutdown_write(struct conn *c);
 
+/*
+ * c's transport was just bound (TLS) while c->in holds wire bytes already read in plain (what
+ * followed a PROXY protocol header): they go through the transport as if just received, its
+ * answer (a handshake flight) is sent, and c->in holds the application bytes. Returns their
+ * count (>= 0) or -errno (the connection should be closed).
+ */
+int conn_xprt_start(struct conn *c);
+
 /* c went keep-alive idle: the transport releases what it can (TLS buffers). */
 void conn_idle(struct conn *c);
 

@@ -92,6 +92,26 @@ conn_queued_input(struct conn *c, char *in, size_t len)
 	return (int)total;
 }
 
+int
+conn_xprt_start(struct conn *c)
+{
+	size_t n = c->in.len;
+	char *wire = malloc(n);
+	int rc;
+
+	if (wire == NULL)
+		return -ENOMEM;
+	memcpy(wire, c->in.base + c->in.off, n);
+	conn_consume(c, c->in.len);
+	rc = conn_queued_input(c, wire, n);
+	free(wire);
+	if (rc < 0)
+		return rc;
+	n = (size_t)rc;
+	rc = conn_queued_push(c);
+	return rc < 0 ? rc : (int)n;
+}
+
 /* Arms a socket recv of wire bytes: a provided buffer, else c->wbuf. */
 int
 conn_queued_recv(struct conn *c)

@@ -17,6 +17,7 @@
 #include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
+#include "core/proxy/clientaddr.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
 #include "tls/xprt_tls.h"
@@ -206,6 +207,19 @@ proxy_client_start(struct conn *c, unsigned lidx)
 	c->g = gen_get(c->w->gen);
 	xprt_init_plain(&c->xprt);
 	stream_reset(c);
+	c->u.cli.tcp_peer = c->u.cli.peer;
+	if (c->g->cfg->listeners[lidx].proxy_protocol) {
+		cli_pp_start(c);	/* core/proxy/clientaddr.c: then cli_session_start */
+		return;
+	}
+	cli_session_start(c, c->g->cfg->listeners[lidx].header_timeout);
+}
+
+void
+cli_session_start(struct conn *c, uint64_t header_ms)
+{
+	unsigned lidx = c->u.cli.lidx;
+
 	if (c->g->tls_srv[lidx] != NULL) {
 		/* the handshake runs inside the first request's header_timeout */
 		if (xprt_tls_init_server(&c->xprt, c->g->tls_srv[lidx]) < 0) {
@@ -214,9 +228,14 @@ proxy_client_start(struct conn *c, unsigned lidx)
 			return;
 		}
 		c->xg = gen_get(c->g);	/* the certificates stay while c lives */
+		/* bytes read after a PROXY header are the first TLS wire bytes */
+		if (c->in.len > 0 && conn_xprt_start(c) < 0) {
+			conn_close(c);
+			return;
+		}
 	}
 	/* first request: the header deadline runs from accept (idle new connections too) */
-	cli_idle(c, c->g->cfg->listeners[lidx].header_timeout);
+	cli_idle(c, header_ms);
 }
 
 static void
@@ -360,6 +379,13 @@ cli_stream_timer(struct conn *c)
 	c->on_timeout = cli_on_stream_timeout;
 }
 
+/*
+ * A keep-alive connection idle for less than this when the drain starts is left alone (the
+ * drain calls again every tick): a busy client's next request is usually already on its way,
+ * and gets its answer with Connection: close instead of meeting a close it must retry.
+ */
+#define DRAIN_IDLE_GRACE_MS	200
+
 void
 cli_close_idle(struct worker *w)
 {
@@ -367,7 +393,8 @@ cli_close_idle(struct worker *w)
 		struct conn *c = &w->chunks[i / CONN_CHUNK][i % CONN_CHUNK];
 
 		if (c->fd >= 0 && c->role == CONN_CLIENT && c->state == CS_IDLE &&
-		    !(c->flags & CF_CLOSING) && c->in.len == 0)
+		    !(c->flags & CF_CLOSING) && c->in.len == 0 &&
+		    w->now - c->s->t_start >= DRAIN_IDLE_GRACE_MS)
 			conn_close(c);
 	}
 }

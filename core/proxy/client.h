@@ -14,6 +14,10 @@
 /* Between requests: wait for the next request head (a pipelined one is parsed at once). */
 void cli_idle(struct conn *c, uint64_t timeout);
 
+/* The client address is known (after the PROXY header, if any): TLS (if the listener has it)
+ * and the first request head, within header_ms. */
+void cli_session_start(struct conn *c, uint64_t header_ms);
+
 /* The last response is out: shut our side, read and drop until the peer closes. */
 void cli_linger(struct conn *c);
 
@@ -42,7 +46,8 @@ void cli_drop_input(struct conn *c);
 /* The exchange is moving bytes: idle_timeout on no progress (408 before the request is read). */
 void cli_stream_timer(struct conn *c);
 
-/* Drain: closes the worker's idle client connections. */
+/* Drain: closes the worker's idle client connections (those idle for at least 200 ms: called
+ * again every tick while stopping). */
 struct worker;
 void cli_close_idle(struct worker *w);
 

@@ -24,6 +24,7 @@
 #include "core/proxy/backend.h"
 #include "core/proxy/bepool.h"
 #include "core/proxy/client.h"
+#include "core/proxy/clientaddr.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/tunnel.h"
@@ -224,6 +225,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 	s->t_start = t0;
 	c->u.cli.nreq++;
 	c->state = CS_STREAM;
+	if (cli_listener(c)->real_ip_from.n > 0)
+		cli_realip(c, m, buf);	/* core/proxy/clientaddr.c */
 	upgrade = stream_req_flags(s, m);
 	stream_route_key(m, buf, &k);
 	if (m->method == H1_M_CONNECT) {

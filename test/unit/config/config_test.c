@@ -501,6 +501,46 @@ test_scaleout(void)
 		   "or directory");
 }
 
+/* scale-out: [auth_guard] instances, store, store_unreachable, store_timeout */
+static void
+test_guard_store(void)
+{
+	struct cfg_errors err = { 0 };
+	struct config *c = config_load_string("t.ini", BASE, NOIO, &err);
+
+	CHECK(c != NULL && c->auth_guard.instances == 1 && c->auth_guard.store == NULL &&
+	      !c->auth_guard.store_fail_closed && c->auth_guard.store_timeout == 100);
+	config_free(c);
+	c = config_load_string("t.ini", BASE "[auth_guard]\ninstances = 3\n"
+		"store = redis://10.0.0.9:6380\nstore_unreachable = closed\nstore_timeout = 50ms\n",
+		NOIO, &err);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK(c->auth_guard.instances == 3 && c->auth_guard.store_port == 6380);
+		CHECK_STR(c->auth_guard.store_host, "10.0.0.9");
+		CHECK_STR(c->auth_guard.store, "redis://10.0.0.9:6380");
+		CHECK(c->auth_guard.store_fail_closed && c->auth_guard.store_timeout == 50);
+		config_free(c);
+	}
+	c = config_load_string("t.ini", BASE "[auth_guard]\nstore = redis://[::1]:6379\n", NOIO,
+			       &err);
+	CHECK(c != NULL && strcmp(c->auth_guard.store_host, "::1") == 0 &&
+	      c->auth_guard.store_port == 6379);
+	config_free(c);
+	EXPECT_ERR(BASE "[auth_guard]\nstore = 10.0.0.9:6379\n", NOIO,
+		   "t.ini:8: store: expected redis://HOST:PORT, got \"10.0.0.9:6379\"");
+	EXPECT_ERR(BASE "[auth_guard]\nstore = redis://10.0.0.9\n", NOIO,
+		   "t.ini:8: store: expected redis://HOST:PORT, got \"redis://10.0.0.9\"");
+	EXPECT_ERR(BASE "[auth_guard]\nstore = redis://r1:70000\n", NOIO,
+		   "t.ini:8: store: bad port in \"redis://r1:70000\" (1-65535)");
+	EXPECT_ERR(BASE "[auth_guard]\nstore = redis://a b:1\n", NOIO,
+		   "t.ini:8: store: bad host in \"redis://a b:1\"");
+	EXPECT_ERR(BASE "[auth_guard]\nstore_unreachable = maybe\n", NOIO,
+		   "t.ini:8: store_unreachable: expected open or closed, got \"maybe\"");
+	EXPECT_ERR(BASE "[auth_guard]\ninstances = 0\n", NOIO,
+		   "t.ini:8: instances: 0 out of range (1..1000)");
+}
+
 /* issue 12: [auth_guard], auth_guard / auth_schemes / hide_response_header */
 static void
 test_auth_guard(void)
@@ -738,6 +778,7 @@ main(int argc, char **argv)
 	test_file_errors();
 	test_examples();
 	test_scaleout();
+	test_guard_store();
 	test_acme();
 	test_reference_doc();
 	test_auth_guard();

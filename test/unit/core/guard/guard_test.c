@@ -528,6 +528,88 @@ test_threads(void)
 	guard_destroy(t[0].g);
 }
 
+/* scale-out: a shared counter the test controls (what Redis would answer) */
+struct fake_counter {
+	int64_t	 answer;	/* -1: unavailable */
+	int	 calls;
+	char	 kinds[64];
+};
+
+static int64_t
+fake_fail(void *ctx, char kind, const char *name, size_t len, uint64_t window_ms)
+{
+	struct fake_counter *f = ctx;
+
+	(void)name;
+	(void)len;
+	CHECK(window_ms == (kind == 'a' ? 10 * MIN : 30 * MIN));
+	if (f->calls < 63)
+		f->kinds[f->calls] = kind;
+	f->calls++;
+	return f->answer;
+}
+
+/* [auth_guard] instances = N: per-instance thresholds; a shared counter: the whole threshold
+ * against every instance's count; unavailable: open (per-instance) or closed (lock now). */
+static void
+test_instances_and_counter(void)
+{
+	struct guard_params p = defaults;
+	struct fake_counter f = { 0 };
+	struct guard_counter gc = { .fail = fake_fail, .ctx = &f };
+	struct guard *g;
+	int n;
+
+	/* 3 instances counting locally: 5 / 3 = 1 failure per user locks on each instance */
+	p.instances = 3;
+	g = guard_create(&p);
+	CHECK(try(g, "alice", 1, "a1", false, T0, NULL) == GUARD_ALLOW);
+	CHECK(try(g, "alice", 2, "a2", false, T0 + 1, NULL) == GUARD_LOCKED);
+	/* addresses: 20 / 3 = 6 */
+	for (n = 0; try(g, NULL, 9, NULL, false, T0 + (uint64_t)n, NULL) == GUARD_ALLOW; n++)
+		;
+	CHECK(n == 6);
+	guard_destroy(g);
+
+	/* a shared counter: other instances' failures count; no divide */
+	g = guard_create(&p);
+	guard_set_counter(g, &gc);
+	f.answer = 1;
+	CHECK(try(g, "bob", 1, "b1", false, T0, NULL) == GUARD_ALLOW);
+	CHECK(try(g, "bob", 2, "b2", false, T0 + 1, NULL) == GUARD_ALLOW);	/* 1 < 5 */
+	CHECK(f.calls == 4 && memcmp(f.kinds, "auau", 4) == 0);
+	f.answer = 5;		/* the other instances failed bob 3 more times */
+	CHECK(try(g, "bob", 3, "b3", false, T0 + 2, NULL) == GUARD_ALLOW);
+	CHECK(try(g, "bob", 4, "b4", false, T0 + 3, NULL) == GUARD_LOCKED);
+	/* requests that succeed never reach the counter; nor does a repeated password */
+	f.calls = 0;
+	f.answer = 1;
+	CHECK(try(g, "carol", 1, "c1", true, T0, NULL) == GUARD_ALLOW);
+	CHECK(f.calls == 0);
+	CHECK(try(g, "carol", 2, "c1", false, T0, NULL) == GUARD_ALLOW);
+	CHECK(f.calls == 2);
+	CHECK(try(g, "carol", 2, "c1", false, T0, NULL) == GUARD_REPEAT);
+	CHECK(f.calls == 2);
+	CHECK(guard_counter_errors(g) == 0);
+
+	/* unavailable, fail-open: the per-instance threshold (5 / 3 = 1) */
+	f.answer = -1;
+	CHECK(try(g, "dave", 1, "d1", false, T0, NULL) == GUARD_ALLOW);
+	CHECK(try(g, "dave", 2, "d2", false, T0 + 1, NULL) == GUARD_LOCKED);
+	CHECK(guard_counter_errors(g) == 2);	/* address and user of the first */
+	guard_destroy(g);
+
+	/* unavailable, fail-closed: the first failure locks user and address */
+	p.instances = 1;
+	g = guard_create(&p);
+	gc.fail_closed = true;
+	guard_set_counter(g, &gc);
+	CHECK(try(g, "erin", 1, "e1", false, T0, NULL) == GUARD_ALLOW);
+	CHECK(try(g, "erin", 2, "e2", false, T0 + 1, NULL) == GUARD_LOCKED);
+	CHECK(try(g, "frank", 1, "f1", false, T0 + 2, NULL) == GUARD_LOCKED);	/* address 1 */
+	guard_destroy(g);
+}
+
 int
 main(void)
 {
@@ -544,5 +626,6 @@ main(void)
 	test_clock_skew();
 	test_spray_bounded();
 	test_threads();
+	test_instances_and_counter();
 	return check_done();
 }
