@@ -24,7 +24,7 @@ class SlowAcceptBackend:
     """listen(512), accepts at most one connection per `gap` seconds, answers every request
     on a connection (keep-alive) with RESP; counts accepted connections and the most open."""
 
-    def __init__(self, gap=0.002, backlog=512):
+    def __init__(self, gap=0.001, backlog=512):
         self.ls = socket.socket()
         self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ls.bind(("127.0.0.1", 0))
