@@ -1143,7 +1143,7 @@ static const struct cfg_key keys[] = {
 	  "connections per server across all workers (each worker gets its share); beyond, "
 	  "requests wait in the pool's queue; 0 = unlimited", false },
 	{ SEC_POOL, "max_queue", set_uint, P(max_queue), "1024", 0, 1000000, "number",
-	  "requests waiting for a connection (per worker share); full: 503 + Retry-After", false },
+	  "requests waiting for a connection, per worker; full: 503 + Retry-After", false },
 	{ SEC_POOL, "queue_timeout", set_duration, P(queue_timeout), "30s", 1, DUR_MAX,
 	  "duration", "longest wait in the queue; then 503 + Retry-After", false },
 	{ SEC_POOL, "retries", set_uint, P(retries), "3", 0, 100, "number",
