@@ -206,6 +206,12 @@ struct cfg_pool {
 	uint64_t	 health_interval;
 	uint64_t	 max_fails;
 	uint64_t	 fail_timeout;
+	/* backend protection (core/proxy/queue.c, docs/pools.md "Backend protection") */
+	uint64_t	 max_conns;		/* per server, all workers; 0 = unlimited */
+	uint64_t	 max_queue;		/* requests waiting per pool (per worker share) */
+	uint64_t	 queue_timeout;		/* ms a request waits at most */
+	uint64_t	 retries;		/* failed connects retried */
+	uint64_t	 slow_start;		/* ms of weight ramp after a server comes up; 0 off */
 	struct cfg_names hide_headers;		/* response fields removed */
 };
 

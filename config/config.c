@@ -1189,6 +1189,19 @@ static const struct cfg_key keys[] = {
 	  "failures within fail_timeout that mark a server down; 0 = never (a pool of one server: never, as in nginx)", false },
 	{ SEC_POOL, "fail_timeout", set_duration, P(fail_timeout), "30s", 1, DUR_MAX,
 	  "duration", "window for max_fails, and time down without probes", false },
+	{ SEC_POOL, "max_conns", set_uint, P(max_conns), "0", 0, 1000000, "number",
+	  "connections per server across all workers (each worker gets its share); beyond, "
+	  "requests wait in the pool's queue; 0 = unlimited", false },
+	{ SEC_POOL, "max_queue", set_uint, P(max_queue), "1024", 0, 1000000, "number",
+	  "requests waiting for a connection, per worker; full: 503 + Retry-After", false },
+	{ SEC_POOL, "queue_timeout", set_duration, P(queue_timeout), "30s", 1, DUR_MAX,
+	  "duration", "longest wait in the queue; then 503 + Retry-After", false },
+	{ SEC_POOL, "retries", set_uint, P(retries), "3", 0, 100, "number",
+	  "failed connects (refused, timed out, reset before any response byte) retried: "
+	  "another server first, else the same one after a short backoff", false },
+	{ SEC_POOL, "slow_start", set_duration, P(slow_start), "0", 0, DUR_MAX, "duration",
+	  "a server coming back up gets its weight ramped from 0 to full over this time; "
+	  "0 = off", false },
 	{ SEC_POOL, "hide_response_header", set_hide_header, P(hide_headers), NULL, 0, 0,
 	  "field name", "remove this field from the servers' responses (e.g. X-MS-Server-Fqdn), "
 	  "repeatable", true },
@@ -2334,6 +2347,11 @@ config_dump(const struct config *c, FILE *f)
 		dump_dur(f, "health_interval", p->health_interval);
 		fprintf(f, "max_fails = %llu\n", (unsigned long long)p->max_fails);
 		dump_dur(f, "fail_timeout", p->fail_timeout);
+		fprintf(f, "max_conns = %llu\nmax_queue = %llu\n",
+			(unsigned long long)p->max_conns, (unsigned long long)p->max_queue);
+		dump_dur(f, "queue_timeout", p->queue_timeout);
+		fprintf(f, "retries = %llu\n", (unsigned long long)p->retries);
+		dump_dur(f, "slow_start", p->slow_start);
 		for (int j = 0; j < p->hide_headers.n; j++)
 			fprintf(f, "hide_response_header = %s\n", p->hide_headers.names[j]);
 	}

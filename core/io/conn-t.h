@@ -152,6 +152,15 @@ struct stream {
 	uint64_t	 bytes_out;	/* bytes sent to the client */
 	struct pump	 req;		/* client -> backend */
 	struct pump	 resp;		/* backend -> client */
+	/* backend protection (core/proxy/queue.c): the pool's queue, retries */
+	struct conn	*qnext, *qprev;	/* links in bal_wpool's FIFO while queued */
+	uint64_t	 t_queued;	/* ms: entered the queue */
+	uint32_t	 q_ms;		/* ms spent queued (access log) */
+	uint32_t	 q_len;		/* queue length when it entered, itself included */
+	int16_t		 q_srv;		/* the server it waits for, -1: any */
+	uint8_t		 retries;	/* connect retries and resends (access log) */
+	bool		 queued;
+	bool		 q_woken;	/* dequeued by a freed connection: pick again */
 };
 
 struct conn {

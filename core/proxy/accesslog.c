@@ -132,14 +132,17 @@ accesslog_request(struct accesslog *a, struct conn *c, uint64_t now)
 				 cfg->pools[s->pool].servers[s->srv].port);
 	}
 	p = a->buf + a->len;
-	/* addr time "host" "request line" status bytes pool server total_ms backend_ms */
-	n = snprintf(p, ALOG_BUF - a->len, "%s %s \"%.*s\" \"%.*s\" %u %llu %s %s %llu %lld\n",
+	/* addr time "host" "request line" status bytes pool server total_ms backend_ms
+	 * queue_len queued_ms retries */
+	n = snprintf(p, ALOG_BUF - a->len,
+		"%s %s \"%.*s\" \"%.*s\" %u %llu %s %s %llu %lld %u %u %u\n",
 		addr, ts,
 		(int)(s->obuf ? s->host_len : 1), s->obuf ? s->obuf + s->host_off : "-",
 		(int)(s->obuf ? s->reqline_len : 1), s->obuf ? s->obuf : "-",
 		s->status, (unsigned long long)s->bytes_out, pool, srv,
 		(unsigned long long)(now - s->t_start),
-		s->t_be ? (long long)((s->t_be_end ? s->t_be_end : now) - s->t_be) : -1LL);
+		s->t_be ? (long long)((s->t_be_end ? s->t_be_end : now) - s->t_be) : -1LL,
+		s->q_len, s->q_ms, s->retries);
 	if (n > 0 && (size_t)n < ALOG_BUF - a->len)
 		a->len += (size_t)n;
 }

@@ -20,6 +20,7 @@
 #include "core/io/xprt.h"
 #include "core/lib/log.h"
 #include "core/proxy/proxy.h"
+#include "core/proxy/queue.h"
 #include "core/proxy/stream.h"
 #include "routing/pool/balance.h"
 #include "tls/tls.h"
@@ -133,6 +134,7 @@ be_connect(struct conn *c, int srv)
 	be->g = gen_get(c->g);
 	xprt_init_plain(&be->xprt);
 	stream_attach(c, be, srv);
+	queue_be_opened(be);
 	be->state = BS_CONNECTING;
 	be->on_timeout = be_on_connect_timeout;
 	conn_timer(be, stream_pool(c)->connect_timeout);
@@ -224,13 +226,20 @@ be_handshake_failed(struct conn *be, int res)
 	stream_backend_failed(c);
 }
 
-/* GET/HEAD on a reused connection that died before any response byte: one fresh try. */
+/* GET/HEAD on a reused connection that died before any response byte: one fresh try; on a
+ * fresh one, another server within `retries` (core/proxy/queue.c). */
 static bool
 be_retry(struct conn *be)
 {
 	struct stream *s = be->s;
 	struct conn *c = stream_cli(s);
 
+	if (!(be->flags & CF_REUSED) && !(be->inflight & IF_SEND) && queue_may_resend(c)) {
+		/* a fresh connection reset before any response byte: GET/HEAD go elsewhere */
+		stream_report_failure(c, -ECONNRESET);
+		stream_backend_failed(c);
+		return true;
+	}
 	if (!(be->flags & CF_REUSED) || !(s->flags & SF_IDEMPOTENT) || (s->flags & SF_RETRIED) ||
 	    (s->flags & SF_RESP_BYTE) || (be->inflight & IF_SEND))
 		return false;

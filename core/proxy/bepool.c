@@ -13,6 +13,7 @@
 #include "core/io/conn.h"
 #include "core/io/ring.h"
 #include "core/proxy/proxy.h"
+#include "core/proxy/queue.h"
 
 static struct idle_list *
 idle_list_of(struct worker *w, int pool, int srv)
@@ -96,6 +97,8 @@ bepool_idle_put(struct conn *be)
 	conn_idle(be);
 	if (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0)
 		bepool_idle_close(be);
+	else
+		queue_be_idle(be);
 }
 
 /* Pops a pooled connection whose peer is still there, or NULL. */

@@ -27,6 +27,7 @@
 #include "core/proxy/clientaddr.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
+#include "core/proxy/queue.h"
 #include "core/proxy/tunnel.h"
 #include "routing/pool/balance.h"
 #include "routing/trie.h"
@@ -73,6 +74,7 @@ stream_reset(struct conn *c)
 	free(s->obuf);
 	free(s->rbuf);
 	pump_release(&s->req);
+	queue_leave(c);
 	memset(s, 0, sizeof(*s));
 	s->pool = -1;
 	s->srv = -1;
@@ -440,10 +442,14 @@ stream_pick_backend(struct conn *c)
 		stream_abort_x(c, 503, "no server up", ra);
 		return;
 	}
+	if (srv == BAL_EXHAUSTED && queue_retry_later(c))
+		return;
 	if (srv < 0) {
 		stream_abort(c, 502, "no server left to try");
 		return;
 	}
+	if (queue_admit(c, &srv))
+		return;
 	s->tried |= 1ULL << (srv & 63);
 	stream_srv_begin(c, srv);
 	be = bepool_idle_take(c->w, s->pool, srv);
@@ -750,6 +756,7 @@ stream_abort_x(struct conn *c, unsigned status, const char *why, const char *ext
 	bool keep;
 
 	(void)why;
+	queue_leave(c);
 	stream_srv_end(c);
 	if (s->be != NULL) {
 		if (!(s->be->inflight & IF_SEND))
@@ -807,6 +814,7 @@ stream_conn_freed(struct conn *c)
 	if (c->role == CONN_BACKEND) {
 		struct stream *s = c->s;
 
+		queue_be_freed(c);
 		if (c->u.be.owner != NULL) {
 			if (c->u.be.owner->u.cli.pinned == c)
 				c->u.be.owner->u.cli.pinned = NULL;
@@ -832,6 +840,7 @@ stream_conn_freed(struct conn *c)
 		return;
 	}
 	/* client: nothing of ours can still be referenced (no backend attached) */
+	queue_leave(c);
 	if (c->u.cli.pinned != NULL)
 		bepool_pin_close(c->u.cli.pinned);
 	stream_srv_end(c);

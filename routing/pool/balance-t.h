@@ -42,6 +42,8 @@ struct bal_health {
 	_Atomic uint64_t	 down_until;
 	/* Passive window: (window start ms << 16) | failures counted in it; one CAS updates both. */
 	_Atomic uint64_t	 fail_win;
+	/* CLOCK_MONOTONIC ms when the server last came back up (slow_start ramp), 0: never. */
+	_Atomic uint64_t	 up_since;
 };
 
 /* One server of a pool (immutable after the build, except h). */
@@ -65,6 +67,7 @@ struct bal_pool {
 	uint32_t		 woff;		/* first bal_wsrv of this pool in a worker block */
 	uint64_t		 max_fails;	/* 0: passive accounting off */
 	uint64_t		 fail_timeout;	/* ms */
+	uint64_t		 slow_start;	/* ms, 0: off */
 	bool			 probed;	/* health_check is set */
 	/*
 	 * The health thread is probing this pool (it sets this when it takes the set, clears it
@@ -84,6 +87,34 @@ struct bal_wsrv {
 	int32_t			 cw;		/* smooth WRR current weight */
 	uint32_t		 active;	/* requests of this worker on this server (least_conn) */
 	uint8_t			 ok;		/* scratch of bal_pick: eligible in this round */
+	uint32_t		 ew;		/* scratch of bal_pick: weight after slow_start */
+	uint32_t		 conns;		/* this worker's open connections to it (max_conns) */
+};
+
+struct conn;
+
+/*
+ * Per worker, per pool: the queue of requests waiting for a backend connection (max_conns;
+ * linked through their streams by core/proxy/queue.c, which alone touches head/tail) and the
+ * pool's protection counters. Counters are monotonic except queue_len; only the owning
+ * worker writes them (plain loads from another thread may tear on 32-bit, never on x86-64
+ * and arm64): a metrics reader sums bal_wpool(set, w, pool)->st over the workers.
+ */
+struct bal_pool_stats {
+	uint64_t		 queued;	/* requests that waited in the queue */
+	uint64_t		 dequeued;	/* ... and got a connection */
+	uint64_t		 queue_full;	/* 503: the queue was full */
+	uint64_t		 queue_timeout;	/* 503: waited queue_timeout */
+	uint64_t		 queued_ms;	/* total time spent queued */
+	uint64_t		 retries;	/* connect retries (same server, after a backoff) */
+	uint64_t		 redispatches;	/* connect retries on another server */
+	uint32_t		 queue_len;	/* waiting now */
+	uint32_t		 queue_max;	/* longest seen */
+};
+
+struct bal_wpool {
+	struct conn		*head, *tail;	/* client conns waiting, FIFO */
+	struct bal_pool_stats	 st;
 };
 
 struct bal_set {
@@ -92,6 +123,7 @@ struct bal_set {
 	struct bal_pool		*pools;		/* [npools], same indexes as config.pools */
 	int			 npools;
 	struct bal_wsrv		**workers;	/* [nworkers] blocks of nwsrv entries */
+	struct bal_wpool	**wpools;	/* [nworkers][npools] */
 	int			 nworkers;
 	uint32_t		 nwsrv;		/* servers of every pool */
 };

@@ -107,6 +107,9 @@ inherit(struct bal_pool *p, struct bal_srv *sv, const struct bal_srv *o, uint64_
 	atomic_store_explicit(&sv->h.fail_win,
 			      atomic_load_explicit(&o->h.fail_win, memory_order_relaxed),
 			      memory_order_relaxed);
+	atomic_store_explicit(&sv->h.up_since,
+			      atomic_load_explicit(&o->h.up_since, memory_order_relaxed),
+			      memory_order_relaxed);
 	if (p->probed)
 		atomic_store_explicit(&sv->h.probe_down,
 				      atomic_load_explicit(&o->h.probe_down, memory_order_relaxed),
@@ -123,6 +126,7 @@ pool_build(struct bal_pool *p, const struct cfg_pool *c, const struct bal_set *o
 	p->balance = c->balance;
 	p->max_fails = c->max_fails;
 	p->fail_timeout = c->fail_timeout;
+	p->slow_start = c->slow_start;
 	p->probed = c->health_check != NULL;
 	p->cfg = *c;
 	p->cfg.servers = NULL;
@@ -182,6 +186,9 @@ set_free(struct bal_set *s)
 	free(s->pools);
 	for (int i = 0; s->workers != NULL && i < s->nworkers; i++)
 		free(s->workers[i]);
+	for (int i = 0; s->wpools != NULL && i < s->nworkers; i++)
+		free(s->wpools[i]);
+	free(s->wpools);
 	free(s->workers);
 	free(s->file);
 	free(s);
@@ -218,6 +225,17 @@ bal_set_build(const struct config *cfg, int nworkers, const struct bal_set *old)
 			goto fail;
 		memset(s->workers[i], 0, block);
 	}
+	if ((s->wpools = calloc((size_t)s->nworkers, sizeof(*s->wpools))) == NULL)
+		goto fail;
+	for (int i = 0; i < s->nworkers; i++) {
+		/* a cache line of padding: no two workers' counters ever share a line */
+		size_t b = sizeof(struct bal_wpool) * (size_t)s->npools + RE_CACHELINE;
+
+		if ((s->wpools[i] = aligned_alloc(RE_CACHELINE, b & ~(size_t)(RE_CACHELINE - 1)))
+		    == NULL)
+			goto fail;
+		memset(s->wpools[i], 0, b & ~(size_t)(RE_CACHELINE - 1));
+	}
 	return s;
 fail:
 	log_error("balancing state: out of memory");
@@ -248,8 +266,8 @@ swrr(const struct bal_pool *p, struct bal_wsrv *w, uint8_t want)
 	for (int i = 0; i < p->nsrv; i++) {
 		if (w[i].ok != want)
 			continue;
-		w[i].cw += (int32_t)p->srv[i].weight;
-		total += (int32_t)p->srv[i].weight;
+		w[i].cw += (int32_t)w[i].ew;
+		total += (int32_t)w[i].ew;
 		if (best < 0 || w[i].cw > w[best].cw)
 			best = i;
 	}
@@ -275,8 +293,8 @@ least_conn(const struct bal_pool *p, struct bal_wsrv *w)
 			ties = 1;
 			continue;
 		}
-		a = (uint64_t)w[i].active * p->srv[best].weight;
-		b = (uint64_t)w[best].active * p->srv[i].weight;
+		a = (uint64_t)w[i].active * w[best].ew;
+		b = (uint64_t)w[best].active * w[i].ew;
 		if (a < b) {
 			best = i;
 			ties = 1;
@@ -287,8 +305,8 @@ least_conn(const struct bal_pool *p, struct bal_wsrv *w)
 	if (ties <= 1)
 		return best;
 	for (int i = 0; i < p->nsrv; i++)
-		if (w[i].ok && (uint64_t)w[i].active * p->srv[best].weight ==
-		    (uint64_t)w[best].active * p->srv[i].weight)
+		if (w[i].ok && (uint64_t)w[i].active * w[best].ew ==
+		    (uint64_t)w[best].active * w[i].ew)
 			w[i].ok = 2;
 	return swrr(p, w, 2);
 }
@@ -312,8 +330,8 @@ hrw(const struct bal_pool *p, struct bal_wsrv *w, const struct bal_key *k)
 		if (!w[i].ok)
 			continue;
 		if (w0 == 0)
-			w0 = p->srv[i].weight;
-		else if (p->srv[i].weight != w0)
+			w0 = w[i].ew;
+		else if (w[i].ew != w0)
 			same = false;
 	}
 	for (int i = 0; i < p->nsrv; i++) {
@@ -330,7 +348,7 @@ hrw(const struct bal_pool *p, struct bal_wsrv *w, const struct bal_key *k)
 			}
 			continue;
 		}
-		sc = (double)p->srv[i].weight / -log(((double)(h >> 11) + 0.5) * 0x1p-53);
+		sc = (double)w[i].ew / -log(((double)(h >> 11) + 0.5) * 0x1p-53);
 		if (best < 0 || sc > bs) {
 			best = i;
 			bs = sc;
@@ -363,6 +381,9 @@ bal_pick(const struct bal_set *s, int worker, int pool, const struct bal_key *k,
 			any_up |= up;
 			if (up && !(tried & (1ULL << (i & 63)))) {
 				w[i].ok = 1;
+				w[i].ew = bal_slow_start_weight(p->srv[i].weight,
+					atomic_load_explicit(&p->srv[i].h.up_since, memory_order_relaxed),
+					p->slow_start, now_ms);
 				n++;
 			}
 		}
@@ -387,15 +408,42 @@ bal_pick(const struct bal_set *s, int worker, int pool, const struct bal_key *k,
 	return any_up ? BAL_EXHAUSTED : BAL_NONE;
 }
 
+uint32_t
+bal_conn_share(uint64_t max, int nworkers, int worker)
+{
+	uint64_t n = nworkers > 0 ? (uint64_t)nworkers : 1, share;
+
+	if (max == 0)
+		return 0;
+	share = max / n + ((uint64_t)worker < max % n ? 1 : 0);
+	if (share == 0)
+		share = 1;
+	return share > UINT32_MAX ? UINT32_MAX : (uint32_t)share;
+}
+
+uint32_t
+bal_slow_start_weight(uint32_t weight, uint64_t up_since, uint64_t dur, uint64_t now_ms)
+{
+	uint64_t full = (uint64_t)weight * BAL_W_SCALE, el, v;
+
+	if (dur == 0 || up_since == 0 || now_ms >= up_since + dur)
+		return (uint32_t)full;
+	el = now_ms > up_since ? now_ms - up_since : 0;
+	v = full * el / dur;
+	return v > 0 ? (uint32_t)v : 1;
+}
+
 /* ---- server state ----------------------------------------------------------------------- */
 
 void
 bal_srv_revive(const struct bal_pool *p, struct bal_srv *sv, uint64_t until)
 {
 	if (atomic_compare_exchange_strong_explicit(&sv->h.down_until, &until, 0,
-						    memory_order_relaxed, memory_order_relaxed))
+						    memory_order_relaxed, memory_order_relaxed)) {
+		atomic_store_explicit(&sv->h.up_since, until, memory_order_relaxed);
 		log_info("pool %s: server %s is UP again: fail_timeout passed (no active checks)",
 			 p->cfg.name, sv->name);
+	}
 }
 
 bool

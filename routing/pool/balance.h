@@ -79,6 +79,30 @@ bal_req_end(const struct bal_set *s, int worker, int pool, int srv)
 		w->active--;
 }
 
+/* Worker `worker`'s queue and counters for pool `pool` (struct bal_wpool). */
+static inline struct bal_wpool *
+bal_wpool(const struct bal_set *s, int worker, int pool)
+{
+	return &s->wpools[worker][pool];
+}
+
+/*
+ * max_conns is per server across all workers; each worker enforces its own share so no
+ * atomic is touched per connection: worker i of n gets max / n, plus one for i < max % n,
+ * so the shares add up to max. When max < n the workers without a share get 1 (then the
+ * total can reach n: docs/pools.md says so). 0 = unlimited. Pure.
+ */
+uint32_t bal_conn_share(uint64_t max, int nworkers, int worker);
+
+/*
+ * slow_start: the effective weight, in 1/BAL_W_SCALE units, of a server of weight `weight`
+ * that came up at up_since, at now_ms: weight * BAL_W_SCALE ramped linearly from 0 over dur
+ * ms (at least 1 while ramping, so it gets a first request), the full value after dur or when
+ * dur or up_since is 0. bal_pick balances on these values. Pure.
+ */
+#define BAL_W_SCALE	64
+uint32_t bal_slow_start_weight(uint32_t weight, uint64_t up_since, uint64_t dur, uint64_t now_ms);
+
 /* ---- server state (any thread) ---------------------------------------------------------- */
 
 /* Slow path of bal_srv_up: a timed passive down just ended (logs it once). */

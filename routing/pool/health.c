@@ -37,6 +37,7 @@ health_apply(const struct bal_set *s, int pool, int srv, bool ok, const char *re
 		if (!was && !passive)
 			return 0;
 		atomic_store_explicit(&sv->h.fail_win, 0, memory_order_relaxed);
+		atomic_store_explicit(&sv->h.up_since, now_ms, memory_order_relaxed);	/* slow_start */
 		log_info("pool %s: server %s is UP: health check %s passed (%s)", p->cfg.name,
 			 sv->name, p->cfg.health_check ? p->cfg.health_check : "", reason);
 		return 1;

@@ -89,7 +89,8 @@ def test_single_backend_down_is_502_every_time(proxy, backend_factory):
     for i in range(6):
         assert get(port, "/x%d" % i, host="h.example").status == 502, i
     assert "is DOWN" not in r.stderr()
-    assert r.stderr().count("127.0.0.1:%d (pool down): connect: Connection refused" % down) == 6
+    # each request: the first connect and `retries` (default 3) more after a backoff
+    assert r.stderr().count("127.0.0.1:%d (pool down): connect: Connection refused" % down) == 6 * 4
 
 
 def test_backend_silent_504(proxy, backend_factory):

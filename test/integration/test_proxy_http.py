@@ -425,8 +425,10 @@ def test_sigusr1_reopens_rotated_logs(proxy, backend_factory, tmp_path):
         (tmp_path / "error.log.1").read_text()
 
 
-# addr time "host" "request line" status bytes pool server total_ms backend_ms
-ALOG_LINE = re.compile(r'^(\S+) (\S+) "([^"]*)" "([^"]*)" (\d+) (\d+) (\S+) (\S+) (\d+) (-?\d+)$')
+# addr time "host" "request line" status bytes pool server total_ms backend_ms queue_len
+# queued_ms retries
+ALOG_LINE = re.compile(r'^(\S+) (\S+) "([^"]*)" "([^"]*)" (\d+) (\d+) (\S+) (\S+) (\d+) (-?\d+)'
+                       r' (\d+) (\d+) (\d+)$')
 
 
 def alog_proxy(proxy, backend_factory, tmp_path, handler=None):

@@ -598,6 +598,69 @@ test_passive(void)
 	}
 }
 
+/* ---- backend protection: max_conns shares, slow_start ramp ------------------------------ */
+
+static void
+test_conn_share(void)
+{
+	uint64_t sum = 0;
+
+	CHECK(bal_conn_share(0, 4, 0) == 0);		/* unlimited */
+	for (int w = 0; w < 3; w++)
+		sum += bal_conn_share(10, 3, w);
+	CHECK(sum == 10);				/* shares add up to max */
+	CHECK(bal_conn_share(10, 3, 0) == 4 && bal_conn_share(10, 3, 2) == 3);
+	CHECK(bal_conn_share(2, 4, 3) == 1);		/* max < workers: 1 each (documented) */
+	CHECK(bal_conn_share(512, 1, 0) == 512);
+}
+
+static void
+test_slow_start_weight(void)
+{
+	CHECK(bal_slow_start_weight(3, 0, 10000, T0) == 3 * BAL_W_SCALE);	/* never came up */
+	CHECK(bal_slow_start_weight(3, T0, 0, T0) == 3 * BAL_W_SCALE);		/* off */
+	CHECK(bal_slow_start_weight(3, T0, 10000, T0) == 1);			/* at least 1 */
+	CHECK(bal_slow_start_weight(2, T0, 10000, T0 + 2500) == 2 * BAL_W_SCALE / 4);
+	CHECK(bal_slow_start_weight(2, T0, 10000, T0 + 5000) == 2 * BAL_W_SCALE / 2);
+	CHECK(bal_slow_start_weight(2, T0, 10000, T0 + 10000) == 2 * BAL_W_SCALE);
+	CHECK(bal_slow_start_weight(2, T0 + 50, 10000, T0) == 1);		/* clock skew */
+	/* linear: each step of 1/8 of the ramp adds the same weight (integer rounding aside) */
+	for (uint64_t t = 0; t < 10000; t += 1250) {
+		uint32_t a = bal_slow_start_weight(8, T0, 10000, T0 + t);
+		uint32_t b = bal_slow_start_weight(8, T0, 10000, T0 + t + 1250);
+
+		CHECK(b - (a == 1 && t == 0 ? 0 : a) == 8 * BAL_W_SCALE / 8);
+	}
+}
+
+/* A server that comes back with slow_start gets a share that grows with the ramp. */
+static void
+test_slow_start_pick(void)
+{
+	static const struct srvspec sp[] = { { "s1", 1, false }, { "s2", 1, false } };
+	struct config *c = mkcfg(CFG_BALANCE_ROUND_ROBIN, sp, 2, NULL);
+	struct bal_set *s;
+	int prev = -1;
+
+	c->pools[0].slow_start = 10000;
+	s = bal_set_build(c, 1, NULL);
+	cfgfree(c);
+	atomic_store(&s->pools[0].srv[1].h.up_since, T0);
+	for (uint64_t q = 1; q <= 4; q++) {
+		int n1 = 0, ew = (int)(BAL_W_SCALE * q * 2000 / 10000), want;
+
+		for (int i = 0; i < 1000; i++)
+			n1 += bal_pick(s, 0, 0, NULL, 0, T0 + q * 2000) == 1;
+		/* weight q/5 of s1's (in 1/BAL_W_SCALE units): share ew / (ew + full) */
+		want = 1000 * ew / (ew + BAL_W_SCALE);
+		CHECK(n1 >= want - 3 && n1 <= want + 3);
+		CHECK(n1 > prev);
+		prev = n1;
+	}
+	CHECK(bal_pick(s, 0, 0, NULL, 0, T0 + 10000) >= 0);
+	bal_set_put(s);
+}
+
 int
 main(void)
 {
@@ -612,5 +675,8 @@ main(void)
 	test_cookie_parse();
 	test_cookie();
 	test_passive();
+	test_conn_share();
+	test_slow_start_weight();
+	test_slow_start_pick();
 	return check_done();
 }
