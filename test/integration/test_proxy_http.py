@@ -5,12 +5,10 @@ sha256, request bodies, hop-by-hop fields, X-Forwarded-*, the access log line, H
 clients (a chunked response is de-chunked and close-delimited) and 204/304/HEAD heads.
 """
 import hashlib
-import os
 import re
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -231,25 +229,9 @@ def test_100mb_both_directions_with_curl(edge, tmp_path):
 
 
 @pytest.fixture
-def capped_splice_edge(proxy, backend_factory, tmp_path, monkeypatch):
-    """A proxy whose splice(2) into a socket moves at most 4096 bytes a call
-    (util/splice_cap.c, LD_PRELOAD): every drain of a 256 KB pipe is partial, never EAGAIN."""
-    shim = tmp_path / "splice_cap.so"
-    src = Path(__file__).parent / "util" / "splice_cap.c"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(src), "-ldl"],
-                   check=True, timeout=60)
-    b = backend_factory(name="be")
-    monkeypatch.setenv("LD_PRELOAD", str(shim))
-    monkeypatch.setenv("SPLICE_CAP", "4096")
-    opts = os.environ.get("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
-    monkeypatch.setenv("ASAN_OPTIONS", opts + ":verify_asan_link_order=0")
-    spec = ProxySpec(workers=1)
-    port = spec.listener("l")
-    spec.pool("p", [b])
-    spec.route("r", pool="p")
-    r = proxy(spec)
-    r.port, r.backend = port, b
-    return r
+def capped_splice_edge(proxy, backend_factory, capped_splice):
+    """A proxy whose every splice drain is partial (conftest capped_splice)."""
+    return simple(proxy, backend_factory)
 
 
 def test_splice_partial_drains_download_ends(capped_splice_edge):
