@@ -452,9 +452,13 @@ pump_splice(struct pump *p)
 			return;
 		}
 	}
-	/* plenty moved: yield to other connections through a poll that fires at once */
+	/*
+	 * Plenty moved: yield to other connections through a poll that fires at once. Bytes
+	 * still in the pipe wait for the destination, not the source: the source may have sent
+	 * its last byte, and its POLLIN would then never come (the body's tail would stall).
+	 */
 	pump_progress(p);
-	if (conn_poll(p->src, POLLIN) < 0)
+	if (conn_poll(p->in_pipe > 0 ? p->dst : p->src, p->in_pipe > 0 ? POLLOUT : POLLIN) < 0)
 		pump_finish(p, -EBUSY);
 }
 

@@ -8,6 +8,7 @@ no sanitizer report on stderr; backends are in-process threads (backend.py).
 """
 import os
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,6 +161,21 @@ def backend_factory():
     yield make
     for b in made:
         b.stop()
+
+
+@pytest.fixture
+def capped_splice(tmp_path, monkeypatch):
+    """Ringedge started after this runs with util/splice_cap.c preloaded: splice(2) into a
+    socket moves at most 4096 bytes a call, so every drain of a 256 KiB pipe is partial but
+    never EAGAIN (what a peer that keeps reading does now and then under load)."""
+    shim = tmp_path / "splice_cap.so"
+    src = Path(__file__).parent / "util" / "splice_cap.c"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(src), "-ldl"],
+                   check=True, timeout=60)
+    monkeypatch.setenv("LD_PRELOAD", str(shim))
+    monkeypatch.setenv("SPLICE_CAP", "4096")
+    opts = os.environ.get("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
+    monkeypatch.setenv("ASAN_OPTIONS", opts + ":verify_asan_link_order=0")
 
 
 @pytest.fixture

@@ -193,6 +193,18 @@ def test_100mb_upload_checksum(edge):
         assert c.request("GET", "/after", host="h.example").status == 200
 
 
+def curl(*args):
+    """Runs curl with a 120 s --max-time; returns (http_code, bytes). Asserts curl's exit code:
+    a timeout after the head (exit 28) also prints the status and leaves a truncated body."""
+    p = subprocess.run(["curl", "-sS", "--max-time", "120", "-w",
+                        "%{http_code} %{size_upload} %{size_download}"] + list(args),
+                       capture_output=True, timeout=180)
+    code, up, down = p.stdout.split()[-3:]
+    assert p.returncode == 0, ("curl exit %d after %s bytes up, %s bytes down: %r" %
+                               (p.returncode, up.decode(), down.decode(), p.stderr))
+    return code, int(float(up)), int(float(down))
+
+
 def test_100mb_both_directions_with_curl(edge, tmp_path):
     # a real client: curl uploads 100 MB and downloads 100 MB through the proxy
     size = 100 * 1024 * 1024
@@ -201,23 +213,55 @@ def test_100mb_both_directions_with_curl(edge, tmp_path):
         for chunk in be.body_chunks(size):
             f.write(chunk)
     down = tmp_path / "down.bin"
-    p = subprocess.run(["curl", "-sS", "--max-time", "120", "-o", "/dev/null",
-                        "-w", "%{http_code}", "-H", "Host: h.example", "--data-binary",
-                        "@%s" % up, "http://127.0.0.1:%d/up" % edge.port],
-                       capture_output=True, timeout=180)
-    assert p.stdout == b"200", p
+    code, sent, _ = curl("-o", "/dev/null", "-H", "Host: h.example", "--data-binary",
+                         "@%s" % up, "http://127.0.0.1:%d/up" % edge.port)
+    assert code == b"200" and sent == size, (code, sent)
     q = edge.backend.requests[-1]
     assert q.body_len == size and q.body_sha256 == be.body_sha256(size)
-    p = subprocess.run(["curl", "-sS", "--max-time", "120", "-o", str(down), "-w",
-                        "%{http_code}", "-H", "Host: h.example", "-H", "X-Be-Mode: fixed",
-                        "-H", "X-Be-Size: %d" % size, "http://127.0.0.1:%d/down" % edge.port],
-                       capture_output=True, timeout=180)
-    assert p.stdout == b"200", p
+    code, _, got = curl("-o", str(down), "-H", "Host: h.example", "-H", "X-Be-Mode: fixed",
+                        "-H", "X-Be-Size: %d" % size, "http://127.0.0.1:%d/down" % edge.port)
+    assert code == b"200" and got == size == down.stat().st_size, (code, got)
     h = hashlib.sha256()
     with open(down, "rb") as f:
         for blk in iter(lambda: f.read(1 << 20), b""):
             h.update(blk)
     assert h.hexdigest() == be.body_sha256(size)
+
+
+@pytest.fixture
+def capped_splice_edge(proxy, backend_factory, capped_splice):
+    """A proxy whose every splice drain is partial (conftest capped_splice)."""
+    return simple(proxy, backend_factory)
+
+
+def test_splice_partial_drains_download_ends(capped_splice_edge):
+    # the body's last bytes sit in the pipe after the 8 splice rounds; the backend sends
+    # nothing more: the pump must wait for the client (POLLOUT), not for the backend
+    edge, size = capped_splice_edge, 2 * 1024 * 1024
+    for i in range(3):
+        with Client(edge.port, timeout=10) as c:
+            h, sink = sha256_sink()
+            r = c.request("GET", "/big", host="h.example", sink=sink,
+                          headers=[("X-Be-Mode", "fixed"), ("X-Be-Size", str(size + i))])
+            assert r.status == 200 and r.body_len == size + i, (i, r.body_len)
+            assert h.hexdigest() == be.body_sha256(size + i)
+            assert c.request("GET", "/after", host="h.example").status == 200
+
+
+def test_splice_partial_drains_upload_ends(capped_splice_edge):
+    # the same at the end of a request body: the client sends nothing more until it is answered
+    edge, size = capped_splice_edge, 2 * 1024 * 1024
+    for i in range(3):
+        with Client(edge.port, timeout=10) as c:
+            c.send(b"POST /up HTTP/1.1\r\nHost: h.example\r\nContent-Length: %d\r\n\r\n"
+                   % (size + i))
+            for chunk in be.body_chunks(size + i):
+                c.send(chunk)
+            r = c.read_response()
+            j = r.json()
+            assert r.status == 200 and j["body_len"] == size + i, (i, j["body_len"])
+            assert j["body_sha256"] == be.body_sha256(size + i)
+            assert c.request("GET", "/after", host="h.example").status == 200
 
 
 @pytest.mark.parametrize("size", [0, 1, 65536, 1000000])

@@ -96,3 +96,27 @@ def test_websocket_tunnel_splices_both_ways(proxy, backend_factory):
         assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
         assert c.closed_by_peer(10)
     assert get(r.port, "/after", host="h.example").status == 200
+
+
+def test_tunnel_splice_partial_drains_deliver_the_tail(proxy, backend_factory, capped_splice):
+    # a 1 MiB frame each way with every splice drain partial: after 8 rounds the frame's tail
+    # sits in the pipe and the sender waits for the echo; the pump must wait for the
+    # destination (POLLOUT), not for more from the source (that deadlocked the tunnel)
+    r = simple(proxy, backend_factory)
+    with Client(r.port) as c:
+        key = base64.b64encode(os.urandom(16)).decode()
+        resp = c.request("GET", "/ws", host="h.example", headers=[
+            ("X-Be-Mode", "ws"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")])
+        assert resp.status == 101, resp
+
+        def rd(n):
+            out = []
+            c._exact(n, out.append)
+            return b"".join(out)
+
+        for payload in [be.body(1 << 20), be.body(300001)]:
+            c.send(be.ws_frame(2, payload, mask=os.urandom(4)))
+            assert be.ws_read_frame(rd) == (2, payload)
+        c.send(be.ws_frame(8, b"\x03\xe8", mask=b"abcd"))
+        assert be.ws_read_frame(rd) == (8, b"\x03\xe8")
