@@ -19,8 +19,8 @@
 #include "config/config.h"
 #if RINGEDGE_ACME
 #include "core/acme/acme.h"
-#include "core/admin/admin.h"
 #endif
+#include "core/admin/admin.h"
 #include "core/acme/ctl.h"
 #include "core/gen.h"
 #include "core/io/timer.h"
