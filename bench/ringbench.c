@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench/hist.h"
+#include "bench/rb_idle.h"
 #include "bench/rb_http.h"
 #include "bench/rb_tls.h"
 #include "bench/sched.h"
@@ -130,6 +131,10 @@ struct opts {
 	int		nexpect;
 	struct rb_url	urls[RB_MAX_URLS];
 	uint32_t	nurls;
+	uint32_t	idle;		/* --idle N: hold N connections (0 = off) */
+	uint32_t	idle_sample;	/* --idle-sample: second requests, spread over the set */
+	struct rb_source source;	/* --source */
+	int		have_source;
 };
 
 /* Everything the workers read, set up before they start and never written after. */
@@ -143,6 +148,10 @@ struct run {
 	_Atomic uint64_t tickets;	/* -n: request attempts claimed so far */
 	_Atomic int	stop;		/* SIGINT/SIGTERM */
 	_Atomic uint32_t running;	/* workers still running */
+	/* --idle: connections open now, first responses, requests waiting for their response */
+	uint64_t	t_second;	/* when the sampled connections send their second request */
+	_Atomic uint32_t open, answered, waiting;
+	_Atomic int	limit_err;	/* first errno that names a local limit (rb_limit_name) */
 };
 
 static struct run R;
@@ -171,6 +180,8 @@ struct conn {
 	uint8_t		measured;	/* -n mode: this attempt holds a ticket */
 	uint8_t		retired;	/* -n used up: never start again */
 	uint8_t		awaiting;	/* request sent, response not complete (w->awaiting) */
+	uint8_t		idle_n;		/* --idle: responses on this connection so far */
+	uint8_t		is_open;	/* --idle: counted in R.open */
 	uint32_t	target, rr;
 	const struct request *req;
 	const char	*out;		/* plaintext request bytes (plain) */
@@ -363,6 +374,8 @@ set_awaiting(struct worker *w, struct conn *c, int on)
 		w->awaiting++;
 	else
 		w->awaiting--;
+	if (R.o.idle)
+		atomic_fetch_add_explicit(&R.waiting, on ? 1u : (uint32_t)-1, memory_order_relaxed);
 }
 
 /* Closes the socket once nothing in flight references it, then schedules the next start. */
@@ -401,6 +414,10 @@ conn_shutdown(struct worker *w, struct conn *c, uint64_t now)
 	if (c->tls.ssl != NULL)
 		rb_tls_end(&c->tls, NULL);
 	set_awaiting(w, c, 0);
+	if (c->is_open) {
+		c->is_open = 0;
+		atomic_fetch_sub_explicit(&R.open, 1, memory_order_relaxed);
+	}
 	c->state = C_CLOSING;
 	if (c->nflight > 0) {
 		/* shutdown() ends a pending recv/send; the cancel also covers a pending connect. */
@@ -456,6 +473,13 @@ conn_retire(struct worker *w, struct conn *c, uint64_t now)
 static void
 conn_error(struct worker *w, struct conn *c, enum rb_err kind, uint64_t now)
 {
+	if (R.o.idle) {
+		/* --idle: a connection that failed or was closed is not retried: the count held
+		 * is what this client, this server and this host allow. */
+		count_error(w, c, kind, now);
+		conn_retire(w, c, now);
+		return;
+	}
 	/* A failed pre-connect (keep-alive, no request yet) is an attempt too in -n mode. */
 	if (!c->in_request && R.o.nreq > 0 && !claim_ticket(c, now)) {
 		c->backoff = 0;
@@ -487,6 +511,16 @@ next_request(struct conn *c)
 	return &R.reqs[t->urls[c->rr++ % t->nurls]];
 }
 
+/* --idle: remembers the first errno that names a local limit (fd, ports, memory). */
+static void
+note_limit(int err)
+{
+	int none = 0;
+
+	if (R.o.idle && rb_limit_name(err) != NULL)
+		atomic_compare_exchange_strong(&R.limit_err, &none, err);
+}
+
 static int
 conn_connect(struct worker *w, struct conn *c, uint64_t now)
 {
@@ -494,9 +528,20 @@ conn_connect(struct worker *w, struct conn *c, uint64_t now)
 	struct io_uring_sqe *sqe;
 	int one = 1;
 
+	int ret;
+
 	c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
+		note_limit(errno);
 		note_err(w, "socket: %s", strerror(errno));
+		c->state = C_CLOSING;
+		conn_error(w, c, E_CONNECT, now);
+		return -1;
+	}
+	if (R.o.have_source &&
+	    (ret = rb_source_bind(c->fd, &R.o.source, (uint64_t)w->gbase + c->slot)) < 0) {
+		note_limit(-ret);
+		note_err(w, "bind --source: %s", strerror(-ret));
 		c->state = C_CLOSING;
 		conn_error(w, c, E_CONNECT, now);
 		return -1;
@@ -571,6 +616,10 @@ send_request(struct worker *w, struct conn *c, uint64_t now)
 static void
 conn_established(struct worker *w, struct conn *c, uint64_t now)
 {
+	if (R.o.idle && !c->is_open) {
+		c->is_open = 1;
+		atomic_fetch_add_explicit(&R.open, 1, memory_order_relaxed);
+	}
 	if (c->in_request) {
 		send_request(w, c, now);
 		return;
@@ -748,6 +797,28 @@ tls_read_loop(struct worker *w, struct conn *c, uint64_t now)
 		conn_error(w, c, E_PARSE, now);
 }
 
+/*
+ * --idle: after its first response a connection is held; one in every N/--idle-sample sends
+ * a second request at R.t_second, then is held again. A server that closes is not retried.
+ */
+static void
+idle_hold(struct worker *w, struct conn *c, uint64_t now)
+{
+	uint64_t g = (uint64_t)w->gbase + c->slot, step;
+
+	if (!c->resp.keepalive) {
+		conn_retire(w, c, now);
+		return;
+	}
+	c->state = C_READY;
+	if (c->idle_n++ > 0)
+		return;
+	atomic_fetch_add_explicit(&R.answered, 1, memory_order_relaxed);
+	step = R.o.idle_sample ? R.o.idle / R.o.idle_sample : 0;
+	if (step > 0 && g % step == 0 && g / step < R.o.idle_sample)
+		heap_push(w, c, R.t_second);
+}
+
 static void
 request_finish(struct worker *w, struct conn *c, uint64_t now)
 {
@@ -756,7 +827,8 @@ request_finish(struct worker *w, struct conn *c, uint64_t now)
 	if (is_measured(w, c, now)) {
 		w->st.responses++;
 		w->st.status[status >= 100 && status < 600 ? status / 100 : 0]++;
-		hist_record(w->lat, now - c->t_intended);
+		if (!R.o.idle || c->idle_n > 0)
+			hist_record(w->lat, now - c->t_intended);
 		if (R.o.rate > 0)
 			hist_record(w->lat_unc, now - c->t_start);
 		if (R.o.nexpect > 0) {
@@ -775,6 +847,10 @@ request_finish(struct worker *w, struct conn *c, uint64_t now)
 	atomic_fetch_add_explicit(&w->live_done, 1, memory_order_relaxed);
 	c->in_request = 0;
 	c->resp_done = 0;
+	if (R.o.idle) {
+		idle_hold(w, c, now);
+		return;
+	}
 	if (!c->resp.keepalive || R.o.new_conn) {
 		/* With --resume the session (and its ticket) is kept for the next connection. */
 		if (c->tls.ssl != NULL)
@@ -799,6 +875,7 @@ on_connect(struct worker *w, struct conn *c, int res, uint64_t now)
 
 	c->connect_busy = 0;
 	if (res < 0) {
+		note_limit(-res);
 		note_err(w, "connect %s: %s", t->addrtext, strerror(-res));
 		conn_error(w, c, E_CONNECT, now);
 		return;
@@ -1188,6 +1265,12 @@ usage(FILE *f)
 	    "      --expect-status LIST  e.g. 200,204; other statuses count as errors\n"
 	    "                    (default: 4xx and 5xx count as errors)\n"
 	    "      --json        machine-readable result on stdout\n"
+	    "      --idle N      hold N keep-alive connections: one request each, then idle for\n"
+	    "                    -d; halfway, a sample sends a second request (see below)\n"
+	    "      --idle-sample K  connections (spread over the set) that send the second\n"
+	    "                    request (default 100, at most N; 0 = none)\n"
+	    "      --source CIDR bind to addresses of CIDR in turn (127.0.0.0/16): more than\n"
+	    "                    ~28,000 connections to one destination (IP_BIND_ADDRESS_NO_PORT)\n"
 	    "      --eager-wake  closed loop: wake for every response instead of batches\n"
 	    "                    (the old behaviour; for A/B comparisons only)\n"
 	    "  -q, --quiet       no live progress line\n"
@@ -1234,7 +1317,8 @@ read_body(struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
-	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_IDLE,
+	OPT_IDLE_SAMPLE, OPT_SOURCE,
 };
 
 static int
@@ -1256,6 +1340,9 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"crypto", no_argument, NULL, OPT_CRYPTO},
 		{"eager-wake", no_argument, NULL, OPT_EAGER},
+		{"idle", required_argument, NULL, OPT_IDLE},
+		{"idle-sample", required_argument, NULL, OPT_IDLE_SAMPLE},
+		{"source", required_argument, NULL, OPT_SOURCE},
 		{NULL, 0, NULL, 0},
 	};
 	char err[512], *tok, *save;
@@ -1268,6 +1355,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	o->duration_ns = 10000000000ull;
 	o->timeout_ns = 10000000000ull;
 	o->method = "GET";
+	o->idle_sample = 100;
 	while ((ch = getopt_long(argc, argv, "c:t:d:n:R:H:m:kq", lo, &li)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -1366,6 +1454,22 @@ parse_args(struct opts *o, int argc, char **argv)
 		case OPT_EAGER:
 			o->eager_wake = 1;
 			break;
+		case OPT_IDLE:
+		case OPT_IDLE_SAMPLE:
+			if (parse_u64(optarg, RB_MAX_CONNS, &v) < 0 || (ch == OPT_IDLE && v == 0))
+				goto bad;
+			if (ch == OPT_IDLE)
+				o->idle = (uint32_t)v;
+			else
+				o->idle_sample = (uint32_t)v;
+			break;
+		case OPT_SOURCE:
+			if (rb_source_parse(optarg, &o->source, err, sizeof(err)) < 0) {
+				fprintf(stderr, "ringbench: --source %s\n", err);
+				return -1;
+			}
+			o->have_source = 1;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -1399,6 +1503,17 @@ parse_args(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ringbench: %s needs an https:// URL (TLS); all URLs are http://\n",
 		    o->resume ? "--resume" : "--tls-max");
 		return -1;
+	}
+	if (o->idle > 0 && (o->rate > 0 || o->nreq > 0 || o->new_conn)) {
+		fprintf(stderr, "ringbench: --idle holds keep-alive connections for -d: it does not "
+		    "go with -R, -n, --new-conn or --resume\n");
+		return -1;
+	}
+	if (o->idle > 0) {
+		o->conns = o->idle;
+		o->warmup_ns = 0;
+		if (o->idle_sample > o->idle)
+			o->idle_sample = o->idle;
 	}
 	if (o->threads > o->conns)
 		o->threads = o->conns;
@@ -1565,7 +1680,13 @@ check_fd_limit(void)
 		return 0;
 	if (rl.rlim_cur >= need)
 		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need && R.o.idle) {
+		/* --idle: find out how many it can hold; the report says the limit stopped it. */
+		fprintf(stderr, "ringbench: warning: --idle %u needs %llu file descriptors but the "
+		    "hard limit (RLIMIT_NOFILE) is %llu: it will stop there\n", R.o.idle,
+		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		need = rl.rlim_max;
+	} else if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		fprintf(stderr, "ringbench: -c %u needs %llu file descriptors but the hard limit "
 		    "(RLIMIT_NOFILE) is %llu: raise it (ulimit -Hn, limits.conf) or lower -c\n",
 		    R.o.conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
@@ -1689,7 +1810,48 @@ struct result {
 	double		secs, cpu[RB_MAX_THREADS];
 	int		local;
 	int		saturated;	/* some thread > 80% busy */
+	/* --idle: the client's memory before the connections and while holding them (KiB),
+	 * measured just before the second requests; counts at that moment */
+	long		rss0, rss1;
+	uint32_t	open, answered, waiting, open_max;
 };
+
+/* --idle: what was held, what it cost this client, and why it is not more. */
+static void
+report_idle_text(const struct result *r)
+{
+	int err = atomic_load(&R.limit_err);
+	double per = r->open ? (r->rss1 - r->rss0) * 1024.0 / r->open : 0;
+
+	printf("  Idle: %u of %u connections open at the hold's midpoint (most at once: %u); "
+	    "%u had their first response, %u were still waiting for one\n", r->open, R.o.idle,
+	    r->open_max, r->answered, r->waiting);
+	printf("  Client memory: %ld KiB before, %ld KiB holding them: %.0f bytes per connection "
+	    "(ringbench's own, not the server's)\n", r->rss0, r->rss1, per);
+	if (r->open_max >= R.o.idle)
+		printf("  Held all %u: no limit reached\n", R.o.idle);
+	else if (err != 0)
+		printf("  Stopped at %u: ran out of %s (%s); %s\n", r->open_max, rb_limit_name(err),
+		    strerror(err), rb_limit_advice(err));
+	else
+		printf("  Stopped at %u: not a local limit: connections failed or were closed (see "
+		    "Errors and first error), or the hold ended before the ramp did\n", r->open_max);
+}
+
+static void
+report_idle_json(const struct result *r)
+{
+	int err = atomic_load(&R.limit_err);
+
+	printf("\"idle\":{\"wanted\":%u,\"open\":%u,\"open_max\":%u,\"answered\":%u,"
+	    "\"waiting\":%u,\"rss_before_kib\":%ld,\"rss_held_kib\":%ld,"
+	    "\"client_bytes_per_conn\":%.1f,\"limit\":\"%s\",\"limit_errno\":\"%s\"},",
+	    R.o.idle, r->open, r->open_max, r->answered, r->waiting, r->rss0, r->rss1,
+	    r->open ? (r->rss1 - r->rss0) * 1024.0 / r->open : 0.0,
+	    r->open_max >= R.o.idle ? "none" : err == EMFILE || err == ENFILE ? "fd" :
+	    err == EADDRNOTAVAIL || err == EADDRINUSE ? "ports" : err != 0 ? "memory" : "errors",
+	    err ? strerror(err) : "");
+}
 
 static void
 report_text(struct result *r, struct worker *ws)
@@ -1727,6 +1889,8 @@ report_text(struct result *r, struct worker *ws)
 	fmt_ns(a, sizeof(a), (uint64_t)hist_mean(r->lat));
 	fmt_ns(b, sizeof(b), (uint64_t)hist_stddev(r->lat));
 	printf("    mean %s, stdev %s\n", a, b);
+	if (o->idle)
+		report_idle_text(r);
 	printf("  Requests: %llu in %.2fs = %.1f req/s, %.2f MB/s in\n",
 	    (unsigned long long)r->st.responses, r->secs, r->st.responses / r->secs,
 	    r->st.bytes_in / r->secs / 1e6);
@@ -1814,6 +1978,8 @@ report_json(struct result *r, struct worker *ws)
 		    (unsigned long long)r->st.unsent);
 	json_hist("latency", r->lat);
 	printf(",");
+	if (o->idle)
+		report_idle_json(r);
 	if (o->rate > 0) {
 		json_hist("latency_uncorrected", r->unc);
 		printf(",");
@@ -1839,6 +2005,22 @@ report_json(struct result *r, struct worker *ws)
 		printf("%s%.4f", t ? "," : "", r->cpu[t]);
 	printf("],\"client_saturated\":%s,\"target_local\":%s}\n", r->saturated ? "true" : "false",
 	    r->local ? "true" : "false");
+}
+
+/* --idle: the main thread's 100 ms look at the held set, up to the second requests. */
+static void
+idle_sample(struct result *r)
+{
+	uint32_t open = atomic_load_explicit(&R.open, memory_order_relaxed);
+
+	if (open > r->open_max)
+		r->open_max = open;
+	if (now_ns() >= R.t_second)
+		return;
+	r->rss1 = rb_rss_kib();
+	r->open = open;
+	r->answered = atomic_load_explicit(&R.answered, memory_order_relaxed);
+	r->waiting = atomic_load_explicit(&R.waiting, memory_order_relaxed);
 }
 
 static void
@@ -1898,6 +2080,13 @@ main(int argc, char **argv)
 	R.tr = R.t0 + R.o.ramp_ns;
 	R.tw = R.tr + R.o.warmup_ns;
 	R.te = R.tw + (R.o.nreq > 0 && !R.o.have_duration ? UINT64_MAX / 4 : R.o.duration_ns);
+	if (R.o.idle) {
+		/* Everything counts from the first connect; the hold (-d) follows the ramp. */
+		R.tw = R.t0;
+		R.te = R.tr + R.o.duration_ns;
+		R.t_second = R.tr + R.o.duration_ns / 2;
+		r.rss0 = rb_rss_kib();
+	}
 	ws = calloc(R.o.threads, sizeof(*ws));
 	if (ws == NULL)
 		return 1;
@@ -1924,6 +2113,8 @@ main(int argc, char **argv)
 	/* Bounded by the workers, which are bounded by the run's end time or -n. */
 	for (i = 0; atomic_load(&R.running) > 0; i++) {
 		nanosleep(&nap, NULL);
+		if (R.o.idle)
+			idle_sample(&r);
 		if (live && i % 10 == 9)
 			progress(start, ws, &last_done, &last_t);
 	}
@@ -1967,7 +2158,8 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 	/* Responses with an unexpected status are errors too: all of them is nothing succeeded. */
-	if (r.st.responses - r.st.errors[E_STATUS] == 0) {
+	/* --idle: a held connection is a success too (a long poll has no response yet). */
+	if (R.o.idle ? r.open_max == 0 : r.st.responses - r.st.errors[E_STATUS] == 0) {
 		for (t = 0; t < R.o.threads; t++) {
 			if (ws[t].first_err[0]) {
 				fprintf(stderr, "ringbench: no successful response; first error: %s\n",

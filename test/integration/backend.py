@@ -22,6 +22,9 @@ What to answer is chosen per request by headers (they pass through the proxy unc
                count       200, JSON {"count": requests served so far}
     X-Be-Status: N         status code of the answer (default 200)
     X-Be-Header: Name: v   an extra response field (repeatable)
+    X-Be-Hold: S           a long poll: hold the answer S seconds (any mode), then answer;
+                           also ?hold=S at the end of the target (ringbench sends no headers
+                           per connection, bench/compare sets it in the URL)
 
 Bodies are deterministic (body(n)), so a test checks a download with sha256(body(n)).
 Request bodies (Content-Length or chunked) are read, hashed and kept if small.
@@ -331,6 +334,11 @@ class Backend:
         no_body = req.method == b"HEAD" or status in (204, 304)
         close = (req.first("connection") or "").lower() == "close" or req.version == b"HTTP/1.0"
         conn_hdr = [("Connection", "close")] if close else []
+        hold = req.first("x-be-hold")
+        if hold is None and b"hold=" in req.target:
+            hold = req.target.rsplit(b"hold=", 1)[1].split(b"&")[0].decode()
+        if hold is not None:
+            time.sleep(min(float(hold), 3600.0))
         if mode == "slow":
             time.sleep(float(req.first("x-be-delay") or 1))
             mode = "echo"

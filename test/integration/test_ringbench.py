@@ -38,6 +38,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.count += 1
             self.server.paths[self.path] = self.server.paths.get(self.path, 0) + 1
+            self.server.peers.add(self.client_address[0])
 
     def do_GET(self):
         self.count()
@@ -61,6 +62,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif self.path == "/slow":
             time.sleep(1.5)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/hold/"):
+            # A long poll: the answer comes after the given number of seconds.
+            time.sleep(float(self.path[len("/hold/"):]))
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -95,6 +102,7 @@ class Server(http.server.ThreadingHTTPServer):
         self.count = 0
         self.paths = {}
         self.posted = []
+        self.peers = set()
         self.tls_ctx = tls_ctx
 
     def get_request(self):
@@ -557,3 +565,94 @@ def test_tls12_resume_against_ringedge(binary, cert, proxy, backend_factory):
     no_errors(r)
     assert r["tls"]["version"] == "TLSv1.3" and r["tls"]["max"] == "1.3", r["tls"]
     assert r["tls"]["resumed"] >= 3
+
+
+# ---- --idle: held connections, the second request on a sample, limits, long polls ----
+
+def test_idle_holds_all_and_samples_second_requests(binary, backend):
+    r = run(binary, "--idle", "40", "--idle-sample", "8", "-t", "2", "-d", "1500ms",
+            url(backend))
+    no_errors(r)
+    idle = r["idle"]
+    assert idle["wanted"] == 40 and idle["open"] == 40 and idle["open_max"] == 40
+    assert idle["answered"] == 40 and idle["waiting"] == 0 and idle["limit"] == "none"
+    assert idle["rss_held_kib"] >= idle["rss_before_kib"] > 0
+    # 40 first requests, then 8 second ones; only the second ones are in the histogram.
+    assert r["requests"] == 48 and backend.count == 48
+    assert r["latency"]["count"] == 8
+
+
+def test_idle_text_report_says_all_held(binary, backend):
+    p = subprocess.run([binary, "-q", "--idle", "10", "-d", "500ms", url(backend)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    assert "10 of 10 connections open" in p.stdout
+    assert "bytes per connection" in p.stdout and "Held all 10" in p.stdout
+
+
+def test_idle_stops_at_fd_limit_and_says_why(binary, backend):
+    def low_nofile():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+    p = subprocess.run([binary, "-q", "--json", "--idle", "100", "-d", "1s", url(backend)],
+                       capture_output=True, text=True, timeout=20, preexec_fn=low_nofile)
+    r = json.loads(p.stdout)
+    idle = r["idle"]
+    assert 0 < idle["open_max"] < 40 and idle["limit"] == "fd", idle
+    assert "will stop there" in p.stderr
+    p = subprocess.run([binary, "-q", "--idle", "100", "-d", "500ms", url(backend)],
+                       capture_output=True, text=True, timeout=20, preexec_fn=low_nofile)
+    assert "open-file limit (RLIMIT_NOFILE)" in p.stdout and "ulimit -n" in p.stdout
+
+
+def test_idle_source_range_spreads_addresses(binary, backend):
+    r = run(binary, "--idle", "12", "--source", "127.0.0.0/24", "-d", "500ms", url(backend))
+    no_errors(r)
+    assert r["idle"]["open"] == 12
+    # Addresses 127.0.0.1 .. 127.0.0.12, one per connection in turn.
+    assert backend.peers == {"127.0.0.%d" % i for i in range(1, 13)}
+
+
+def test_idle_long_poll_pending(binary, backend):
+    # Every first request is held 3 s by the backend: at the midpoint (1 s) all 10 are open
+    # and waiting; the run ends before the answers, which is not an error.
+    r = run(binary, "--idle", "10", "--idle-sample", "0", "-d", "2s", url(backend, "/hold/3"))
+    idle = r["idle"]
+    assert idle["open"] == 10 and idle["waiting"] == 10 and idle["answered"] == 0, idle
+    assert r["requests"] == 0
+
+
+def test_idle_bad_combinations(binary, backend):
+    for extra in (["-R", "10"], ["-n", "5"], ["--new-conn"]):
+        p = run(binary, "--idle", "5", *extra, url(backend), check=False)
+        assert p.returncode == 2 and "--idle" in p.stderr
+    p = run(binary, "--idle", "5", "--source", "10.0.0.0/99", url(backend), check=False)
+    assert p.returncode == 2 and "prefix length" in p.stderr
+
+
+def test_idle_tls(binary, tls_backend):
+    r = run(binary, "-k", "--idle", "10", "--idle-sample", "5", "-d", "1s",
+            url(tls_backend, scheme="https"))
+    no_errors(r)
+    assert r["idle"]["open"] == 10 and r["requests"] == 15
+    assert r["tls"]["handshakes"] == 10
+
+
+def test_idle_long_poll_through_test_backend_hold(binary):
+    # test/integration/backend.py's hold parameter (header and ?hold=): the answers come
+    # after 0.4 s, inside the hold, so every connection has its first response at the
+    # midpoint; the second request (?hold= in the target) is held too.
+    import backend as be
+    srv = be.Backend().start()
+    try:
+        r = run(binary, "--idle", "6", "--idle-sample", "3", "-d", "2s",
+                "http://127.0.0.1:%d/lp?hold=0.4" % srv.port)
+        no_errors(r)
+        assert r["idle"]["open"] == 6 and r["idle"]["answered"] == 6
+        assert r["requests"] == 9
+        assert r["latency"]["min_us"] >= 400000
+        r = run(binary, "--idle", "4", "--idle-sample", "0", "-d", "1s", "-H", "X-Be-Hold: 5",
+                "http://127.0.0.1:%d/" % srv.port)
+        assert r["idle"]["waiting"] == 4 and r["idle"]["answered"] == 0
+    finally:
+        srv.stop()
