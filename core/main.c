@@ -20,6 +20,7 @@
 #if RINGEDGE_ACME
 #include "core/acme/acme.h"
 #endif
+#include "core/accept_limit.h"
 #include "core/admin/admin.h"
 #include "core/acme/ctl.h"
 #include "core/gen.h"
@@ -422,6 +423,17 @@ splice_knobs(struct dp_shared *sh)
  * The error log, session-ticket keys, the first generation and the QSBR domain. Returns the
  * generation (published in x->sh->gen), or NULL after undoing what it did (c is consumed).
  */
+/* Start-up: raise the soft fd limit toward max_connections' needs; warn when it cannot. */
+static void
+fd_limit_warn(const struct config *c)
+{
+	char msg[512];
+	uint64_t have;
+
+	if (accept_limit_check_fds(c->global.max_connections, &have, msg, sizeof(msg)) != 0)
+		log_warn("%s", msg);
+}
+
 static struct generation *
 serve_prepare(struct ctl *x, struct config *c, int nw)
 {
@@ -441,6 +453,7 @@ serve_prepare(struct ctl *x, struct config *c, int nw)
 		config_free(c);
 		return NULL;
 	}
+	fd_limit_warn(c);
 	if (tickets_start(&x->rotate_ms) < 0) {
 		config_free(c);
 		return NULL;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/accept_limit-t.h"
 #include "core/http/h1-t.h"
 #include "core/io/conn-t.h"
 #include "core/io/pipe-t.h"
@@ -72,6 +73,7 @@ struct worker {
 	struct lsock		*ls;
 	int			 nls;
 	bool			 accept_paused;	/* max_connections reached */
+	struct accept_limit	 alim;		/* accept failed for lack of fds or memory */
 	bool			 stopping;
 	unsigned		 reopen_seen;
 

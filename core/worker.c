@@ -9,12 +9,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/accept_limit.h"
 #include "core/gen.h"
 #include "core/io/conn.h"
 #include "core/io/pipe.h"
@@ -125,6 +127,24 @@ on_accepted(struct worker *w, struct lsock *l, int fd)
 	proxy_client_start(c, l->lidx);
 }
 
+/* accept failed with err: a resource limit pauses accepting until the next tick, logged at
+ * most once a second (core/accept_limit.h). False: not a limit, the caller logs it. */
+static bool
+accept_failed(struct worker *w, struct lsock *l, int err)
+{
+	char who[160], msg[512];
+	bool log_now;
+
+	snprintf(who, sizeof(who), "worker %d: listener %s", w->id,
+		 w->gen->cfg->listeners[l->lidx].name);
+	if (!accept_limit_fail(&w->alim, err, w->now, who, msg, sizeof(msg), &log_now))
+		return false;
+	if (log_now)
+		log_warn("%s", msg);
+	accept_cancel_all(w);
+	return true;
+}
+
 static void
 on_accept(struct worker *w, struct io_uring_cqe *cqe)
 {
@@ -143,11 +163,11 @@ on_accept(struct worker *w, struct io_uring_cqe *cqe)
 	} else if (cqe->res == -EINVAL && w->ring.has_multishot_accept) {
 		log_info("io_uring: multishot accept unavailable; using one accept per connection");
 		w->ring.has_multishot_accept = false;
-	} else if (cqe->res != -ECANCELED) {
+	} else if (cqe->res != -ECANCELED && !accept_failed(w, l, -cqe->res)) {
 		log_warn("worker %d: accept on %s: %s", w->id,
 			 w->gen->cfg->listeners[l->lidx].name, strerror(-cqe->res));
 	}
-	if (!l->armed && !w->accept_paused && !w->stopping)
+	if (!l->armed && !w->accept_paused && !w->alim.paused && !w->stopping)
 		accept_arm(w, l, idx);
 	if (!l->armed && (w->stopping || l->removed) && l->fd >= 0) {
 		close(l->fd);
@@ -207,6 +227,8 @@ on_tick(struct worker *w)
 	}
 	if (w->stopping)
 		proxy_close_idle(w);	/* the keep-alive clients that were busy a moment ago */
+	if (accept_limit_tick(&w->alim) && !w->accept_paused && !w->stopping)
+		accept_arm_all(w);	/* after an fd/memory limit: try again once per tick */
 	if (w->stopping && w->now >= w->sh->drain_deadline_ms && w->nclients > 0) {
 		log_warn("worker %d: drain_timeout: closing %u connection(s) still busy", w->id,
 			 w->nclients);

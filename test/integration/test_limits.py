@@ -1,0 +1,104 @@
+"""ringedge at its limits: the fd limit (RLIMIT_NOFILE lowered on the running process with
+prlimit), and the start-up warning when the fd limit is below what max_connections needs.
+
+Past the fd limit accept fails; new clients must wait in the listen backlog (not be refused,
+not spin the worker), the log must say so at most once a second per worker (not once per
+attempt), and when connections close the waiting clients are served.
+"""
+import os
+import re
+import resource
+import socket
+import time
+
+import pytest
+
+from conftest import simple
+from util import harness
+from util.http import Client
+
+
+def lowest_free_fd(pid):
+    """The fd the kernel would hand out next: a limit at it makes every new fd fail."""
+    used = {int(x) for x in os.listdir("/proc/%d/fd" % pid)}
+    n = 0
+    while n in used:
+        n += 1
+    return n
+
+
+NOFILE = 48     # ringedge's hard fd limit in the first test: room for about a dozen clients
+
+
+@pytest.fixture
+def low_nofile(monkeypatch, tmp_path):
+    """ringedge started under `ulimit -n NOFILE` (soft and hard), through a shell wrapper that
+    execs it (same pid). io_uring's accept takes the limit when it is armed, so lowering it on
+    a running ringedge (prlimit) would not be seen until the next re-arm."""
+    real = harness.binary()
+    wrap = tmp_path / "ringedge-lowfd"
+    wrap.write_text('#!/bin/sh\nulimit -n %d || exit 99\nexec "%s" "$@"\n' % (NOFILE, real))
+    wrap.chmod(0o755)
+    monkeypatch.setattr(harness, "binary", lambda: wrap)
+
+
+def test_fd_limit_clients_wait_in_backlog_one_log_line_a_second(low_nofile, proxy,
+                                                                backend_factory):
+    r = simple(proxy, backend_factory, workers=1, max_connections=100)
+    assert "the fd limit (RLIMIT_NOFILE) is %d but max_connections = 100" % NOFILE in r.stderr()
+    time.sleep(0.3)
+    mark = len(r.stderr())
+    t0 = time.monotonic()
+    # More clients than fds: the first are served; the one that takes the last fd may get a
+    # 502 (no fd left for its backend socket); the rest wait in the listen backlog.
+    clients = [Client(r.port, timeout=20) for _ in range(NOFILE + 8)]
+    for i, c in enumerate(clients):
+        c.send(b"GET /c%d HTTP/1.1\r\nHost: h.example\r\n\r\n" % i)
+    served, waiting = [], []
+    for c in clients:
+        c.sock.settimeout(0.2 if served else 5)
+        try:
+            served.append((c, c.read_response().status))
+        except (socket.timeout, TimeoutError):
+            waiting.append(c)
+    time.sleep(2)
+    elapsed = time.monotonic() - t0
+    log = r.stderr()[mark:]
+    assert served and waiting, (len(served), len(waiting), log[-2000:])
+    assert all(st in (200, 502) for _, st in served)
+    lines = re.findall(r"accept failed (\d+) times?: out of the process's fd limit", log)
+    assert lines, log[-2000:]
+    # once a second at most (and the first at once), never one line per attempt
+    assert len(lines) <= elapsed + 2, log[-3000:]
+    assert "wait in the listen backlog" in log
+    assert r.alive()
+    # room again: the waiting clients are served as connections close
+    for c, _ in served:
+        c.close()
+    for c in waiting:
+        c.sock.settimeout(10)
+        assert c.read_response().status == 200
+        c.close()
+    assert r.alive()
+
+
+def test_startup_warns_when_fd_limit_below_max_connections(proxy, backend_factory):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > 4000000:
+        pytest.skip("no finite fd hard limit below 2 x 10,000,000 here")
+    r = simple(proxy, backend_factory, workers=1, max_connections=hard)
+    time.sleep(0.2)
+    want = "the fd limit (RLIMIT_NOFILE) is %d but max_connections = %d needs %d" % (
+        hard, hard, 2 * hard + 256)
+    assert want in r.stderr(), r.stderr()[-2000:]
+    assert "raise LimitNOFILE" in r.stderr()
+
+
+def test_startup_no_fd_warning_when_it_fits(proxy, backend_factory):
+    r = simple(proxy, backend_factory, workers=1, max_connections=100)
+    time.sleep(0.2)
+    assert "fd limit (RLIMIT_NOFILE)" not in r.stderr(), r.stderr()[-2000:]
+    # ringedge raised its soft limit toward what max_connections needs (or kept a larger one)
+    with open("/proc/%d/limits" % r.proc.pid) as f:
+        soft = int(re.search(r"Max open files\s+(\d+)", f.read()).group(1))
+    assert soft >= 2 * 100 + 256
