@@ -1,21 +1,24 @@
-"""ringedge at its limits: the fd limit (RLIMIT_NOFILE lowered on the running process with
-prlimit), and the start-up warning when the fd limit is below what max_connections needs.
+"""ringedge at its limits: the fd limit (ringedge started under a low `ulimit -n`), the
+start-up warning when the fd limit is below what max_connections needs, and memory exhaustion
+(allocation failures injected by an LD_PRELOAD shim, util/failmalloc.c).
 
 Past the fd limit accept fails; new clients must wait in the listen backlog (not be refused,
 not spin the worker), the log must say so at most once a second per worker (not once per
-attempt), and when connections close the waiting clients are served.
+attempt), and when connections close the waiting clients are served. A failed allocation
+closes that connection with a log line; the process and the other connections go on.
 """
 import os
 import re
 import resource
 import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import simple
+from conftest import ProxySpec, simple
 from util import harness
-from util.http import Client
+from util.http import Client, get
 
 
 def lowest_free_fd(pid):
@@ -102,3 +105,78 @@ def test_startup_no_fd_warning_when_it_fits(proxy, backend_factory):
     with open("/proc/%d/limits" % r.proc.pid) as f:
         soft = int(re.search(r"Max open files\s+(\d+)", f.read()).group(1))
     assert soft >= 2 * 100 + 256
+
+
+# ---- memory exhaustion: allocation failures injected with an LD_PRELOAD shim ----
+
+@pytest.fixture(scope="module")
+def failmalloc(tmp_path_factory):
+    here = os.path.dirname(os.path.abspath(__file__))
+    so = tmp_path_factory.mktemp("failmalloc") / "failmalloc.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(so),
+                    os.path.join(here, "util", "failmalloc.c")], check=True, timeout=60)
+    return so
+
+
+def asan_build():
+    out = subprocess.run(["ldd", str(harness.binary())], capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
+def test_allocation_failures_close_connections_not_the_process(failmalloc, proxy,
+                                                               backend_factory, tmp_path,
+                                                               monkeypatch):
+    if asan_build():
+        pytest.skip("ASan owns malloc: the LD_PRELOAD shim cannot interpose")
+    from util.tls import TlsClient, make_pki, tls_listener
+    pki = make_pki(tmp_path / "pki")
+    flag = tmp_path / "fail-now"
+    monkeypatch.setenv("LD_PRELOAD", str(failmalloc))
+    monkeypatch.setenv("FAILMALLOC_FLAG", str(flag))
+    monkeypatch.setenv("FAILMALLOC_MIN", "16")
+    b = backend_factory(name="be")
+    spec = ProxySpec(workers=1)
+    tport = tls_listener(spec, "s", [(pki.lync, pki.lync_key)])
+    pport = spec.listener("l")
+    spec.pool("p", [b])
+    spec.route("all", pool="p")
+    r = proxy(spec)
+    host = "lyncdiscover.contoso.com"
+    held_tls = TlsClient(tport, host, pki.ca, timeout=10)
+    held_plain = Client(pport, timeout=10)
+    try:
+        assert held_tls.request("GET", "/a", host).status == 200
+        assert held_plain.request("GET", "/a", "h.example").status == 200
+        flag.write_text("on")
+        time.sleep(0.05)
+        outcomes = {}
+        for i in range(60):
+            try:
+                if i % 2:
+                    with TlsClient(tport, host, pki.ca, timeout=5) as c:
+                        st = c.request("GET", "/f%d" % i, host).status
+                else:
+                    with Client(pport, timeout=5) as c:
+                        st = c.request("GET", "/f%d" % i, "h.example", headers=[
+                            ("X-Be-Mode", "fixed"), ("X-Be-Size", "200000")]).status
+            except Exception as e:  # noqa: BLE001 - a closed connection is the point
+                st = type(e).__name__
+            outcomes[st] = outcomes.get(st, 0) + 1
+        flag.unlink()
+        time.sleep(0.05)
+        assert r.alive(), r.stderr()[-3000:]
+        # some allocations failed and were told about (not all 60 went through untouched)
+        assert outcomes.get(200, 0) < 60, outcomes
+        # each one closed with a log line
+        assert re.search(r"out of memory|Cannot allocate memory", r.stderr()), r.stderr()[-3000:]
+        # the rest keep working: the connections held through it, and new ones
+        assert held_plain.request("GET", "/b", "h.example").status == 200
+        assert held_tls.request("GET", "/b", host).status == 200
+        assert get(pport, "/c", "h.example").status == 200
+        with TlsClient(tport, host, pki.ca, timeout=5) as c:
+            assert c.request("GET", "/c", host).status == 200
+    finally:
+        held_tls.close()
+        held_plain.close()
+        if flag.exists():
+            flag.unlink()
