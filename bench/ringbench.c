@@ -133,6 +133,7 @@ struct opts {
 	uint32_t	nurls;
 	uint32_t	idle;		/* --idle N: hold N connections (0 = off) */
 	uint32_t	idle_sample;	/* --idle-sample: second requests, spread over the set */
+	uint64_t	idle_second_ns;	/* --idle-second: when, after the ramp (0 = half of -d) */
 	struct rb_source source;	/* --source */
 	int		have_source;
 };
@@ -1266,9 +1267,10 @@ usage(FILE *f)
 	    "                    (default: 4xx and 5xx count as errors)\n"
 	    "      --json        machine-readable result on stdout\n"
 	    "      --idle N      hold N keep-alive connections: one request each, then idle for\n"
-	    "                    -d; halfway, a sample sends a second request (see below)\n"
+	    "                    -d; halfway, a sample sends a second request (docs/benchmarking.md)\n"
 	    "      --idle-sample K  connections (spread over the set) that send the second\n"
 	    "                    request (default 100, at most N; 0 = none)\n"
+	    "      --idle-second D  send them D after the ramp (default: half of -d)\n"
 	    "      --source CIDR bind to addresses of CIDR in turn (127.0.0.0/16): more than\n"
 	    "                    ~28,000 connections to one destination (IP_BIND_ADDRESS_NO_PORT)\n"
 	    "      --eager-wake  closed loop: wake for every response instead of batches\n"
@@ -1318,7 +1320,7 @@ read_body(struct opts *o)
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
 	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_IDLE,
-	OPT_IDLE_SAMPLE, OPT_SOURCE,
+	OPT_IDLE_SAMPLE, OPT_SOURCE, OPT_IDLE_SECOND,
 };
 
 static int
@@ -1343,6 +1345,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"idle", required_argument, NULL, OPT_IDLE},
 		{"idle-sample", required_argument, NULL, OPT_IDLE_SAMPLE},
 		{"source", required_argument, NULL, OPT_SOURCE},
+		{"idle-second", required_argument, NULL, OPT_IDLE_SECOND},
 		{NULL, 0, NULL, 0},
 	};
 	char err[512], *tok, *save;
@@ -1400,6 +1403,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		case OPT_WARMUP:
 		case OPT_RAMP:
 		case OPT_TIMEOUT:
+		case OPT_IDLE_SECOND:
 			d = rb_parse_duration(optarg);
 			if (d < 0 || (d == 0 && (ch == 'd' || ch == OPT_TIMEOUT)))
 				goto bad;
@@ -1410,6 +1414,8 @@ parse_args(struct opts *o, int argc, char **argv)
 				o->warmup_ns = (uint64_t)d;
 			} else if (ch == OPT_RAMP) {
 				o->ramp_ns = (uint64_t)d;
+			} else if (ch == OPT_IDLE_SECOND) {
+				o->idle_second_ns = (uint64_t)d;
 			} else {
 				o->timeout_ns = (uint64_t)d;
 			}
@@ -1814,6 +1820,7 @@ struct result {
 	 * measured just before the second requests; counts at that moment */
 	long		rss0, rss1;
 	uint32_t	open, answered, waiting, open_max;
+	int		said_all, said_mid, said_answered;
 };
 
 /* --idle: what was held, what it cost this client, and why it is not more. */
@@ -2012,11 +2019,32 @@ static void
 idle_sample(struct result *r)
 {
 	uint32_t open = atomic_load_explicit(&R.open, memory_order_relaxed);
+	uint64_t now = now_ns();
+
+	if (atomic_load(&R.stop))
+		return;		/* ^C: the connections are being closed; keep the last sample */
 
 	if (open > r->open_max)
 		r->open_max = open;
-	if (now_ns() >= R.t_second)
+	/* Two lines for a harness (bench/compare) that measures the server while they are held. */
+	if (open == R.o.idle && !r->said_all) {
+		r->said_all = 1;
+		fprintf(stderr, "ringbench: idle: all %u open after %.3fs\n", open,
+		    (now - R.t0) / 1e9);
+	}
+	if (atomic_load_explicit(&R.answered, memory_order_relaxed) == R.o.idle &&
+	    !r->said_answered) {
+		r->said_answered = 1;
+		fprintf(stderr, "ringbench: idle: all %u answered after %.3fs\n", R.o.idle,
+		    (now - R.t0) / 1e9);
+	}
+	if (now >= R.t_second) {
+		if (!r->said_mid) {
+			r->said_mid = 1;
+			fprintf(stderr, "ringbench: idle: midpoint: %u open\n", r->open);
+		}
 		return;
+	}
 	r->rss1 = rb_rss_kib();
 	r->open = open;
 	r->answered = atomic_load_explicit(&R.answered, memory_order_relaxed);
@@ -2084,7 +2112,8 @@ main(int argc, char **argv)
 		/* Everything counts from the first connect; the hold (-d) follows the ramp. */
 		R.tw = R.t0;
 		R.te = R.tr + R.o.duration_ns;
-		R.t_second = R.tr + R.o.duration_ns / 2;
+		R.t_second = R.tr + (R.o.idle_second_ns && R.o.idle_second_ns < R.o.duration_ns ?
+		    R.o.idle_second_ns : R.o.duration_ns / 2);
 		r.rss0 = rb_rss_kib();
 	}
 	ws = calloc(R.o.threads, sizeof(*ws));
