@@ -2,7 +2,7 @@
 of requests) and the floor. Imported by bench/compare, which owns the proxies and the backend.
 
   7  idle scale: memory per idle TLS connection (RSS, PSS) at 1,000 / 5,000 / 18,000 held
-     connections (quick: 200 / 500 / 1,000) opened over a ramp of 500 a second, each set on a
+     connections (quick: 200 / 500 / 1,000) opened over a ramp of 250 a second, each set on a
      freshly started proxy, and the proxy's
      CPU over a quiet minute (quick: 3 s) while they are held. (ringbench --idle by hand
      also sends a second request on a sample of them: docs/benchmarking.md.)
@@ -25,7 +25,7 @@ QUIET_S = {False: 60, True: 3}
 LAT_IDLE = {False: 15000, True: 1000}
 STORM = {False: 15000, True: 1000}
 LAT_RATE = {False: 2000, True: 500}	# scenario 8 without a scenario 6 rate to reuse
-RAMP_RATE = 500		# scenario 7: new idle clients per second
+RAMP_RATE = 250		# scenario 7: new idle clients per second (one ringbench thread must keep up)
 OPEN_RATE = 150		# budget for opening TLS connections (per s) before giving up waiting
 
 
