@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,15 +112,22 @@ rb_limit_advice(int err)
 long
 rb_rss_kib(void)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
+	/* Opened once, at the first call (before the connections): at the fd limit, opening
+	 * /proc/self/statm would fail just when the figure matters. */
+	static int fd = -2;
+	char buf[128];
 	unsigned long size, rss;
-	int n;
+	ssize_t n;
 
-	if (f == NULL)
+	if (fd == -2)
+		fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	n = fscanf(f, "%lu %lu", &size, &rss);
-	fclose(f);
-	if (n != 2)
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lu %lu", &size, &rss) != 2)
 		return -1;
 	return (long)(rss * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
 }

@@ -570,7 +570,7 @@ def test_tls12_resume_against_ringedge(binary, cert, proxy, backend_factory):
 # ---- --idle: held connections, the second request on a sample, limits, long polls ----
 
 def test_idle_holds_all_and_samples_second_requests(binary, backend):
-    r = run(binary, "--idle", "40", "--idle-sample", "8", "-t", "2", "-d", "1500ms",
+    r = run(binary, "--idle", "40", "--idle-sample", "8", "-t", "2", "-d", "3s",
             url(backend))
     no_errors(r)
     idle = r["idle"]
@@ -599,6 +599,8 @@ def test_idle_stops_at_fd_limit_and_says_why(binary, backend):
     r = json.loads(p.stdout)
     idle = r["idle"]
     assert 0 < idle["open_max"] < 40 and idle["limit"] == "fd", idle
+    # the client's memory is still read at the limit (its /proc file was opened before)
+    assert idle["rss_held_kib"] > 0 and idle["client_bytes_per_conn"] > 0, idle
     assert "will stop there" in p.stderr
     p = subprocess.run([binary, "-q", "--idle", "100", "-d", "500ms", url(backend)],
                        capture_output=True, text=True, timeout=20, preexec_fn=low_nofile)
@@ -631,7 +633,7 @@ def test_idle_bad_combinations(binary, backend):
 
 
 def test_idle_tls(binary, tls_backend):
-    r = run(binary, "-k", "--idle", "10", "--idle-sample", "5", "-d", "1s",
+    r = run(binary, "-k", "--idle", "10", "--idle-sample", "5", "-d", "4s",
             url(tls_backend, scheme="https"))
     no_errors(r)
     assert r["idle"]["open"] == 10 and r["requests"] == 15
