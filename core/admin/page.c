@@ -1,6 +1,7 @@
 /* Path dispatch of the admin listener (page.h). */
 #include <string.h>
 
+#include "core/admin/metrics.h"
 #include "core/admin/page.h"
 
 static void
@@ -19,10 +20,19 @@ void
 page_render(struct page *pg, const char *path, const struct admin_src *src,
 	    const struct generation *g, bool draining)
 {
-	(void)src;
 	pg->ctype = "text/plain; charset=utf-8";
 	if (strcmp(path, "/healthz") == 0) {
 		healthz(pg, g, draining);
+		return;
+	}
+	if (g == NULL) {
+		pg->status = 503;
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		pg->status = 200;
+		pg->ctype = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_render(&pg->body, src, g);
 		return;
 	}
 	pg->status = 404;
