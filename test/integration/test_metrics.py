@@ -74,7 +74,8 @@ def test_metrics_parse_and_move(proxy, backend_factory, pki, tmp_path):
     deadline = time.monotonic() + 10
     while True:  # the harness's port probes have been seen closing
         m0 = scrape(r.admin)
-        if all(x[2] == 0 for x in m0["ringedge_frontend_current_sessions"]["samples"]):
+        if (all(x[2] == 0 for x in m0["ringedge_frontend_current_sessions"]["samples"]) and
+                all(x[2] >= 1 for x in m0["ringedge_frontend_sessions_total"]["samples"])):
             break
         assert time.monotonic() < deadline
         time.sleep(0.05)
