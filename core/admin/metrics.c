@@ -31,6 +31,12 @@ sum_block(const struct admin_src *src, size_t off, size_t n, uint64_t *out)
 	sum_block(src, offsetof(struct wcounters, member), \
 		  sizeof(((struct wcounters *)0)->member) / (sizeof(uint64_t)), (uint64_t *)(out))
 
+void
+metrics_sum(const struct admin_src *src, struct wcounters *out)
+{
+	sum_block(src, 0, sizeof(*out) / (sizeof(uint64_t)), (uint64_t *)out);
+}
+
 static void
 head(struct abuf *b, const char *name, const char *type, const char *help)
 {
@@ -182,8 +188,8 @@ backend_metrics(struct abuf *b, const struct admin_src *src, const struct config
 		} \
 } while (0)
 
-static uint64_t
-srv_active(const struct admin_src *src, const struct generation *g, int pool, int srv)
+uint64_t
+metrics_srv_active(const struct admin_src *src, const struct generation *g, int pool, int srv)
 {
 	uint64_t n = 0;
 
@@ -206,7 +212,7 @@ server_metrics(struct abuf *b, const struct admin_src *src, const struct generat
 	SRV(bal_srv_up(&g->bal->pools[i], (struct bal_srv *)sv, now) ? 1 : 0, "status", "gauge",
 	    "1 if the server is up (health checks and passive failures), 0 if down.");
 	SRV(sv->backup ? 1 : 0, "backup", "gauge", "1 for a backup server.");
-	SRV(srv_active(src, g, i, j), "current_sessions", "gauge",
+	SRV(metrics_srv_active(src, g, i, j), "current_sessions", "gauge",
 	    "Requests in progress on this server.");
 	SRV(s[x].idle_in - s[x].idle_out, "idle_connections_current", "gauge",
 	    "Keep-alive backend connections idle in the pool.");

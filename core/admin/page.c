@@ -3,6 +3,7 @@
 
 #include "core/admin/metrics.h"
 #include "core/admin/page.h"
+#include "core/admin/status.h"
 
 static void
 healthz(struct page *pg, const struct generation *g, bool draining)
@@ -33,6 +34,18 @@ page_render(struct page *pg, const char *path, const struct admin_src *src,
 		pg->status = 200;
 		pg->ctype = "text/plain; version=0.0.4; charset=utf-8";
 		metrics_render(&pg->body, src, g);
+		return;
+	}
+	if (strcmp(path, "/status") == 0 || strcmp(path, "/") == 0) {
+		pg->status = 200;
+		pg->ctype = "text/html; charset=utf-8";
+		status_html(&pg->body, src, g, draining);
+		return;
+	}
+	if (strcmp(path, "/status.json") == 0) {
+		pg->status = 200;
+		pg->ctype = "application/json";
+		status_json(&pg->body, src, g, draining);
 		return;
 	}
 	pg->status = 404;
