@@ -228,6 +228,7 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 	stream_reset(c);
 	s->t_start = t0;
 	c->u.cli.nreq++;
+	s->head_in = head_len;
 	ctr_request_head(&c->w->ctr, c, head_len);
 	c->state = CS_STREAM;
 	if (cli_listener(c)->real_ip_from.n > 0)
@@ -434,6 +435,7 @@ stream_pick_backend(struct conn *c)
 		conn_timer(be, 0);
 		be->flags |= CF_REUSED;
 		ctr_reuse(&c->w->ctr, c->g, s->pool, srv, true);
+		s->t_be_conn = c->w->now;
 		stream_attach(c, be, srv);
 		be_send_request(be, false);
 		return;
@@ -464,6 +466,7 @@ stream_pick_backend(struct conn *c)
 	}
 	be->flags |= CF_REUSED;
 	ctr_reuse(&c->w->ctr, c->g, s->pool, srv, false);
+	s->t_be_conn = c->w->now;
 	stream_attach(c, be, srv);
 	be_send_request(be, false);
 }
@@ -761,7 +764,7 @@ stream_abort_x(struct conn *c, unsigned status, const char *why, const char *ext
 
 	bool keep;
 
-	(void)why;
+	snprintf(s->term, sizeof(s->term), "%s", why ? why : "");
 	queue_leave(c);
 	stream_srv_end(c);
 	if (s->be != NULL) {
