@@ -170,3 +170,35 @@ def test_metrics_parse_and_move(proxy, backend_factory, pki, tmp_path):
     assert prom.value(m, "ringedge_server_status", proxy="fe") == 1
     assert prom.value(m, "ringedge_server_backup", proxy="fe") == 0
     assert prom.value(m, "ringedge_backend_ntlm_pinned_connections", proxy="fe") == 0
+
+
+def test_ntlm_pinned_gauge(proxy, backend_factory):
+    """An NTLM handshake pins its backend connection: the pool's pinned gauge is 1 while the
+    client connection lives, the pinned requests count, and the gauge is 0 once it closes."""
+    from test_pools_ntlm import NtlmServer
+    srv = NtlmServer()
+    b = backend_factory(name="n0", handler=srv.handler)
+    spec = ProxySpec(workers=1)
+    port = spec.listener("web")
+    spec.pool("lync", [b])
+    spec.route("r", pool="lync")
+    spec.admin_port = harness.free_port()
+    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
+    spec.ports["admin"] = spec.admin_port
+    proxy(spec)
+    g = lambda n: prom.value(scrape(spec.admin_port), n, proxy="lync")  # noqa: E731
+    assert g("ringedge_backend_ntlm_pinned_connections") == 0
+    with Client(port) as c:
+        hdr = [("X-Client", "A")]
+        assert c.request("GET", "/abs", "h", hdr + [("Authorization", "NTLM type1-A")]
+                         ).status == 401
+        assert c.request("GET", "/abs", "h", hdr + [("Authorization", "NTLM type3-A")]
+                         ).status == 200
+        assert c.request("GET", "/abs", "h", hdr).status == 200
+        assert g("ringedge_backend_ntlm_pinned_connections") == 1
+        assert g("ringedge_backend_ntlm_pinned_requests_total") == 2
+    deadline = time.monotonic() + 10
+    while g("ringedge_backend_ntlm_pinned_connections") != 0:
+        assert time.monotonic() < deadline, "pinned gauge stuck after the client closed"
+        time.sleep(0.1)
+    assert not srv.leaks
