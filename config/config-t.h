@@ -57,6 +57,7 @@ struct cfg_global {
 	int		 workers;		/* 0 = auto: online CPUs */
 	uint64_t	 max_connections;
 	char		*access_log;		/* path, "stderr" or "off" */
+	bool		 access_log_json;	/* access_log_format = json */
 	char		*error_log;		/* path or "stderr" */
 	int		 log_level;		/* enum log_level */
 	char		*user;			/* NULL: keep running as we are */

@@ -416,6 +416,17 @@ set_access_log(struct loader *ld, void *obj, const struct cfg_key *k, const char
 	return set_log_file(ld, obj, k, val);
 }
 
+/* access_log_format = line | json */
+static const char *
+set_alog_format(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+{
+	(void)ld;
+	if (strcmp(val, "line") != 0 && strcmp(val, "json") != 0)
+		return "access_log_format: expected line or json";
+	*FIELD(obj, k, bool) = strcmp(val, "json") == 0;
+	return NULL;
+}
+
 static const char *
 set_error_log(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
@@ -1109,6 +1120,9 @@ static const struct cfg_key keys[] = {
 	  "the listen backlog)", false },
 	{ SEC_GLOBAL, "access_log", set_access_log, G(access_log), "stderr", 0, 0,
 	  "path | stderr | off", "one line per request", false },
+	{ SEC_GLOBAL, "access_log_format", set_alog_format, G(access_log_json), "line", 0, 0,
+	  "line | json", "line: the space-separated line below; json: one JSON object per line "
+	  "with fixed keys (docs/operations.md), strings escaped, always valid UTF-8", false },
 	{ SEC_GLOBAL, "error_log", set_error_log, G(error_log), "stderr", 0, 0,
 	  "path | stderr", "error log; SIGUSR1 reopens it (and the access log)", false },
 	{ SEC_GLOBAL, "log_level", set_log_level, G(log_level), "info", 0, 0,
@@ -2250,8 +2264,9 @@ config_dump(const struct config *c, FILE *f)
 		fprintf(f, "workers = %d\n", c->global.workers);
 	else
 		fprintf(f, "workers = auto\n");
-	fprintf(f, "max_connections = %llu\naccess_log = %s\nerror_log = %s\nlog_level = %s\n",
-		(unsigned long long)c->global.max_connections, c->global.access_log,
+	fprintf(f, "max_connections = %llu\naccess_log = %s\naccess_log_format = %s\n"
+		"error_log = %s\nlog_level = %s\n", (unsigned long long)c->global.max_connections,
+		c->global.access_log, c->global.access_log_json ? "json" : "line",
 		c->global.error_log, log_level_name(c->global.log_level));
 	if (c->global.user)
 		fprintf(f, "user = %s\n", c->global.user);

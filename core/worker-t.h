@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "core/accept_limit-t.h"
+#include "core/admin/counters-t.h"
 #include "core/http/h1-t.h"
 #include "core/io/conn-t.h"
 #include "core/io/pipe-t.h"
@@ -96,6 +97,7 @@ struct worker {
 	uint64_t		 now;		/* ms, updated once per loop iteration */
 	uint64_t		 nenter;	/* io_uring_enter calls (loop iterations) */
 	uint64_t		 ncqe;		/* completions dispatched */
+	struct wcounters	 ctr;		/* /metrics; only this worker writes (counters-t.h) */
 	int			 rc;		/* thread exit status */
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/accept_limit.h"
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/io/conn.h"
 #include "core/io/pipe.h"
@@ -124,6 +125,7 @@ on_accepted(struct worker *w, struct lsock *l, int fd)
 	if (getpeername(fd, (struct sockaddr *)&c->u.cli.peer, &alen) < 0)
 		memset(&c->u.cli.peer, 0, sizeof(c->u.cli.peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ctr_accept(&w->ctr, l->lidx);
 	proxy_client_start(c, l->lidx);
 }
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	gcc make pkg-config meson ninja-build      # build
 	liburing-dev libinih-dev libwolfssl-dev    # libraries (libwolfssl-dev: fallback only)
-	libcurl4-openssl-dev libjansson-dev        # ACME client (core/acme)
+	libcurl4-openssl-dev libjansson-dev        # ACME client (core/acme), /status.json
 	libhiredis-dev redis-server                # auth guard shared counts; tests: a real Redis
 	pebble                                     # tests: a real ACME server
 	libsystemd-dev                             # sd_notify (Type=notify unit)
@@ -22,6 +22,7 @@ PACKAGES=(
 	nftables                                   # scenarios: the kernel's L4 balancer (jhash DNAT)
 	procps iproute2 ca-certificates
 	strace                                     # test_ringbench: io_uring_enter counts
+	chromium                                   # test_status: the admin status page, headless
 )
 
 need=()

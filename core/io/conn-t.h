@@ -150,6 +150,10 @@ struct stream {
 	uint64_t	 t_be;		/* ms: backend work started */
 	uint64_t	 t_be_end;	/* ms: response head complete */
 	uint64_t	 bytes_out;	/* bytes sent to the client */
+	/* access log (json) and /metrics */
+	uint32_t	 head_in;	/* bytes of the request head */
+	uint64_t	 t_be_conn;	/* ms: backend connection ready (connected or reused) */
+	char		 term[48];	/* why ringedge ended the exchange ("": normally) */
 	struct pump	 req;		/* client -> backend */
 	struct pump	 resp;		/* backend -> client */
 	/* backend protection (core/proxy/queue.c): the pool's queue, retries */

@@ -161,6 +161,7 @@ be_on_connect(struct conn *be, int res)
 		stream_backend_failed(c);
 		return;
 	}
+	be->s->t_be_conn = be->w->now;
 	if (be->g->tls_cli[be->u.be.pool] != NULL) {
 		const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
 		struct tls_sess_slot *slot;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/io/conn.h"
 #include "core/io/ring.h"
@@ -34,6 +35,7 @@ idle_unlink(struct conn *be)
 		be->u.be.next->u.be.prev = be->u.be.prev;
 	be->u.be.next = be->u.be.prev = NULL;
 	l->count--;
+	ctr_idle(&be->w->ctr, be->g, be->u.be.pool, be->u.be.srv, false);
 }
 
 void
@@ -93,6 +95,7 @@ bepool_idle_put(struct conn *be)
 		l->head->u.be.prev = be;
 	l->head = be;
 	l->count++;
+	ctr_idle(&w->ctr, be->g, be->u.be.pool, be->u.be.srv, true);
 	conn_timer(be, p->idle_timeout);
 	conn_idle(be);
 	if (!(be->inflight & IF_RECV) && conn_recv(be, RING_BUF_SIZE) < 0)
@@ -168,6 +171,8 @@ bepool_pin_put(struct conn *c, struct conn *be)
 		bepool_pin_close(old);
 	c->u.cli.pinned = be;
 	be->u.be.owner = c;
+	if (!(be->flags & CF_PINNED))
+		ctr_pinned(&be->w->ctr, be->u.be.pool, true);
 	be->flags |= CF_PINNED;
 	if (be->w->stopping || be->in.len > 0 || be->g != c->g) {
 		bepool_pin_close(be);

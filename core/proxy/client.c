@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
@@ -156,6 +157,8 @@ cli_on_recv_head(struct conn *c, int res)
 			/* a failed TLS handshake (or a bad record): costs this connection only */
 			char addr[64], why[200];
 
+			if (c->u.cli.nreq == 0)
+				ctr_tls_failed(&c->w->ctr, c->u.cli.lidx);
 			accesslog_peer(c, addr, sizeof(addr));
 			log_info("client %s: TLS: %s", addr, conn_strerror(c, res, why, sizeof(why)));
 		} else if (res != -ECANCELED && !(c->flags & CF_CLOSING) &&
@@ -163,6 +166,7 @@ cli_on_recv_head(struct conn *c, int res)
 			/* the client went away in the middle of its handshake */
 			char addr[64];
 
+			ctr_tls_failed(&c->w->ctr, c->u.cli.lidx);
 			accesslog_peer(c, addr, sizeof(addr));
 			log_info("client %s: TLS handshake not completed: %s", addr,
 				 res == 0 ? "connection closed by the client" : strerror(-res));

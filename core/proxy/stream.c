@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
@@ -63,6 +64,7 @@ void
 stream_log(struct conn *c)
 {
 	accesslog_request(&c->w->alog, c, c->w->now);
+	ctr_request_end(&c->w->ctr, c);
 }
 
 void
@@ -226,6 +228,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 	stream_reset(c);
 	s->t_start = t0;
 	c->u.cli.nreq++;
+	s->head_in = head_len;
+	ctr_request_head(&c->w->ctr, c, head_len);
 	c->state = CS_STREAM;
 	if (cli_listener(c)->real_ip_from.n > 0)
 		cli_realip(c, m, buf);	/* core/proxy/clientaddr.c */
@@ -386,6 +390,7 @@ stream_on_request_sent(struct conn *c)
 void
 stream_backend_failed(struct conn *c)
 {
+	ctr_conn_error(&c->w->ctr, c->g, c->s->pool, c->s->srv);
 	stream_drop_be(c);
 	stream_srv_end(c);
 	stream_pick_backend(c);
@@ -429,6 +434,8 @@ stream_pick_backend(struct conn *c)
 		stream_srv_begin(c, srv);
 		conn_timer(be, 0);
 		be->flags |= CF_REUSED;
+		ctr_reuse(&c->w->ctr, c->g, s->pool, srv, true);
+		s->t_be_conn = c->w->now;
 		stream_attach(c, be, srv);
 		be_send_request(be, false);
 		return;
@@ -458,6 +465,8 @@ stream_pick_backend(struct conn *c)
 		return;
 	}
 	be->flags |= CF_REUSED;
+	ctr_reuse(&c->w->ctr, c->g, s->pool, srv, false);
+	s->t_be_conn = c->w->now;
 	stream_attach(c, be, srv);
 	be_send_request(be, false);
 }
@@ -755,7 +764,7 @@ stream_abort_x(struct conn *c, unsigned status, const char *why, const char *ext
 
 	bool keep;
 
-	(void)why;
+	snprintf(s->term, sizeof(s->term), "%s", why ? why : "");
 	queue_leave(c);
 	stream_srv_end(c);
 	if (s->be != NULL) {
@@ -815,6 +824,8 @@ stream_conn_freed(struct conn *c)
 		struct stream *s = c->s;
 
 		queue_be_freed(c);
+		if (c->flags & CF_PINNED)
+			ctr_pinned(&w->ctr, c->u.be.pool, false);
 		if (c->u.be.owner != NULL) {
 			if (c->u.be.owner->u.cli.pinned == c)
 				c->u.be.owner->u.cli.pinned = NULL;
@@ -841,6 +852,7 @@ stream_conn_freed(struct conn *c)
 	}
 	/* client: nothing of ours can still be referenced (no backend attached) */
 	queue_leave(c);
+	ctr_client_closed(&w->ctr, c->u.cli.lidx);
 	if (c->u.cli.pinned != NULL)
 		bepool_pin_close(c->u.cli.pinned);
 	stream_srv_end(c);

@@ -44,6 +44,10 @@ struct bal_health {
 	_Atomic uint64_t	 fail_win;
 	/* CLOCK_MONOTONIC ms when the server last came back up (slow_start ramp), 0: never. */
 	_Atomic uint64_t	 up_since;
+	/* Active probes (health thread writes, /metrics and /status read): failures so far,
+	 * wall-clock ms of the last probe. */
+	_Atomic uint64_t	 probe_fails;
+	_Atomic uint64_t	 probe_last;
 };
 
 /* One server of a pool (immutable after the build, except h). */

@@ -28,7 +28,13 @@ health_apply(const struct bal_set *s, int pool, int srv, bool ok, const char *re
 {
 	const struct bal_pool *p = &s->pools[pool];
 	struct bal_srv *sv = &p->srv[srv];
+	struct timespec wall;
 
+	clock_gettime(CLOCK_REALTIME, &wall);
+	atomic_store_explicit(&sv->h.probe_last, (uint64_t)wall.tv_sec * 1000 +
+			      (uint64_t)wall.tv_nsec / 1000000, memory_order_relaxed);
+	if (!ok)
+		atomic_fetch_add_explicit(&sv->h.probe_fails, 1, memory_order_relaxed);
 	if (ok) {
 		uint32_t was = atomic_exchange_explicit(&sv->h.probe_down, 0, memory_order_relaxed);
 		uint64_t d = atomic_exchange_explicit(&sv->h.down_until, 0, memory_order_relaxed);

@@ -485,6 +485,7 @@ def test_config_reference_lists_every_key_the_loader_accepts(cli, tmp_path):
             sections[cur].append(m.group(1))
     assert set(sections) == {"global", "tls", "listener", "pool", "route", "auth_guard",
                              "acme", "admin"}, sections
+    assert sections["admin"] == ["listen", "allow", "max_connections", "drain_delay"]
     for key in ["directory", "accept_terms", "names", "state_dir", "challenge"]:
         assert key in sections["acme"]
     for key in ["workers", "access_log", "drain_timeout"]:
