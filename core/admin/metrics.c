@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/acme/ctl.h"
 #include "core/admin/metrics.h"
 #include "core/gen-t.h"
 #include "core/worker-t.h"
@@ -225,6 +226,74 @@ server_metrics(struct abuf *b, const struct admin_src *src, const struct generat
 	    "counter", "Failed active health checks.");
 }
 
+/* The pools' queues and connect retries (core/proxy/queue.c): per-worker struct
+ * bal_pool_stats of this generation, written by their worker, summed with relaxed loads. */
+#define QSUM(field) ({ \
+	uint64_t _n = 0; \
+	for (int w = 0; w < src->nw && w < g->bal->nworkers; w++) \
+		_n += __atomic_load_n(&bal_wpool(g->bal, w, i)->st.field, __ATOMIC_RELAXED); \
+	_n; \
+})
+
+static void
+queue_metrics(struct abuf *b, const struct admin_src *src, const struct generation *g)
+{
+	const struct config *cfg = g->cfg;
+	int np = cfg->npools < g->bal->npools ? cfg->npools : g->bal->npools;
+
+	BACK(QSUM(queue_len), "current_queue", "gauge",
+	     "Requests waiting in the pool's queue for a connection (max_conns) now.");
+	BACK(QSUM(queue_max), "max_queue", "gauge",
+	     "Longest queue seen by any worker (sum over workers).");
+	BACK(QSUM(queued), "queued_total", "counter", "Requests that waited in the queue.");
+	BACK(QSUM(queue_full), "queue_full_total", "counter",
+	     "Requests answered 503 because the queue was full (max_queue).");
+	BACK(QSUM(queue_timeout), "queue_timeouts_total", "counter",
+	     "Requests answered 503 after waiting queue_timeout.");
+	head(b, "backend_queue_time_seconds_total", "counter", "Time requests spent queued.");
+	for (int i = 0; i < np; i++) {
+		abuf_puts(b, "ringedge_backend_queue_time_seconds_total{proxy=\"");
+		label(b, cfg->pools[i].name);
+		abuf_printf(b, "\"} %.3f\n", (double)QSUM(queued_ms) / 1000);
+	}
+	BACK(QSUM(retries), "retries_total", "counter",
+	     "Connect retries on the same server (after a backoff).");
+	BACK(QSUM(redispatches), "redispatch_total", "counter",
+	     "Connect retries on another server of the pool.");
+}
+
+/* [acme NAME] certificates: expiry (0 before the first issuance), last success, failures. */
+static void
+acme_metrics(struct abuf *b)
+{
+#if RINGEDGE_ACME
+	struct acmectl_status st;
+	static const struct { const char *nm, *type, *help; } m[] = {
+		{ "acme_certificate_expiry_seconds", "gauge",
+		  "notAfter of the certificate in service since the epoch (0: none issued yet)." },
+		{ "acme_last_success_seconds", "gauge",
+		  "Time of the last successful issuance or renewal since the epoch (0: none)." },
+		{ "acme_failures", "gauge", "Consecutive failed issuance attempts." },
+	};
+
+	if (acmectl_status(0, &st) != 0)
+		return;
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		head(b, m[k].nm, m[k].type, m[k].help);
+		for (int i = 0; acmectl_status(i, &st) == 0; i++) {
+			long long v = k == 0 ? (long long)st.not_after :
+				      k == 1 ? (long long)st.last_success : (long long)st.failures;
+
+			abuf_printf(b, "ringedge_%s{acme=\"", m[k].nm);
+			label(b, st.name);
+			abuf_printf(b, "\"} %lld\n", v);
+		}
+	}
+#else
+	(void)b;
+#endif
+}
+
 void
 metrics_render(struct abuf *b, const struct admin_src *src, const struct generation *g)
 {
@@ -236,4 +305,6 @@ metrics_render(struct abuf *b, const struct admin_src *src, const struct generat
 	frontend_metrics(b, src, g->cfg, l);
 	backend_metrics(b, src, g->cfg, p);
 	server_metrics(b, src, g, s);
+	queue_metrics(b, src, g);
+	acme_metrics(b);
 }

@@ -202,3 +202,48 @@ def test_ntlm_pinned_gauge(proxy, backend_factory):
         assert time.monotonic() < deadline, "pinned gauge stuck after the client closed"
         time.sleep(0.1)
     assert not srv.leaks
+
+
+def test_queue_and_retry_metrics(proxy, backend_factory):
+    """max_conns = 1 with three requests held 1 s each: two wait in the queue, and the
+    pool's queue gauge, queued and queue-time counters show it; a pool whose only server
+    refuses retries its connect after a backoff (retries = 2) and counts both. (issues 11 and 13)"""
+    import threading
+    b = backend_factory(name="q0")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("web")
+    spec.pool("q", [b], max_conns=1)
+    spec.pool("rd", [harness.free_port()], retries=2, connect_timeout="1s")
+    spec.route("r", pool="q")
+    spec.route("rd", path="/rd", pool="rd")
+    spec.admin_port = harness.free_port()
+    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
+    spec.ports["admin"] = spec.admin_port
+    proxy(spec)
+    g = lambda n, p="q": prom.value(scrape(spec.admin_port), n, proxy=p)  # noqa: E731
+    assert g("ringedge_backend_current_queue") == 0
+    assert g("ringedge_backend_queued_total") == 0
+    results = []
+
+    def one(i):
+        with Client(port, timeout=30) as c:
+            results.append(c.request("GET", "/hold/%d" % i, "h",
+                                     [("X-Be-Hold", "1")]).status)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + 10
+    while g("ringedge_backend_current_queue") < 1:
+        assert time.monotonic() < deadline, "no request ever waited in the queue"
+        time.sleep(0.05)
+    for t in ts:
+        t.join(30)
+    assert results == [200, 200, 200]
+    assert g("ringedge_backend_current_queue") == 0
+    assert g("ringedge_backend_queued_total") >= 1
+    assert g("ringedge_backend_queue_time_seconds_total") > 0
+    assert g("ringedge_backend_queue_full_total") == 0
+    with Client(port) as c:
+        assert c.request("GET", "/rd", "h").status == 502
+    assert g("ringedge_backend_retries_total", "rd") == 2
