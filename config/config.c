@@ -1829,20 +1829,6 @@ check_auth_guard(struct loader *ld)
 {
 	struct cfg_auth_guard *a = &ld->c->auth_guard;
 
-	/* TODO(stream): remove once the stream calls core/guard (docs/auth-guard.md) */
-	for (int i = 0; i < ld->c->nroutes; i++) {
-		const struct cfg_route *r = &ld->c->routes[i];
-
-		if (r->auth_guard != CFG_GUARD_OFF || r->auth_schemes != CFG_AUTH_ANY ||
-		    r->hide_headers.n > 0)
-			log_warn("%s:%d: [route %s]: auth_guard, auth_schemes and "
-				 "hide_response_header are not enforced by this build yet", ld->file,
-				 r->line, r->name);
-	}
-	for (int i = 0; i < ld->c->npools; i++)
-		if (ld->c->pools[i].hide_headers.n > 0)
-			log_warn("%s:%d: [pool %s]: hide_response_header is not enforced by this "
-				 "build yet", ld->file, ld->c->pools[i].line, ld->c->pools[i].name);
 	if (a->lock_time_max < a->lock_time)
 		cfg_error(ld->err, ld->file, a->line,
 			  "[auth_guard]: lock_time_max (%llums) is shorter than lock_time (%llums)",

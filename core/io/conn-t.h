@@ -129,6 +129,9 @@ enum {
 };
 
 /* One request/response exchange, embedded in the client conn. */
+struct cfg_route;
+struct guard_hook_att;
+
 struct stream {
 	uint16_t	 flags;
 	uint16_t	 status;
@@ -161,6 +164,8 @@ struct stream {
 	uint8_t		 retries;	/* connect retries and resends (access log) */
 	bool		 queued;
 	bool		 q_woken;	/* dequeued by a freed connection: pick again */
+	const struct cfg_route *route;	/* the exchange's route, NULL before/without one */
+	struct guard_hook_att *gatt;	/* auth guard attempt (core/proxy/guard_hook.c) or NULL */
 };
 
 struct conn {

@@ -11,6 +11,7 @@
 
 #include "core/gen-t.h"
 #include "core/io/conn-t.h"
+#include "core/proxy/guard_hook.h"
 
 int
 accesslog_open(struct accesslog *a, const char *spec)
@@ -105,6 +106,16 @@ accesslog_peer(const struct conn *c, char *out, size_t cap)
 	return fmt_addr(&c->u.cli.peer, out, cap);
 }
 
+/* The auth guard's user of the request just written: " user=domain\\name" before its \n. */
+static void
+accesslog_user(struct accesslog *a, const char *user)
+{
+	int n = snprintf(a->buf + a->len - 1, ALOG_BUF - a->len + 1, " user=%s\n", user);
+
+	if (n > 0 && (size_t)n < ALOG_BUF - a->len + 1)
+		a->len += (size_t)n - 1;
+}
+
 void
 accesslog_request(struct accesslog *a, struct conn *c, uint64_t now)
 {
@@ -145,4 +156,6 @@ accesslog_request(struct accesslog *a, struct conn *c, uint64_t now)
 		s->q_len, s->q_ms, s->retries);
 	if (n > 0 && (size_t)n < ALOG_BUF - a->len)
 		a->len += (size_t)n;
+	if (n > 0 && guard_hook_user(c) != NULL)
+		accesslog_user(a, guard_hook_user(c));
 }

@@ -120,6 +120,27 @@ cli_respond_text(struct conn *c, unsigned status, const char *extra, const char 
 		conn_close(c);
 }
 
+/* Sends a whole response built elsewhere (buf, malloc'ed: the stream owns it from now on). */
+void
+cli_respond_raw(struct conn *c, unsigned status, char *buf, uint32_t len, bool keep)
+{
+	struct stream *s = c->s;
+
+	if (!keep || c->w->stopping)
+		s->flags &= (uint16_t)~SF_CLI_KA;
+	s->status = (uint16_t)status;
+	if (s->rbuf != buf)
+		free(s->rbuf);
+	s->rbuf = buf;
+	s->rlen = len;
+	s->flags |= SF_HEAD_SENT;
+	c->state = CS_STREAM;
+	c->on_send = cli_on_simple_sent;
+	conn_timer(c, cli_listener(c)->idle_timeout);
+	if (conn_send(c, buf, len) < 0)
+		conn_close(c);
+}
+
 static void
 cli_on_idle_timeout(struct conn *c)
 {
