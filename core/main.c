@@ -28,6 +28,7 @@
 #include "core/lib/log.h"
 #include "core/notify.h"
 #include "core/proxy/guard_hook.h"
+#include "core/proxy/limits.h"
 #include "core/worker.h"
 #include "routing/pool/health.h"
 #include "routing/qsbr.h"
@@ -660,6 +661,7 @@ serve_end(struct ctl *x)
 		gen_put(g);
 	tls_tickets_destroy(&tls_tickets_global);
 	guard_hook_stop();
+	limits_stop();
 	log_info("stopped");
 	free(x->errlog);
 	return rc;
@@ -689,6 +691,7 @@ serve(struct config *c, const char *file)
 		goto fail;
 	x.admin = admin_open(&g->cfg->admin, g->cfg->file, &admin_failed);
 	guard_hook_start(g->cfg);
+	limits_start();
 	ws = calloc((size_t)nw, sizeof(*ws));
 	if (ws == NULL || workers_start(&x, ws, nw, g) < 0)
 		goto fail;

@@ -223,6 +223,8 @@ struct conn {
 			struct sockaddr_in6	 tcp_peer; /* the connection's own (after PROXY) */
 			uint16_t		 lidx;	/* listener index */
 			bool			 auth;	/* NTLM/Negotiate seen: backends pinned */
+			bool			 body_wait; /* auth guard reads a bounded body */
+			uint64_t		 limkey; /* client limits entry (limits.c), 0 none */
 			uint32_t		 nreq;
 			struct conn		*pinned; /* backend private to this conn, or NULL */
 		} cli;

@@ -18,6 +18,7 @@
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
 #include "core/proxy/clientaddr.h"
+#include "core/proxy/limits.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
 #include "tls/xprt_tls.h"
@@ -241,6 +242,10 @@ cli_session_start(struct conn *c, uint64_t header_ms)
 {
 	unsigned lidx = c->u.cli.lidx;
 
+	if (limits_accept(c, &c->g->cfg->listeners[lidx]) < 0) {
+		conn_close(c);
+		return;
+	}
 	if (c->g->tls_srv[lidx] != NULL) {
 		/* the handshake runs inside the first request's header_timeout */
 		if (xprt_tls_init_server(&c->xprt, c->g->tls_srv[lidx]) < 0) {

@@ -264,11 +264,13 @@ gh_read_body(struct conn *c, const struct cfg_route *rt, uint32_t head_len)
 		cli_respond(c, 411, NULL, false);
 		return 1;
 	}
+	c->u.cli.body_wait = false;
 	if (s->req_body == PM_NONE || c->in.len >= want)
 		return 0;
 	if (s->req_cl > limit)
 		return gh_answer(c, rt, GUARD_ANSWER_413, head_len);
 	c->u.cli.nreq--;
+	c->u.cli.body_wait = true;	/* the next parse of this head is not a new request */
 	c->state = CS_HEAD;
 	if (conn_own_buffer(c, (uint32_t)want) < 0 ||
 	    (!(c->inflight & IF_RECV) && conn_recv(c, (uint32_t)(want - c->in.len)) < 0))

@@ -26,6 +26,7 @@
 #include "core/proxy/client.h"
 #include "core/proxy/clientaddr.h"
 #include "core/proxy/guard_hook.h"
+#include "core/proxy/limits.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/queue.h"
@@ -244,6 +245,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 		return;
 	}
 	if (stream_acme_http(c, m, buf, head_len))	/* ACME HTTP-01, before routing */
+		return;
+	if (limits_request(c, cli_listener(c), head_len) != 0)
 		return;
 	/* the certificate chosen by SNI must cover the host (RFC 9110 15.5.20) */
 	misdirected = k.hlen > 0 && !conn_covers_host(c, k.host, k.hlen);
@@ -847,6 +850,7 @@ stream_conn_freed(struct conn *c)
 	}
 	/* client: nothing of ours can still be referenced (no backend attached) */
 	queue_leave(c);
+	limits_close(c);
 	if (c->u.cli.pinned != NULL)
 		bepool_pin_close(c->u.cli.pinned);
 	stream_srv_end(c);

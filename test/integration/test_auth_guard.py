@@ -289,3 +289,53 @@ def test_auth_schemes_and_hidden_fields(proxy, ntlm_be, backend_factory):
     c.close()
     assert resp.status == 200
     assert "x-keep" in names and "x-ms-server-fqdn" not in names and "x-powered-by" not in names
+
+
+def test_client_limits(proxy, backend_factory):
+    b = backend_factory(name="fe")
+    spec = ProxySpec(workers=2)
+    port = spec.listener("l", client_max_connections=3, client_request_rate=5,
+                         client_request_burst=5, client_limits_exempt="127.0.0.9/32")
+    spec.pool("fe", [b.port])
+    spec.route("all", path="/", pool="fe")
+    r = proxy(spec)
+
+    def conn(src):
+        return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+
+    def served(s):
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            return s.recv(65536).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    held = [conn("127.0.0.8") for _ in range(3)]
+    refused = [conn("127.0.0.8") for _ in range(4)]
+    assert [served(s) for s in refused] == [False] * 4
+    assert all(served(s) for s in held)
+    exempt = [conn("127.0.0.9") for _ in range(8)]
+    assert all(served(s) for s in exempt)
+    held.pop().close()
+    time.sleep(0.2)
+    s = conn("127.0.0.8")
+    assert served(s)
+    for x in held + refused + exempt + [s]:
+        x.close()
+    err = r.stderr()
+    assert "client 127.0.0.8" in err and "is at client_max_connections (3)" in err
+    assert err.count("is at client_max_connections") <= 2   # at most once a second
+    # request rate: a burst of 5, then 429 + Retry-After; the exempt network is not limited
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5,
+                                   source_address=("127.0.0.10", 0))
+    got = []
+    for _ in range(12):
+        c.request("GET", "/", headers={"Host": "x"})
+        resp = c.getresponse()
+        resp.read()
+        got.append((resp.status, resp.getheader("Retry-After")))
+    c.close()
+    assert got[0] == (200, None) and (429, "1") in got, got
+    assert sum(1 for st, _ in got if st == 200) <= 5 + 2, got
+    for _ in range(12):
+        assert request(port, "GET", "/", src="127.0.0.9")[0] == 200
