@@ -265,10 +265,12 @@ gh_read_body(struct conn *c, const struct cfg_route *rt, uint32_t head_len)
 		return 1;
 	}
 	c->u.cli.body_wait = false;
-	if (s->req_body == PM_NONE || c->in.len >= want)
+	if (s->req_body == PM_NONE)
 		return 0;
-	if (s->req_cl > limit)
+	if (s->req_cl > limit)	/* even when it is all here already */
 		return gh_answer(c, rt, GUARD_ANSWER_413, head_len);
+	if (c->in.len >= want)
+		return 0;
 	c->u.cli.nreq--;
 	c->u.cli.body_wait = true;	/* the next parse of this head is not a new request */
 	c->state = CS_HEAD;

@@ -236,6 +236,10 @@ def test_malformed_inputs_are_forwarded_or_refused(proxy, ntlm_be):
     st, _, _, _ = request(port, "POST", "/WebTicket/oauthtoken", b"a" * 2000,
                           {"Content-Type": "application/x-www-form-urlencoded"})
     assert st == 413
+    # ... also when the head and the whole body arrive in one segment
+    resp = raw(port, b"POST /WebTicket/oauthtoken HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n"
+               b"\r\n" + b"a" * 2000)
+    assert status_of(resp) == 413
     resp = raw(port, b"POST /WebTicket/WebTicketService.svc/Auth HTTP/1.1\r\nHost: x\r\n"
                b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
     assert status_of(resp) == 411
