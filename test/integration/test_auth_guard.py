@@ -92,6 +92,14 @@ def auth_fields(headers):
     return sorted(v for k, v in headers if k.lower() == "www-authenticate")
 
 
+def wait_log(r, text, timeout=5):
+    """The access log line is written after the response went out: wait for it."""
+    deadline = time.monotonic() + timeout
+    while text not in r.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text in r.stderr()
+
+
 def local_answers(r):
     """Access log lines of requests answered by ringedge itself on pool iis (no server)."""
     return [ln for ln in r.stderr().splitlines() if " iis - " in ln]
@@ -164,7 +172,7 @@ def test_local_answers_look_like_real_failures(proxy, ntlm_be):
     assert [c[0] for c in carol] == [401] * 3
     assert be.failures("contoso\\carol") == 2   # the webticket above + one "same"
     # the access log names the user
-    assert "user=contoso\\bob" in r.stderr()
+    assert wait_log(r, "user=contoso\\bob")
     # the locks survive a reload
     r.signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
@@ -260,7 +268,8 @@ def test_malformed_inputs_are_forwarded_or_refused(proxy, ntlm_be):
         out += b
     s.close()
     assert status_of(out) == 200 and b"access_token" in out
-    assert "user=contoso\\bob" in r.stderr()
+    assert wait_log(r, '"POST /WebTicket/oauthtoken HTTP/1.1" 200')
+    assert wait_log(r, "user=contoso\\bob")
 
 
 def test_auth_schemes_and_hidden_fields(proxy, ntlm_be, backend_factory):
