@@ -176,6 +176,11 @@ struct cfg_listener {
 	char		*acme;			/* [acme NAME] serving this listener, or NULL */
 	int		 acme_line;
 	int		 acme_idx;		/* index into config.acmes, -1 = none */
+	/* client limits per client address (core/proxy/limits.c), 0 = off */
+	uint64_t	 client_max_connections;
+	uint64_t	 client_request_rate;		/* requests per second */
+	uint64_t	 client_request_burst;
+	struct cidr_list client_limits_exempt;	/* networks exempt from both */
 };
 
 struct cfg_server {

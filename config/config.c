@@ -1171,6 +1171,18 @@ static const struct cfg_key keys[] = {
 	  "TLS session-ticket keys shared by several instances, HAProxy's format (base64 lines of "
 	  "48 or 80 bytes; the last 3 decrypt, the second-to-last encrypts; append a key and "
 	  "reload to rotate; docs/tls.md); default: per-process keys", false },
+	{ SEC_LISTENER, "client_max_connections", set_uint, L(client_max_connections), "0", 0,
+	  1000000, "count", "open connections per client address (0: no limit); over it the "
+	  "accepted connection is closed at once (logged at most once a second). Shared by all "
+	  "workers (docs/auth-guard.md, \"Client limits\")", false },
+	{ SEC_LISTENER, "client_request_rate", set_uint, L(client_request_rate), "0", 0, 1000000,
+	  "requests per second", "request rate per client address (0: no limit), a token bucket "
+	  "of client_request_burst; over it: 429 with Retry-After", false },
+	{ SEC_LISTENER, "client_request_burst", set_uint, L(client_request_burst), "20", 1,
+	  1000000, "count", "requests a client address may send at once above the rate", false },
+	{ SEC_LISTENER, "client_limits_exempt", set_cidr_list, L(client_limits_exempt), NULL, 0, 0,
+	  "CIDR[,CIDR...]", "client networks exempt from the client limits (e.g. the company's "
+	  "own egress)", false },
 
 	{ SEC_POOL, "server", set_server, 0, NULL, 0, 0, "HOST:PORT [weight=N] [backup]",
 	  "a backend server, repeatable; the host must resolve", true },
@@ -1843,20 +1855,6 @@ check_auth_guard(struct loader *ld)
 {
 	struct cfg_auth_guard *a = &ld->c->auth_guard;
 
-	/* TODO(stream): remove once the stream calls core/guard (docs/auth-guard.md) */
-	for (int i = 0; i < ld->c->nroutes; i++) {
-		const struct cfg_route *r = &ld->c->routes[i];
-
-		if (r->auth_guard != CFG_GUARD_OFF || r->auth_schemes != CFG_AUTH_ANY ||
-		    r->hide_headers.n > 0)
-			log_warn("%s:%d: [route %s]: auth_guard, auth_schemes and "
-				 "hide_response_header are not enforced by this build yet", ld->file,
-				 r->line, r->name);
-	}
-	for (int i = 0; i < ld->c->npools; i++)
-		if (ld->c->pools[i].hide_headers.n > 0)
-			log_warn("%s:%d: [pool %s]: hide_response_header is not enforced by this "
-				 "build yet", ld->file, ld->c->pools[i].line, ld->c->pools[i].name);
 	if (a->lock_time_max < a->lock_time)
 		cfg_error(ld->err, ld->file, a->line,
 			  "[auth_guard]: lock_time_max (%llums) is shorter than lock_time (%llums)",
@@ -2096,6 +2094,7 @@ config_free(struct config *c)
 		free(l->acme);
 		cidr_list_free(&l->proxy_protocol_from);
 		cidr_list_free(&l->real_ip_from);
+		cidr_list_free(&l->client_limits_exempt);
 		free(l->ticket_keys);
 	}
 	free(c->listeners);
@@ -2327,6 +2326,12 @@ config_dump(const struct config *c, FILE *f)
 			fprintf(f, "ticket_keys = %s\n", l->ticket_keys);
 		if (l->acme)
 			fprintf(f, "acme = %s\n", l->acme);
+		fprintf(f, "client_max_connections = %llu\nclient_request_rate = %llu\n"
+			"client_request_burst = %llu\n",
+			(unsigned long long)l->client_max_connections,
+			(unsigned long long)l->client_request_rate,
+			(unsigned long long)l->client_request_burst);
+		dump_cidrs(f, "client_limits_exempt", &l->client_limits_exempt);
 	}
 	for (int i = 0; i < c->npools; i++) {
 		const struct cfg_pool *p = &c->pools[i];

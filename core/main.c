@@ -27,6 +27,8 @@
 #include "core/io/timer.h"
 #include "core/lib/log.h"
 #include "core/notify.h"
+#include "core/proxy/guard_hook.h"
+#include "core/proxy/limits.h"
 #include "core/worker.h"
 #include "routing/pool/health.h"
 #include "routing/qsbr.h"
@@ -360,6 +362,7 @@ reload(struct ctl *x)
 	       timer_now_ms() < deadline)
 		usleep(1000);
 	qsbr_reclaim(sh->qsbr);
+	guard_hook_reload(g->cfg);
 	log_info("reload: generation %u serving %s", g->id, x->file);
 	return NULL;
 }
@@ -608,6 +611,7 @@ control_loop(struct ctl *x)
 			reload(x);
 		}
 		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed));
+		guard_hook_tick(timer_now_ms());
 		if (x->stop_at != 0 && !x->stopping && timer_now_ms() >= x->stop_at)
 			on_stop_signal(x, x->stop_signo);
 		if (poll(&pfd, 1, x->stop_at != 0 && !x->stopping ? 20 : 200) <= 0)
@@ -656,6 +660,8 @@ serve_end(struct ctl *x)
 	if (g != NULL)
 		gen_put(g);
 	tls_tickets_destroy(&tls_tickets_global);
+	guard_hook_stop();
+	limits_stop();
 	log_info("stopped");
 	free(x->errlog);
 	return rc;
@@ -684,6 +690,8 @@ serve(struct config *c, const char *file)
 	if (x.sfd < 0)
 		goto fail;
 	x.admin = admin_open(&g->cfg->admin, g->cfg->file, &admin_failed);
+	guard_hook_start(g->cfg);
+	limits_start();
 	ws = calloc((size_t)nw, sizeof(*ws));
 	if (ws == NULL || workers_start(&x, ws, nw, g) < 0)
 		goto fail;

@@ -118,6 +118,9 @@ msg_build_request(char *ob, const struct h1_msg *m, const char *buf,
 	return append(ob, o, "\r\n", 2);
 }
 
+static bool resp_hidden(const char *buf, const struct h1_header *h,
+	const struct msg_resp_opts *ro);
+
 /* The "Connection" line of a response head (none for an interim one). */
 static size_t
 resp_connection(char *rb, size_t o, const struct msg_resp_opts *ro, bool interim)
@@ -136,7 +139,7 @@ msg_build_response(char *rb, const struct h1_msg *m, const char *buf, uint32_t h
 	const struct msg_resp_opts *ro, bool *auth)
 {
 	unsigned st = m->status;
-	bool interim = msg_status_interim(st), tunnel = ro->tunnel, cl_asis, te_asis;
+	bool interim = msg_status_interim(st), tunnel = ro->tunnel, cl_asis, te_asis, hide;
 	const char *sl = buf + m->version.off;
 	const char *cr = memchr(sl, '\r', head_len - m->version.off);
 	size_t o = 0;
@@ -151,10 +154,11 @@ msg_build_response(char *rb, const struct h1_msg *m, const char *buf, uint32_t h
 	 */
 	cl_asis = !interim && !tunnel && st != 204 && (ro->head_req || st == 304);
 	te_asis = cl_asis && !ro->ver10;
+	hide = ro->nhide[0] + ro->nhide[1] > 0;
 	for (unsigned i = 0; i < m->nhdr; i++) {
 		const struct h1_header *h = &m->hdr[i];
 
-		if (h->flags & H1_HF_HOP)
+		if ((h->flags & H1_HF_HOP) || (hide && resp_hidden(buf, h, ro)))
 			continue;
 		if ((h->flags & H1_HF_UPGRADE) && !tunnel)
 			continue;
@@ -175,6 +179,17 @@ msg_build_response(char *rb, const struct h1_msg *m, const char *buf, uint32_t h
 		o += frame_header(rb + o, ro->fr, m->content_length);
 	o = resp_connection(rb, o, ro, interim);
 	return append(rb, o, "\r\n", 2);
+}
+
+/* Is field h one of the names ro hides (hide_response_header)? */
+static bool
+resp_hidden(const char *buf, const struct h1_header *h, const struct msg_resp_opts *ro)
+{
+	for (int l = 0; l < 2; l++)
+		for (int i = 0; i < ro->nhide[l]; i++)
+			if (msg_hdr_is(buf, h, ro->hide[l][i], strlen(ro->hide[l][i])))
+				return true;
+	return false;
 }
 
 /*
@@ -223,8 +238,11 @@ msg_status_text(unsigned st)
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";

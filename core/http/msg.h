@@ -65,6 +65,10 @@ struct msg_resp_opts {
 	bool		 dechunk;	/* a chunked body goes out de-chunked, close-delimited */
 	const char	*extra;		/* field lines to add ("Name: v\r\n"), at most MSG_EXTRA_MAX */
 	size_t		 extra_len;
+	/* hide_response_header: field names dropped (ASCII case-insensitive), e.g. the route's
+	 * list and the pool's; NULL/0 when none */
+	char *const	*hide[2];
+	int		 nhide[2];
 };
 
 /* Bytes msg_build_response() may write for a head of head_len bytes. */

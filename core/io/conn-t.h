@@ -129,6 +129,9 @@ enum {
 };
 
 /* One request/response exchange, embedded in the client conn. */
+struct cfg_route;
+struct guard_hook_att;
+
 struct stream {
 	uint16_t	 flags;
 	uint16_t	 status;
@@ -165,6 +168,8 @@ struct stream {
 	uint8_t		 retries;	/* connect retries and resends (access log) */
 	bool		 queued;
 	bool		 q_woken;	/* dequeued by a freed connection: pick again */
+	const struct cfg_route *route;	/* the exchange's route, NULL before/without one */
+	struct guard_hook_att *gatt;	/* auth guard attempt (core/proxy/guard_hook.c) or NULL */
 };
 
 struct conn {
@@ -222,6 +227,8 @@ struct conn {
 			struct sockaddr_in6	 tcp_peer; /* the connection's own (after PROXY) */
 			uint16_t		 lidx;	/* listener index */
 			bool			 auth;	/* NTLM/Negotiate seen: backends pinned */
+			bool			 body_wait; /* auth guard reads a bounded body */
+			uint64_t		 limkey; /* client limits entry (limits.c), 0 none */
 			uint32_t		 nreq;
 			struct conn		*pinned; /* backend private to this conn, or NULL */
 		} cli;

@@ -13,6 +13,7 @@
 #include "core/io/conn-t.h"
 #include "core/lib/xprt-t.h"
 #include "core/proxy/alog_json.h"
+#include "core/proxy/guard_hook.h"
 #include "tls/tls.h"
 
 int
@@ -204,6 +205,9 @@ accesslog_json(struct accesslog *a, struct conn *c, uint64_t now)
 		f.tls_resumed = tls_conn_resumed(c->xprt.ctx);
 	}
 	f.ntlm_pinned = c->u.cli.auth || c->u.cli.pinned != NULL;
+	f.user = guard_hook_user(c);
+	f.queue_ms = s->q_ms;
+	f.retries = s->retries;
 	if (a->len + 4096 > ALOG_BUF)
 		accesslog_flush(a);
 	n = alog_json_line(a->buf + a->len, ALOG_BUF - a->len, &f);
@@ -212,6 +216,16 @@ accesslog_json(struct accesslog *a, struct conn *c, uint64_t now)
 		n = alog_json_line(a->buf, ALOG_BUF, &f);
 	}
 	a->len += n;	/* 0: over ALOG_BUF even escaped, dropped */
+}
+
+/* The auth guard's user of the request just written: " user=domain\\name" before its \n. */
+static void
+accesslog_user(struct accesslog *a, const char *user)
+{
+	int n = snprintf(a->buf + a->len - 1, ALOG_BUF - a->len + 1, " user=%s\n", user);
+
+	if (n > 0 && (size_t)n < ALOG_BUF - a->len + 1)
+		a->len += (size_t)n - 1;
 }
 
 void
@@ -258,4 +272,6 @@ accesslog_request(struct accesslog *a, struct conn *c, uint64_t now)
 		s->q_len, s->q_ms, s->retries);
 	if (n > 0 && (size_t)n < ALOG_BUF - a->len)
 		a->len += (size_t)n;
+	if (n > 0 && guard_hook_user(c) != NULL)
+		accesslog_user(a, guard_hook_user(c));
 }

@@ -183,6 +183,9 @@ alog_json_line(char *out, size_t cap, const struct alog_fields *f)
 	jw_cstr(&j, "tls_cipher", f->tls_cipher);
 	jw_bool(&j, "tls_resumed", f->tls_resumed);
 	jw_bool(&j, "ntlm_pinned", f->ntlm_pinned);
+	jw_cstr(&j, "user", f->user);
+	jw_int(&j, "queue_ms", f->queue_ms, false);
+	jw_int(&j, "retries", (int64_t)f->retries, false);
 	jw_raw(&j, "}\n", 2);
 	return j.over ? 0 : j.len;
 }

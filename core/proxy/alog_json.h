@@ -38,6 +38,9 @@ struct alog_fields {
 	const char	*tls_cipher;
 	bool		 tls_resumed;
 	bool		 ntlm_pinned;
+	const char	*user;		/* the auth guard's user key of the attempt, or NULL */
+	int64_t		 queue_ms;	/* time queued for a connection (max_conns) */
+	unsigned	 retries;	/* connect retries */
 };
 
 /* Escaped JSON string body of s[0..n) into out (no quotes). Returns the bytes it needs; it

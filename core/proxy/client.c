@@ -19,6 +19,7 @@
 #include "core/lib/log.h"
 #include "core/proxy/accesslog.h"
 #include "core/proxy/clientaddr.h"
+#include "core/proxy/limits.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
 #include "tls/xprt_tls.h"
@@ -118,6 +119,27 @@ cli_respond_text(struct conn *c, unsigned status, const char *extra, const char 
 	c->on_send = cli_on_simple_sent;
 	conn_timer(c, cli_listener(c)->idle_timeout);
 	if (conn_send(c, s->rbuf, s->rlen) < 0)
+		conn_close(c);
+}
+
+/* Sends a whole response built elsewhere (buf, malloc'ed: the stream owns it from now on). */
+void
+cli_respond_raw(struct conn *c, unsigned status, char *buf, uint32_t len, bool keep)
+{
+	struct stream *s = c->s;
+
+	if (!keep || c->w->stopping)
+		s->flags &= (uint16_t)~SF_CLI_KA;
+	s->status = (uint16_t)status;
+	if (s->rbuf != buf)
+		free(s->rbuf);
+	s->rbuf = buf;
+	s->rlen = len;
+	s->flags |= SF_HEAD_SENT;
+	c->state = CS_STREAM;
+	c->on_send = cli_on_simple_sent;
+	conn_timer(c, cli_listener(c)->idle_timeout);
+	if (conn_send(c, buf, len) < 0)
 		conn_close(c);
 }
 
@@ -224,6 +246,10 @@ cli_session_start(struct conn *c, uint64_t header_ms)
 {
 	unsigned lidx = c->u.cli.lidx;
 
+	if (limits_accept(c, &c->g->cfg->listeners[lidx]) < 0) {
+		conn_close(c);
+		return;
+	}
 	if (c->g->tls_srv[lidx] != NULL) {
 		/* the handshake runs inside the first request's header_timeout */
 		if (xprt_tls_init_server(&c->xprt, c->g->tls_srv[lidx]) < 0) {

@@ -29,6 +29,8 @@ void cli_respond(struct conn *c, unsigned status, const char *extra, bool keep);
 /* cli_respond with body[0..blen) as the text/plain body (NULL: "STATUS TEXT\n"). */
 void cli_respond_text(struct conn *c, unsigned status, const char *extra, const char *body,
 	size_t blen, bool keep);
+/* The same with a whole response built elsewhere (buf malloc'ed; the stream takes it). */
+void cli_respond_raw(struct conn *c, unsigned status, char *buf, uint32_t len, bool keep);
 
 /* 301 to https://host(no port)+target. */
 void cli_redirect(struct conn *c, const char *host, size_t hlen, const char *target,

@@ -26,6 +26,8 @@
 #include "core/proxy/bepool.h"
 #include "core/proxy/client.h"
 #include "core/proxy/clientaddr.h"
+#include "core/proxy/guard_hook.h"
+#include "core/proxy/limits.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/pump.h"
 #include "core/proxy/queue.h"
@@ -77,6 +79,7 @@ stream_reset(struct conn *c)
 	free(s->rbuf);
 	pump_release(&s->req);
 	queue_leave(c);
+	free(s->gatt);
 	memset(s, 0, sizeof(*s));
 	s->pool = -1;
 	s->srv = -1;
@@ -247,6 +250,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 	}
 	if (stream_acme_http(c, m, buf, head_len))	/* ACME HTTP-01, before routing */
 		return;
+	if (limits_request(c, cli_listener(c), head_len) != 0)
+		return;
 	/* the certificate chosen by SNI must cover the host (RFC 9110 15.5.20) */
 	misdirected = k.hlen > 0 && !conn_covers_host(c, k.host, k.hlen);
 	if (!misdirected)
@@ -257,6 +262,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 	}
 	s->pool = (int16_t)rt->pool;
 	stream_keys(c, m, buf);
+	if (guard_hook_request(c, rt, m, buf, head_len) != 0)
+		return;
 	if (c->g->cfg->pools[rt->pool].forwarded_for) {
 		free(s->obuf);
 		s->obuf = NULL;
@@ -623,6 +630,8 @@ stream_on_response_head(struct conn *be, const struct h1_msg *m, uint32_t head_l
 		return;
 	}
 	mode = resp_decide(c, m, interim, tunnel, &ro.fr, &ro.dechunk);
+	guard_hook_response(c, m, be->in.base + be->in.off);
+	guard_hook_resp_opts(c, stream_pool(c), &ro);
 	cap = msg_response_cap(head_len) +
 		(interim ? 0 : (avail < RESP_COPY_MAX ? avail : RESP_COPY_MAX));
 	rb = malloc(cap);
@@ -853,6 +862,7 @@ stream_conn_freed(struct conn *c)
 	/* client: nothing of ours can still be referenced (no backend attached) */
 	queue_leave(c);
 	ctr_client_closed(&w->ctr, c->u.cli.lidx);
+	limits_close(c);
 	if (c->u.cli.pinned != NULL)
 		bepool_pin_close(c->u.cli.pinned);
 	stream_srv_end(c);
@@ -865,7 +875,9 @@ stream_conn_freed(struct conn *c)
 	free(c->s->obuf);
 	free(c->s->rbuf);
 	pump_release(&c->s->req);
+	free(c->s->gatt);
 	c->s->obuf = c->s->rbuf = NULL;
+	c->s->gatt = NULL;
 }
 
 const struct conn_owner proxy_conn_owner = {

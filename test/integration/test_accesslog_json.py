@@ -17,7 +17,7 @@ pytestmark = pytest.mark.serving
 KEYS = ["time", "client_addr", "client_port", "listener", "host", "method", "target", "version",
         "user_agent", "status", "bytes_in", "bytes_out", "request_ms", "backend",
         "backend_connect_ms", "backend_response_ms", "termination", "tls_version",
-        "tls_cipher", "tls_resumed", "ntlm_pinned"]
+        "tls_cipher", "tls_resumed", "ntlm_pinned", "user", "queue_ms", "retries"]
 
 
 def esc_view(b):

@@ -487,6 +487,14 @@ test_scaleout(void)
 		   NOIO, "t.ini:9: real_ip_from: bad CIDR \"lb1\": not an IPv4 or IPv6 address");
 	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nreal_ip_from = ,\n", NOIO,
 		   "t.ini:9: real_ip_from: empty list (expected CIDR[,CIDR...])");
+	/* client limits (issue 12) */
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nclient_request_burst = 0\n", NOIO,
+		   "t.ini:9: client_request_burst: 0 out of range (1..1000000)");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nclient_max_connections = -1\n",
+		   NOIO, "t.ini:9: client_max_connections: bad number \"-1\"");
+	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nclient_limits_exempt = 10.1.0.0/8\n",
+		   NOIO, "t.ini:9: client_limits_exempt: bad CIDR \"10.1.0.0/8\": host bits set after "
+		   "the prefix (write the network address)");
 	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nproxy_protocol = maybe\n", NOIO,
 		   "t.ini:9: proxy_protocol: expected on or off, got \"maybe\"");
 	EXPECT_ERR(BASE "[listener m]\nbind = 127.0.0.1:8081\nticket_keys = k\n", NOIO,

@@ -172,6 +172,25 @@ test_response_basic(void)
 		&o, NULL), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
 }
 
+/* hide_response_header: the named fields go, case-insensitive, from both lists */
+static void
+test_response_hide(void)
+{
+	char *route[] = { "x-ms-server-fqdn" }, *pool[] = { "Server", "X-Powered-By" };
+	struct msg_resp_opts o = { .fr = H1_BODY_LENGTH, .cli_ka = true,
+		.hide = { route, pool }, .nhide = { 1, 2 } };
+
+	CHECK_STR(resp("HTTP/1.1 401 Unauthorized\r\nX-MS-Server-Fqdn: fe01.contoso.local\r\n"
+		"server: IIS\r\nX-Powered-By: ASP.NET\r\nX-Server: keep\r\n"
+		"WWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n", &o, NULL),
+		"HTTP/1.1 401 Unauthorized\r\nX-Server: keep\r\nWWW-Authenticate: NTLM\r\n"
+		"Content-Length: 0\r\n\r\n");
+	/* a name that is a prefix of a field's name does not hide it */
+	o.nhide[1] = 0;
+	CHECK_STR(resp("HTTP/1.1 200 OK\r\nX-MS-Server-Fqdn-X: 1\r\nContent-Length: 0\r\n\r\n",
+		&o, NULL), "HTTP/1.1 200 OK\r\nX-MS-Server-Fqdn-X: 1\r\nContent-Length: 0\r\n\r\n");
+}
+
 static void
 test_response_connection(void)
 {
@@ -309,6 +328,7 @@ main(void)
 	test_request_xff();
 	test_response_basic();
 	test_response_connection();
+	test_response_hide();
 	test_response_no_body();
 	test_response_interim_tunnel();
 	test_response_extra_auth();

@@ -74,7 +74,7 @@ test_line(void)
 		"\"bytes_out\":4567,\"request_ms\":12,\"backend\":\"10.0.0.5:4443\","
 		"\"backend_connect_ms\":1,\"backend_response_ms\":10,\"termination\":\"ok\","
 		"\"tls_version\":\"TLSv1.3\",\"tls_cipher\":\"TLS_AES_128_GCM_SHA256\","
-		"\"tls_resumed\":true,\"ntlm_pinned\":true}\n";
+		"\"tls_resumed\":true,\"ntlm_pinned\":true,\"user\":null,\"queue_ms\":0,\"retries\":0}\n";
 	char out[1024];
 	size_t n = alog_json_line(out, sizeof(out), &f);
 
