@@ -174,24 +174,25 @@ h1_chunk_size_line(struct h1_chunk *c, uint8_t ch, size_t i)
 	return 0;
 }
 
-/* The CRLF after chunk data. */
+/* States that take exactly one byte: that byte, the state after it, the reason otherwise. */
+static const struct {
+	uint8_t		ch;
+	uint8_t		next;
+	const char	*why;
+} h1_chunk_one[] = {
+	[H1_C_DATA_CR] = { '\r', H1_C_DATA_LF, "missing CRLF after chunk data" },
+	[H1_C_DATA_LF] = { '\n', H1_C_SIZE_START, "bare CR" },
+	[H1_C_TRAILER_LF] = { '\n', H1_C_TRAILER_START, "bare CR" },
+	[H1_C_END_LF] = { '\n', H1_C_DONE, "bare CR" },
+};
+
+/* c->state is one of h1_chunk_one's. */
 static ssize_t
-h1_chunk_data_end(struct h1_chunk *c, uint8_t ch, size_t i)
+h1_chunk_expect(struct h1_chunk *c, uint8_t ch, size_t i)
 {
-	switch (c->state) {
-	case H1_C_DATA_CR:
-		if (ch != '\r')
-			return h1_chunk_fail(c, "missing CRLF after chunk data", i);
-		c->state = H1_C_DATA_LF;
-		break;
-	case H1_C_DATA_LF:
-		if (ch != '\n')
-			return h1_chunk_fail(c, "bare CR", i);
-		c->state = H1_C_SIZE_START;
-		break;
-	default:
-		return h1_chunk_fail(c, "decoder state corrupt", i);
-	}
+	if (ch != h1_chunk_one[c->state].ch)
+		return h1_chunk_fail(c, h1_chunk_one[c->state].why, i);
+	c->state = h1_chunk_one[c->state].next;
 	return 0;
 }
 
@@ -224,15 +225,8 @@ h1_chunk_trailer(struct h1_chunk *c, uint8_t ch, size_t i)
 			    "control character in trailer"), i);
 		break;
 	case H1_C_TRAILER_LF:
-		if (ch != '\n')
-			return h1_chunk_fail(c, "bare CR", i);
-		c->state = H1_C_TRAILER_START;
-		break;
 	case H1_C_END_LF:
-		if (ch != '\n')
-			return h1_chunk_fail(c, "bare CR", i);
-		c->state = H1_C_DONE;
-		break;
+		return h1_chunk_expect(c, ch, i);
 	default:
 		return h1_chunk_fail(c, "decoder state corrupt", i);
 	}
@@ -277,8 +271,8 @@ h1_chunk_parse(struct h1_chunk *c, const char *buf, size_t len, struct h1_span *
 			c->total += i;
 			/* one data span per call: the caller forwards it before we go on */
 			return (ssize_t)i;
-		} else
-			rc = h1_chunk_data_end(c, p[i], i);
+		} else	/* H1_C_DATA_CR, H1_C_DATA_LF */
+			rc = h1_chunk_expect(c, p[i], i);
 		if (rc < 0)
 			return rc;
 		i++;
