@@ -166,9 +166,12 @@ h1_chunk_size_line(struct h1_chunk *c, uint8_t ch, size_t i)
 		c->line_len = 0;
 		c->state = c->remaining ? H1_C_DATA : H1_C_TRAILER_START;
 		break;
+	case H1_C_EXT_BWS:
+	case H1_C_EXT_NAME_BWS:
+	case H1_C_EXT_NAME:
+	case H1_C_EXT_AFTER_NAME:
+		return h1_chunk_ext_name(c, ch, i);
 	default:
-		if (c->state < H1_C_EXT_VAL_BWS)
-			return h1_chunk_ext_name(c, ch, i);
 		return h1_chunk_ext_value(c, ch, i);
 	}
 	return 0;
