@@ -19,6 +19,8 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include "core/lib/b64.h"
+
 #define KEY_FILE_MAX	(64 * 1024)
 #define DER_MAX		4096
 
@@ -77,49 +79,10 @@ b64url_encode(const uint8_t *in, size_t len, char *out, size_t outlen)
 	return (int)o;
 }
 
-static int
-b64url_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 int
 b64url_decode(const char *in, size_t len, uint8_t *out, size_t outlen)
 {
-	uint32_t acc = 0;
-	size_t o = 0;
-	int bits = 0;
-
-	if (len % 4 == 1)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_val(in[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= outlen)
-				return -ENOSPC;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	/* leftover bits must be zero (canonical encoding) */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return -EINVAL;
-	return (int)o;
+	return (int)b64_decode(in, len, out, outlen, B64_URL | B64_CANONICAL);
 }
 
 /* ---- keys ---- */

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "core/lib/b64.h"
+
 /* ---- keyed hash ---- */
 
 static uint8_t pw_key[16], key_key[16];
@@ -96,53 +98,12 @@ cred_hash(const void *data, size_t len)
 
 /* ---- base64 ---- */
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 long
 cred_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
-	uint32_t acc = 0;
-	size_t n = len, o = 0, outlen;
-	int bits = 0;
+	long n = b64_decode(in, len, out, cap, B64_PAD);
 
-	if (n > 0 && in[n - 1] == '=')
-		n--;
-	if (n > 0 && in[n - 1] == '=')
-		n--;
-	if (n != len && len % 4 != 0)	/* padding, when present, completes a quantum */
-		return -1;
-	if (n % 4 == 1)
-		return -1;
-	outlen = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-	if (outlen > cap)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val((unsigned char)in[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return (long)o;
+	return n < 0 ? -1 : n;
 }
 
 /* ---- names ---- */

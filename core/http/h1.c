@@ -8,16 +8,10 @@
 #include <strings.h>
 
 #include "core/http/h1.h"
+#include "core/http/h1-int.h"
 
-/* Byte classes (generated once; see docs/http1.md for the grammar they encode). */
-#define C_TCHAR	0x01	/* RFC 9110 tchar */
-#define C_VCHAR	0x02	/* 0x21-0x7E: request-target bytes */
-#define C_FIELD	0x04	/* field-value bytes: VCHAR, obs-text, SP, HTAB */
-#define C_HEX	0x08
-#define C_HOST	0x10	/* uri-host / port bytes: unreserved, pct, sub-delims, ":[]" */
-#define C_DIGIT	0x20
-
-static const uint8_t h1_cls[256] = {
+/* The byte class table of core/http/h1-int.h (generated once; see docs/http1.md). */
+const uint8_t h1_cls[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x04, 0x17, 0x06, 0x07, 0x17, 0x17, 0x17, 0x17, 0x16, 0x16, 0x17, 0x17, 0x16, 0x17, 0x17, 0x06,
@@ -36,9 +30,6 @@ static const uint8_t h1_cls[256] = {
 	0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04,
 };
 
-#define IS(c, k)	(h1_cls[(uint8_t)(c)] & (k))
-#define IS_WS(c)	((c) == ' ' || (c) == '\t')
-
 static int
 h1_fail(struct h1_msg *m, unsigned status, const char *reason, uint32_t off)
 {
@@ -48,19 +39,6 @@ h1_fail(struct h1_msg *m, unsigned status, const char *reason, uint32_t off)
 	m->err_reason = reason;
 	m->err_off = off;
 	return -(int)m->err_status;
-}
-
-/* Why a byte that ends a line-terminated token is wrong: the log should say which rule. */
-static const char *
-h1_eol_reason(uint8_t c, const char *other)
-{
-	if (c == '\n')
-		return "bare LF";
-	if (c == '\r')
-		return "bare CR";
-	if (c == 0)
-		return "NUL byte";
-	return other;
 }
 
 void
@@ -88,76 +66,60 @@ h1_method_name(enum h1_method method)
 	return names[method];
 }
 
+/*
+ * Names the parser recognises, indexed by length, at most two of a length (the switch of a
+ * jump table, as data). Id 0 is H1_M_OTHER / H1_H_OTHER.
+ */
+struct h1_names {
+	const char	*s[2];
+	uint8_t		id[2];
+};
+
 /* Methods are case-sensitive (RFC 9110 9.1): "get" is a valid, unknown method. */
+static const struct h1_names h1_method_names[8] = {
+	[3] = { { "GET", "PUT" }, { H1_M_GET, H1_M_PUT } },
+	[4] = { { "HEAD", "POST" }, { H1_M_HEAD, H1_M_POST } },
+	[5] = { { "TRACE", "PATCH" }, { H1_M_TRACE, H1_M_PATCH } },
+	[6] = { { "DELETE" }, { H1_M_DELETE } },
+	[7] = { { "CONNECT", "OPTIONS" }, { H1_M_CONNECT, H1_M_OPTIONS } },
+};
+
+/* Field names are case-insensitive (RFC 9110 5.1). */
+static const struct h1_names h1_hdr_names[18] = {
+	[2] = { { "te" }, { H1_H_TE } },
+	[4] = { { "host" }, { H1_H_HOST } },
+	[6] = { { "expect" }, { H1_H_EXPECT } },
+	[7] = { { "upgrade", "trailer" }, { H1_H_UPGRADE, H1_H_TRAILER } },
+	[10] = { { "connection", "keep-alive" }, { H1_H_CONNECTION, H1_H_KEEP_ALIVE } },
+	[14] = { { "content-length" }, { H1_H_CONTENT_LENGTH } },
+	[16] = { { "proxy-connection" }, { H1_H_PROXY_CONNECTION } },
+	[17] = { { "transfer-encoding" }, { H1_H_TRANSFER_ENCODING } },
+};
+
+/* The id of the name s[0..len) in t (n entries), or 0; icase: compare ignoring ASCII case. */
 static uint8_t
-h1_method_id(const uint8_t *s, uint32_t len)
+h1_name_id(const struct h1_names *t, uint32_t n, const uint8_t *s, uint32_t len, int icase)
 {
-#define M(str, id) if (len == sizeof(str) - 1 && memcmp(s, str, len) == 0) return id
-	switch (len) {
-	case 3:
-		M("GET", H1_M_GET);
-		M("PUT", H1_M_PUT);
-		break;
-	case 4:
-		M("HEAD", H1_M_HEAD);
-		M("POST", H1_M_POST);
-		break;
-	case 5:
-		M("TRACE", H1_M_TRACE);
-		M("PATCH", H1_M_PATCH);
-		break;
-	case 6:
-		M("DELETE", H1_M_DELETE);
-		break;
-	case 7:
-		M("CONNECT", H1_M_CONNECT);
-		M("OPTIONS", H1_M_OPTIONS);
-		break;
-	}
-#undef M
-	return H1_M_OTHER;
+	unsigned k;
+
+	if (len >= n)
+		return 0;
+	for (k = 0; k < 2 && t[len].s[k]; k++)
+		if ((icase ? strncasecmp((const char *)s, t[len].s[k], len) :
+		    memcmp(s, t[len].s[k], len)) == 0)
+			return t[len].id[k];
+	return 0;
 }
+
+#define h1_method_id(s, len) \
+	h1_name_id(h1_method_names, RE_ARRAY_SIZE(h1_method_names), s, len, 0)
+#define h1_hdr_id(s, len) \
+	h1_name_id(h1_hdr_names, RE_ARRAY_SIZE(h1_hdr_names), s, len, 1)
 
 static int
 h1_ieq(const uint8_t *s, uint32_t len, const char *lit, size_t lit_len)
 {
 	return len == lit_len && strncasecmp((const char *)s, lit, lit_len) == 0;
-}
-
-static uint8_t
-h1_hdr_id(const uint8_t *s, uint32_t len)
-{
-#define H(str, id) if (h1_ieq(s, len, str, sizeof(str) - 1)) return id
-	switch (len) {
-	case 2:
-		H("te", H1_H_TE);
-		break;
-	case 4:
-		H("host", H1_H_HOST);
-		break;
-	case 6:
-		H("expect", H1_H_EXPECT);
-		break;
-	case 7:
-		H("upgrade", H1_H_UPGRADE);
-		H("trailer", H1_H_TRAILER);
-		break;
-	case 10:
-		H("connection", H1_H_CONNECTION);
-		H("keep-alive", H1_H_KEEP_ALIVE);
-		break;
-	case 14:
-		H("content-length", H1_H_CONTENT_LENGTH);
-		break;
-	case 16:
-		H("proxy-connection", H1_H_PROXY_CONNECTION);
-		break;
-	case 17:
-		H("transfer-encoding", H1_H_TRANSFER_ENCODING);
-		break;
-	}
-#undef H
-	return H1_H_OTHER;
 }
 
 /*
@@ -503,12 +465,265 @@ h1_fail_limit(struct h1_msg *m)
 	return h1_fail(m, 431, "header section too large", m->limit);
 }
 
+/*
+ * The steps of h1_parse_head(), one per phase. Each takes the bytes p[*pi..end) in its states,
+ * advances *pi and returns 0 to go on, a negative status on error (h1_fail) or, at the end of
+ * the head, its length. A token loop that reaches end returns 0 with *pi == end.
+ */
+
+/* Start line up to the HTTP-version: leading empty lines, method, request-target. */
+static int
+h1_start_line(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
+{
+	uint32_t i = *pi;
+	int rc;
+
+	switch (m->state) {
+	case H1_S_START:
+		/* RFC 9112 2.2: ignore empty lines before the start line (CRLF only) */
+		if (p[i] == '\r') {
+			m->state = H1_S_START_LF;
+			i++;
+			break;
+		}
+		m->tok = i;
+		if (m->is_response) {
+			m->state = H1_S_RS_VERSION;
+			break;
+		}
+		if (!IS(p[i], C_TCHAR))
+			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid method"), i);
+		m->state = H1_S_METHOD;
+		break;
+
+	case H1_S_START_LF:
+		if (p[i] != '\n')
+			return h1_fail(m, 400, "bare CR", i);
+		m->state = H1_S_START;
+		i++;
+		break;
+
+	case H1_S_METHOD:
+		while (i < end && IS(p[i], C_TCHAR))
+			i++;
+		if (i == end)
+			break;
+		if (p[i] != ' ')
+			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid method"), i);
+		m->method_s.off = m->tok;
+		m->method_s.len = i - m->tok;
+		m->method = h1_method_id(p + m->tok, i - m->tok);
+		m->tok = ++i;
+		m->state = H1_S_TARGET;
+		break;
+
+	default:	/* H1_S_TARGET */
+		while (i < end && IS(p[i], C_VCHAR))
+			i++;
+		if (i == end)
+			break;
+		if (p[i] != ' ' || i == m->tok)
+			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid request-target"),
+			    i);
+		m->target.off = m->tok;
+		m->target.len = i - m->tok;
+		if ((rc = h1_check_target(m, p)) < 0)
+			return rc;
+		m->tok = ++i;
+		m->state = H1_S_RQ_VERSION;
+		break;
+	}
+	*pi = i;
+	return 0;
+}
+
+/* Start line from the HTTP-version on: version, status code, reason phrase, final LF. */
+static int
+h1_version_line(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
+{
+	uint32_t i = *pi;
+	int rc;
+
+	switch (m->state) {
+	case H1_S_RQ_VERSION:
+	case H1_S_RS_VERSION:
+		for (; i < end && IS(p[i], C_VCHAR); i++)
+			if (i - m->tok == 8)
+				return h1_fail(m, 400, "invalid HTTP version", i);
+		if (i == end)
+			break;
+		if (p[i] != (m->state == H1_S_RQ_VERSION ? '\r' : ' '))
+			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid HTTP version"),
+			    i);
+		rc = h1_version(p + m->tok, i - m->tok);
+		if (rc < 0)
+			return h1_fail(m, (unsigned)-rc, rc == -505 ?
+			    "unsupported HTTP version" : "invalid HTTP version", m->tok);
+		if (rc == 1)
+			m->flags |= H1_MF_VER11;
+		m->version.off = m->tok;
+		m->version.len = i - m->tok;
+		m->tok = ++i;
+		m->state = m->state == H1_S_RQ_VERSION ? H1_S_LINE_LF : H1_S_RS_STATUS;
+		break;
+
+	case H1_S_RS_STATUS:
+		for (; i < end && i - m->tok < 3; i++)
+			if (!IS(p[i], C_DIGIT))
+				return h1_fail(m, 502, "invalid status code", i);
+		if (i == end)
+			break;
+		m->status = (uint16_t)((p[m->tok] - '0') * 100 + (p[m->tok + 1] - '0') * 10
+		    + (p[m->tok + 2] - '0'));
+		if (m->status < 100 || m->status > 599)
+			return h1_fail(m, 502, "invalid status code", m->tok);
+		/* "HTTP/1.1 200\r\n" without SP is common enough to accept */
+		if (p[i] == ' ') {
+			m->tok = ++i;
+			m->state = H1_S_RS_REASON;
+		} else if (p[i] == '\r') {
+			m->reason.off = i;
+			m->reason.len = 0;
+			i++;
+			m->state = H1_S_LINE_LF;
+		} else
+			return h1_fail(m, 502, h1_eol_reason(p[i], "invalid status line"), i);
+		break;
+
+	case H1_S_RS_REASON:
+		while (i < end && IS(p[i], C_FIELD))
+			i++;
+		if (i == end)
+			break;
+		if (p[i] != '\r')
+			return h1_fail(m, 502, h1_eol_reason(p[i], "invalid reason phrase"), i);
+		m->reason.off = m->tok;
+		m->reason.len = i - m->tok;
+		i++;
+		m->state = H1_S_LINE_LF;
+		break;
+
+	default:	/* H1_S_LINE_LF */
+		if (p[i] != '\n')
+			return h1_fail(m, 400, "bare CR", i);
+		i++;
+		m->fields_start = i;
+		m->limit = i + H1_MAX_FIELDS_LEN;
+		m->state = H1_S_FIELD_START;
+		break;
+	}
+	*pi = i;
+	return 0;
+}
+
+/* A field line up to its colon, or the CR of the empty line that ends the head. */
+static int
+h1_field_name(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
+{
+	uint32_t i = *pi;
+
+	if (m->state == H1_S_FIELD_START) {
+		if (p[i] == '\r') {
+			m->state = H1_S_END_LF;
+			*pi = i + 1;
+			return 0;
+		}
+		if (IS(p[i], C_TCHAR)) {
+			if (m->nhdr == H1_MAX_FIELDS)
+				return h1_fail(m, 431, "too many header fields", i);
+			m->hdr[m->nhdr].name.off = i;
+			m->tok = i;
+			m->state = H1_S_FIELD_NAME;
+			return 0;
+		}
+		if (IS_WS(p[i]))
+			return h1_fail(m, 400, m->nhdr ? "obs-fold" :
+			    "whitespace before first field", i);
+		return h1_fail(m, 400, h1_eol_reason(p[i], "invalid field name"), i);
+	}
+	/* H1_S_FIELD_NAME */
+	while (i < end && IS(p[i], C_TCHAR))
+		i++;
+	*pi = i;
+	if (i == end)
+		return 0;
+	if (p[i] != ':')
+		return h1_fail(m, 400, IS_WS(p[i]) ? "whitespace before colon" :
+		    h1_eol_reason(p[i], "invalid field name"), i);
+	m->hdr[m->nhdr].name.len = i - m->tok;
+	*pi = i + 1;
+	m->state = H1_S_FIELD_OWS;
+	return 0;
+}
+
+/* A field value and its line end (the field is then checked), or the head's final LF. */
+static int
+h1_field_value(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
+{
+	struct h1_header *h;
+	uint32_t i = *pi, e;
+	int rc;
+
+	switch (m->state) {
+	case H1_S_FIELD_OWS:
+		while (i < end && IS_WS(p[i]))
+			i++;
+		if (i == end)
+			break;
+		m->tok = i;
+		m->state = H1_S_FIELD_VALUE;
+		break;
+
+	case H1_S_FIELD_VALUE:
+		while (i < end && IS(p[i], C_FIELD))
+			i++;
+		if (i == end)
+			break;
+		if (p[i] != '\r')
+			return h1_fail(m, 400, h1_eol_reason(p[i],
+			    "control character in field value"), i);
+		for (e = i; e > m->tok && IS_WS(p[e - 1]); e--)
+			;
+		h = &m->hdr[m->nhdr];
+		h->value.off = m->tok;
+		h->value.len = e - m->tok;
+		i++;
+		m->state = H1_S_FIELD_LF;
+		break;
+
+	case H1_S_FIELD_LF:
+		if (p[i] != '\n')
+			return h1_fail(m, 400, "bare CR", i);
+		i++;
+		if ((rc = h1_field_done(m, p, &m->hdr[m->nhdr])) < 0)
+			return rc;
+		m->nhdr++;
+		m->state = H1_S_FIELD_START;
+		break;
+
+	case H1_S_END_LF:
+		if (p[i] != '\n')
+			return h1_fail(m, 400, "bare CR", i);
+		i++;
+		m->pos = i;
+		m->head_len = i;
+		if ((rc = h1_head_done(m, p)) < 0)
+			return rc;
+		m->state = H1_S_DONE;
+		return (int)i;
+
+	default:
+		return h1_fail(m, 400, "parser state corrupt", i);
+	}
+	*pi = i;
+	return 0;
+}
+
 int
 h1_parse_head(struct h1_msg *m, const char *buf, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)buf;
-	struct h1_header *h;
-	uint32_t i = m->pos, end, e;
+	uint32_t i = m->pos, end;
 	int rc;
 
 	if (m->state == H1_S_DONE)
@@ -522,446 +737,17 @@ h1_parse_head(struct h1_msg *m, const char *buf, size_t len)
 		/* token loops stop at the limit; the check above then fires */
 		end = len < m->limit ? (uint32_t)len : m->limit;
 
-		switch (m->state) {
-		case H1_S_START:
-			/* RFC 9112 2.2: ignore empty lines before the start line (CRLF only) */
-			if (p[i] == '\r') {
-				m->state = H1_S_START_LF;
-				i++;
-				break;
-			}
-			m->tok = i;
-			if (m->is_response) {
-				m->state = H1_S_RS_VERSION;
-				break;
-			}
-			if (!IS(p[i], C_TCHAR))
-				return h1_fail(m, 400, h1_eol_reason(p[i], "invalid method"), i);
-			m->state = H1_S_METHOD;
-			break;
-
-		case H1_S_START_LF:
-			if (p[i] != '\n')
-				return h1_fail(m, 400, "bare CR", i);
-			m->state = H1_S_START;
-			i++;
-			break;
-
-		case H1_S_METHOD:
-			while (i < end && IS(p[i], C_TCHAR))
-				i++;
-			if (i == end)
-				break;
-			if (p[i] != ' ')
-				return h1_fail(m, 400, h1_eol_reason(p[i], "invalid method"), i);
-			m->method_s.off = m->tok;
-			m->method_s.len = i - m->tok;
-			m->method = h1_method_id(p + m->tok, i - m->tok);
-			m->tok = ++i;
-			m->state = H1_S_TARGET;
-			break;
-
-		case H1_S_TARGET:
-			while (i < end && IS(p[i], C_VCHAR))
-				i++;
-			if (i == end)
-				break;
-			if (p[i] != ' ' || i == m->tok)
-				return h1_fail(m, 400, h1_eol_reason(p[i], "invalid request-target"),
-				    i);
-			m->target.off = m->tok;
-			m->target.len = i - m->tok;
-			if ((rc = h1_check_target(m, p)) < 0)
-				return rc;
-			m->tok = ++i;
-			m->state = H1_S_RQ_VERSION;
-			break;
-
-		case H1_S_RQ_VERSION:
-		case H1_S_RS_VERSION:
-			for (; i < end && IS(p[i], C_VCHAR); i++)
-				if (i - m->tok == 8)
-					return h1_fail(m, 400, "invalid HTTP version", i);
-			if (i == end)
-				break;
-			if (p[i] != (m->state == H1_S_RQ_VERSION ? '\r' : ' '))
-				return h1_fail(m, 400, h1_eol_reason(p[i], "invalid HTTP version"),
-				    i);
-			rc = h1_version(p + m->tok, i - m->tok);
-			if (rc < 0)
-				return h1_fail(m, (unsigned)-rc, rc == -505 ?
-				    "unsupported HTTP version" : "invalid HTTP version", m->tok);
-			if (rc == 1)
-				m->flags |= H1_MF_VER11;
-			m->version.off = m->tok;
-			m->version.len = i - m->tok;
-			m->tok = ++i;
-			m->state = m->state == H1_S_RQ_VERSION ? H1_S_LINE_LF : H1_S_RS_STATUS;
-			break;
-
-		case H1_S_RS_STATUS:
-			for (; i < end && i - m->tok < 3; i++)
-				if (!IS(p[i], C_DIGIT))
-					return h1_fail(m, 502, "invalid status code", i);
-			if (i == end)
-				break;
-			m->status = (uint16_t)((p[m->tok] - '0') * 100 + (p[m->tok + 1] - '0') * 10
-			    + (p[m->tok + 2] - '0'));
-			if (m->status < 100 || m->status > 599)
-				return h1_fail(m, 502, "invalid status code", m->tok);
-			/* "HTTP/1.1 200\r\n" without SP is common enough to accept */
-			if (p[i] == ' ') {
-				m->tok = ++i;
-				m->state = H1_S_RS_REASON;
-			} else if (p[i] == '\r') {
-				m->reason.off = i;
-				m->reason.len = 0;
-				i++;
-				m->state = H1_S_LINE_LF;
-			} else
-				return h1_fail(m, 502, h1_eol_reason(p[i], "invalid status line"), i);
-			break;
-
-		case H1_S_RS_REASON:
-			while (i < end && IS(p[i], C_FIELD))
-				i++;
-			if (i == end)
-				break;
-			if (p[i] != '\r')
-				return h1_fail(m, 502, h1_eol_reason(p[i], "invalid reason phrase"), i);
-			m->reason.off = m->tok;
-			m->reason.len = i - m->tok;
-			i++;
-			m->state = H1_S_LINE_LF;
-			break;
-
-		case H1_S_LINE_LF:
-			if (p[i] != '\n')
-				return h1_fail(m, 400, "bare CR", i);
-			i++;
-			m->fields_start = i;
-			m->limit = i + H1_MAX_FIELDS_LEN;
-			m->state = H1_S_FIELD_START;
-			break;
-
-		case H1_S_FIELD_START:
-			if (p[i] == '\r') {
-				m->state = H1_S_END_LF;
-				i++;
-				break;
-			}
-			if (IS(p[i], C_TCHAR)) {
-				if (m->nhdr == H1_MAX_FIELDS)
-					return h1_fail(m, 431, "too many header fields", i);
-				m->hdr[m->nhdr].name.off = i;
-				m->tok = i;
-				m->state = H1_S_FIELD_NAME;
-				break;
-			}
-			if (IS_WS(p[i]))
-				return h1_fail(m, 400, m->nhdr ? "obs-fold" :
-				    "whitespace before first field", i);
-			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid field name"), i);
-
-		case H1_S_FIELD_NAME:
-			while (i < end && IS(p[i], C_TCHAR))
-				i++;
-			if (i == end)
-				break;
-			if (p[i] != ':')
-				return h1_fail(m, 400, IS_WS(p[i]) ? "whitespace before colon" :
-				    h1_eol_reason(p[i], "invalid field name"), i);
-			m->hdr[m->nhdr].name.len = i - m->tok;
-			i++;
-			m->state = H1_S_FIELD_OWS;
-			break;
-
-		case H1_S_FIELD_OWS:
-			while (i < end && IS_WS(p[i]))
-				i++;
-			if (i == end)
-				break;
-			m->tok = i;
-			m->state = H1_S_FIELD_VALUE;
-			break;
-
-		case H1_S_FIELD_VALUE:
-			while (i < end && IS(p[i], C_FIELD))
-				i++;
-			if (i == end)
-				break;
-			if (p[i] != '\r')
-				return h1_fail(m, 400, h1_eol_reason(p[i],
-				    "control character in field value"), i);
-			for (e = i; e > m->tok && IS_WS(p[e - 1]); e--)
-				;
-			h = &m->hdr[m->nhdr];
-			h->value.off = m->tok;
-			h->value.len = e - m->tok;
-			i++;
-			m->state = H1_S_FIELD_LF;
-			break;
-
-		case H1_S_FIELD_LF:
-			if (p[i] != '\n')
-				return h1_fail(m, 400, "bare CR", i);
-			i++;
-			if ((rc = h1_field_done(m, p, &m->hdr[m->nhdr])) < 0)
-				return rc;
-			m->nhdr++;
-			m->state = H1_S_FIELD_START;
-			break;
-
-		case H1_S_END_LF:
-			if (p[i] != '\n')
-				return h1_fail(m, 400, "bare CR", i);
-			i++;
-			m->pos = i;
-			m->head_len = i;
-			if ((rc = h1_head_done(m, p)) < 0)
-				return rc;
-			m->state = H1_S_DONE;
-			return (int)i;
-
-		default:
-			return h1_fail(m, 400, "parser state corrupt", i);
-		}
+		if (m->state < H1_S_RQ_VERSION)
+			rc = h1_start_line(m, p, &i, end);
+		else if (m->state < H1_S_FIELD_START)
+			rc = h1_version_line(m, p, &i, end);
+		else if (m->state < H1_S_FIELD_OWS)
+			rc = h1_field_name(m, p, &i, end);
+		else
+			rc = h1_field_value(m, p, &i, end);
+		if (rc != 0)
+			return rc;
 	}
 	m->pos = i;
 	return 0;
-}
-
-/* ---- chunked body ---- */
-
-void
-h1_chunk_init(struct h1_chunk *c, int is_response)
-{
-	memset(c, 0, sizeof(*c));
-	c->is_response = is_response ? 1 : 0;
-	c->state = H1_C_SIZE_START;
-}
-
-static ssize_t
-h1_chunk_fail(struct h1_chunk *c, const char *reason, size_t i)
-{
-	c->state = H1_C_ERROR;
-	c->err_status = c->is_response ? 502 : 400;
-	c->err_reason = reason;
-	c->err_off = c->total + i;
-	return -(ssize_t)c->err_status;
-}
-
-static unsigned
-h1_hexval(uint8_t c)
-{
-	if (c <= '9')
-		return c - '0';
-	return (c | 0x20) - 'a' + 10;
-}
-
-ssize_t
-h1_chunk_parse(struct h1_chunk *c, const char *buf, size_t len, struct h1_span *data)
-{
-	const uint8_t *p = (const uint8_t *)buf;
-	size_t i = 0, n;
-	uint8_t ch;
-
-	data->off = 0;
-	data->len = 0;
-	if (c->state == H1_C_ERROR)
-		return -(ssize_t)c->err_status;
-	/* spans are 32-bit: a larger buffer is simply consumed in several calls */
-	if (len > UINT32_MAX)
-		len = UINT32_MAX;
-
-	while (i < len && c->state != H1_C_DONE) {
-		ch = p[i];
-		if (c->state <= H1_C_SIZE_LF) {
-			if (++c->line_len > H1_MAX_CHUNK_LINE)
-				return h1_chunk_fail(c, "chunk-size line too long", i);
-		} else if (c->state >= H1_C_TRAILER_START) {
-			if (++c->trailer_len > H1_MAX_TRAILERS)
-				return h1_chunk_fail(c, "trailer section too large", i);
-		}
-
-		switch (c->state) {
-		case H1_C_SIZE_START:
-			if (!IS(ch, C_HEX))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk size"), i);
-			c->remaining = h1_hexval(ch);
-			c->state = H1_C_SIZE;
-			break;
-		case H1_C_SIZE:
-			if (IS(ch, C_HEX)) {
-				/* 2^59 * 16 would pass 2^63: sizes stay representable as off_t */
-				if (c->remaining >> 59)
-					return h1_chunk_fail(c, "chunk size overflow", i);
-				c->remaining = c->remaining * 16 + h1_hexval(ch);
-			} else if (ch == ';')
-				c->state = H1_C_EXT_NAME_BWS;
-			else if (IS_WS(ch))
-				c->state = H1_C_EXT_BWS;
-			else if (ch == '\r')
-				c->state = H1_C_SIZE_LF;
-			else
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk size"), i);
-			break;
-		case H1_C_EXT_BWS:
-			/*
-			 * RFC 9112 7.1.1 allows BWS before ';' (and '='), not before the CRLF:
-			 * "5 \r\n" is refused (docs/http1.md), "5 ;x\r\n" is relayed.
-			 */
-			if (ch == ';')
-				c->state = H1_C_EXT_NAME_BWS;
-			else if (ch == '\r')
-				return h1_chunk_fail(c, "whitespace at the end of a chunk-size line",
-				    i);
-			else if (!IS_WS(ch))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_NAME_BWS:
-			if (IS(ch, C_TCHAR))
-				c->state = H1_C_EXT_NAME;
-			else if (!IS_WS(ch))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_NAME:
-		case H1_C_EXT_AFTER_NAME:
-			if (IS(ch, C_TCHAR) && c->state == H1_C_EXT_NAME)
-				break;
-			if (IS_WS(ch))
-				c->state = H1_C_EXT_AFTER_NAME;
-			else if (ch == '=')
-				c->state = H1_C_EXT_VAL_BWS;
-			else if (ch == ';')
-				c->state = H1_C_EXT_NAME_BWS;
-			else if (ch == '\r' && c->state == H1_C_EXT_NAME)
-				c->state = H1_C_SIZE_LF;
-			else if (ch == '\r')
-				return h1_chunk_fail(c, "whitespace at the end of a chunk-size line",
-				    i);
-			else
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_VAL_BWS:
-			if (ch == '"')
-				c->state = H1_C_EXT_QSTR;
-			else if (IS(ch, C_TCHAR))
-				c->state = H1_C_EXT_TOKEN;
-			else if (!IS_WS(ch))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_TOKEN:
-			if (IS(ch, C_TCHAR))
-				break;
-			if (IS_WS(ch))
-				c->state = H1_C_EXT_BWS;
-			else if (ch == ';')
-				c->state = H1_C_EXT_NAME_BWS;
-			else if (ch == '\r')
-				c->state = H1_C_SIZE_LF;
-			else
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_QSTR:
-			if (ch == '"')
-				c->state = H1_C_EXT_END;
-			else if (ch == '\\')
-				c->state = H1_C_EXT_QPAIR;
-			else if (!IS(ch, C_FIELD))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_EXT_QPAIR:
-			if (!IS(ch, C_FIELD))
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			c->state = H1_C_EXT_QSTR;
-			break;
-		case H1_C_EXT_END:
-			if (IS_WS(ch))
-				c->state = H1_C_EXT_BWS;
-			else if (ch == ';')
-				c->state = H1_C_EXT_NAME_BWS;
-			else if (ch == '\r')
-				c->state = H1_C_SIZE_LF;
-			else
-				return h1_chunk_fail(c, h1_eol_reason(ch, "invalid chunk extension"),
-				    i);
-			break;
-		case H1_C_SIZE_LF:
-			if (ch != '\n')
-				return h1_chunk_fail(c, "bare CR", i);
-			c->line_len = 0;
-			c->state = c->remaining ? H1_C_DATA : H1_C_TRAILER_START;
-			break;
-		case H1_C_DATA:
-			n = len - i;
-			if (n > c->remaining)
-				n = (size_t)c->remaining;
-			data->off = (uint32_t)i;
-			data->len = (uint32_t)n;
-			c->remaining -= n;
-			c->data_total += n;
-			if (c->remaining == 0)
-				c->state = H1_C_DATA_CR;
-			i += n;
-			c->total += i;
-			/* one data span per call: the caller forwards it before we go on */
-			return (ssize_t)i;
-		case H1_C_DATA_CR:
-			if (ch != '\r')
-				return h1_chunk_fail(c, "missing CRLF after chunk data", i);
-			c->state = H1_C_DATA_LF;
-			break;
-		case H1_C_DATA_LF:
-			if (ch != '\n')
-				return h1_chunk_fail(c, "bare CR", i);
-			c->state = H1_C_SIZE_START;
-			break;
-		case H1_C_TRAILER_START:
-			if (ch == '\r')
-				c->state = H1_C_END_LF;
-			else if (IS(ch, C_TCHAR))
-				c->state = H1_C_TRAILER_NAME;
-			else
-				return h1_chunk_fail(c, IS_WS(ch) ? "obs-fold in trailer" :
-				    h1_eol_reason(ch, "invalid trailer field"), i);
-			break;
-		case H1_C_TRAILER_NAME:
-			if (ch == ':')
-				c->state = H1_C_TRAILER_VALUE;
-			else if (!IS(ch, C_TCHAR))
-				return h1_chunk_fail(c, IS_WS(ch) ? "whitespace before colon" :
-				    h1_eol_reason(ch, "invalid trailer field"), i);
-			break;
-		case H1_C_TRAILER_VALUE:
-			if (ch == '\r')
-				c->state = H1_C_TRAILER_LF;
-			else if (!IS(ch, C_FIELD))
-				return h1_chunk_fail(c, h1_eol_reason(ch,
-				    "control character in trailer"), i);
-			break;
-		case H1_C_TRAILER_LF:
-			if (ch != '\n')
-				return h1_chunk_fail(c, "bare CR", i);
-			c->state = H1_C_TRAILER_START;
-			break;
-		case H1_C_END_LF:
-			if (ch != '\n')
-				return h1_chunk_fail(c, "bare CR", i);
-			c->state = H1_C_DONE;
-			break;
-		default:
-			return h1_chunk_fail(c, "decoder state corrupt", i);
-		}
-		i++;
-	}
-	c->total += i;
-	return (ssize_t)i;
 }
