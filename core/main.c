@@ -282,16 +282,69 @@ log_cfg_errors(const struct cfg_errors *err)
  * known set of listening sockets). The old generation is retired through QSBR and freed by
  * its last user. NULL, or why the reload was refused (one line, for the service manager).
  */
+/* why a reload was refused, from its config errors: "N errors: FIRST LINE" (static). */
+static const char *
+reload_why(const struct cfg_errors *err)
+{
+	static char why[256];
+
+	snprintf(why, sizeof(why), "%d error%s: %.*s", err->count, err->count == 1 ? "" : "s",
+		 err->text ? (int)strcspn(err->text, "\n") : 0, err->text ? err->text : "");
+	return why;
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* [global] keys that a reload does not apply: say so. */
+static void
+reload_warn_restart_only(const struct config *c, const struct config *old)
+{
+	if (c->global.workers != old->global.workers)
+		log_warn("reload: [global] workers changes at the next restart");
+	if (str_differs(c->global.user, old->global.user))
+		log_warn("reload: [global] user changes at the next restart");
+	if (str_differs(c->global.access_log, old->global.access_log))
+		log_warn("reload: [global] access_log changes at the next restart");
+	if (str_differs(c->global.error_log, old->global.error_log))
+		log_warn("reload: [global] error_log changes at the next restart");
+}
+
+/* Waits (bounded) until every worker adopted g and removed binds are closed. */
+static void
+reload_wait_adopted(struct ctl *x, const struct generation *g)
+{
+	struct dp_shared *sh = x->sh;
+	uint64_t deadline = timer_now_ms() + 10000;
+
+	for (int i = 0; i < x->started; i++) {
+		while (atomic_load_explicit(&x->ws[i].gen_seen, memory_order_acquire) != g->id &&
+		       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
+		       timer_now_ms() < deadline)
+			usleep(1000);
+	}
+	/*
+	 * Removed binds close in their workers once the multishot accept is cancelled: wait for
+	 * it, so the port is free when this returns (a next reload may bind it again at once).
+	 */
+	while (atomic_load_explicit(&sh->lsock_closing, memory_order_acquire) > 0 &&
+	       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
+	       timer_now_ms() < deadline)
+		usleep(1000);
+}
+
 static const char *
 reload(struct ctl *x)
 {
 	static char why[256];
-
 	struct dp_shared *sh = x->sh;
 	struct generation *old = qsbr_deref(&sh->gen), *g;
 	struct cfg_errors err = { 0 };
+	const char *refused = NULL;
 	struct config *c;
-	uint64_t deadline;
 	int rc;
 
 	c = config_load(x->file, 0, &err);
@@ -299,23 +352,12 @@ reload(struct ctl *x)
 		log_cfg_errors(&err);
 		log_error("reload: %s has %d error%s; still serving generation %u", x->file,
 			  err.count, err.count == 1 ? "" : "s", old->id);
-		snprintf(why, sizeof(why), "%d error%s: %.*s", err.count, err.count == 1 ? "" : "s",
-			 err.text ? (int)strcspn(err.text, "\n") : 0, err.text ? err.text : "");
+		refused = reload_why(&err);
 		cfg_errors_free(&err);
-		return why;
+		return refused;
 	}
 	cfg_errors_free(&err);
-	if (c->global.workers != old->cfg->global.workers)
-		log_warn("reload: [global] workers changes at the next restart");
-	if ((c->global.user == NULL) != (old->cfg->global.user == NULL) ||
-	    (c->global.user != NULL && strcmp(c->global.user, old->cfg->global.user) != 0))
-		log_warn("reload: [global] user changes at the next restart");
-	if (strcmp(c->global.access_log ? c->global.access_log : "",
-		   old->cfg->global.access_log ? old->cfg->global.access_log : "") != 0)
-		log_warn("reload: [global] access_log changes at the next restart");
-	if (strcmp(c->global.error_log ? c->global.error_log : "",
-		   old->cfg->global.error_log ? old->cfg->global.error_log : "") != 0)
-		log_warn("reload: [global] error_log changes at the next restart");
+	reload_warn_restart_only(c, old->cfg);
 	/* TLS listeners and pools read their certificates, keys and CAs again here */
 	g = gen_build(c, x->next_id, x->nw, old, &err);
 	if (g == NULL) {
@@ -325,10 +367,9 @@ reload(struct ctl *x)
 				  err.count, err.count == 1 ? "" : "s", old->id);
 		else
 			log_error("reload: still serving generation %u", old->id);
-		snprintf(why, sizeof(why), "%d error%s: %.*s", err.count, err.count == 1 ? "" : "s",
-			 err.text ? (int)strcspn(err.text, "\n") : 0, err.text ? err.text : "");
+		refused = reload_why(&err);
 		cfg_errors_free(&err);
-		return why;
+		return refused;
 	}
 	cfg_errors_free(&err);
 	if ((rc = reload_listeners(x, g, old)) < 0) {
@@ -346,21 +387,7 @@ reload(struct ctl *x)
 	health_set(x->health, g->bal);
 	acmectl_reload(g->cfg);
 	qsbr_retire(sh->qsbr, old, gen_retire_cb);
-	deadline = timer_now_ms() + 10000;
-	for (int i = 0; i < x->started; i++) {
-		while (atomic_load_explicit(&x->ws[i].gen_seen, memory_order_acquire) != g->id &&
-		       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
-		       timer_now_ms() < deadline)
-			usleep(1000);
-	}
-	/*
-	 * Removed binds close in their workers once the multishot accept is cancelled: wait for
-	 * it, so the port is free when this returns (a next reload may bind it again at once).
-	 */
-	while (atomic_load_explicit(&sh->lsock_closing, memory_order_acquire) > 0 &&
-	       atomic_load_explicit(&sh->running, memory_order_acquire) > 0 &&
-	       timer_now_ms() < deadline)
-		usleep(1000);
+	reload_wait_adopted(x, g);
 	qsbr_reclaim(sh->qsbr);
 	guard_hook_reload(g->cfg);
 	log_info("reload: generation %u serving %s", g->id, x->file);
