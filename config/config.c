@@ -728,14 +728,17 @@ set_health_check(struct loader *ld, void *obj, const struct cfg_key *k, const ch
 	return set_string(ld, obj, k, val);
 }
 
+/* listeners = NAME[,NAME...] and pool = NAME: names resolved after the whole file is read,
+ * so the line is kept for that error */
 static const char *
-set_route_listeners(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
+set_route_ref(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
 	struct cfg_route *r = obj;
+	bool pool = strcmp(k->name, "pool") == 0;
 
 	if (val[0] == '\0')
-		return "listeners: empty list";
-	r->listeners_line = ld->line;
+		return pool ? "pool: empty pool name" : "listeners: empty list";
+	*(pool ? &r->pool_line : &r->listeners_line) = ld->line;
 	return set_string(ld, obj, k, val);
 }
 
@@ -769,17 +772,6 @@ set_route_path(struct loader *ld, void *obj, const struct cfg_key *k, const char
 				    val);
 	if (strstr(val, "//") != NULL)
 		return msgf(ld, "path: \"%s\" has an empty segment (//)", val);
-	return set_string(ld, obj, k, val);
-}
-
-static const char *
-set_route_pool(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
-{
-	struct cfg_route *r = obj;
-
-	if (val[0] == '\0')
-		return "pool: empty pool name";
-	r->pool_line = ld->line;
 	return set_string(ld, obj, k, val);
 }
 
@@ -1232,13 +1224,13 @@ static const struct cfg_key keys[] = {
 	  "field name", "remove this field from the servers' responses (e.g. X-MS-Server-Fqdn), "
 	  "repeatable", true },
 
-	{ SEC_ROUTE, "listeners", set_route_listeners, R(listeners_text), NULL, 0, 0,
+	{ SEC_ROUTE, "listeners", set_route_ref, R(listeners_text), NULL, 0, 0,
 	  "name[,name...]", "listeners this route applies to; default: all", false },
 	{ SEC_ROUTE, "host", set_route_host, R(host), "*", 0, 0, "name | *.suffix | *",
 	  "Host matched exactly, by longest suffix wildcard, or any", false },
 	{ SEC_ROUTE, "path", set_route_path, R(path), "/", 0, 0, "/prefix",
 	  "vDir prefix, matched on whole segments, ASCII case-insensitive", false },
-	{ SEC_ROUTE, "pool", set_route_pool, R(pool_name), NULL, 0, 0, "pool name",
+	{ SEC_ROUTE, "pool", set_route_ref, R(pool_name), NULL, 0, 0, "pool name",
 	  "the pool serving this route", false },
 	{ SEC_ROUTE, "redirect", set_route_redirect, 0, NULL, 0, 0, "https",
 	  "instead of a pool: 301 to the same host and target over https", false },
@@ -1387,6 +1379,32 @@ valid_name(const char *s)
 	return true;
 }
 
+
+/*
+ * A named section [KIND NAME] (inside begin_section): refused if NAME is taken (pointing at
+ * the first), else appended to ARR (N entries) and made the current object. Evaluates to
+ * the new entry, or NULL after the error.
+ */
+#define NEW_NAMED(ARR, N, KIND, SEC) ({ \
+	__typeof__(&(ARR)[0]) _e = NULL; \
+	int _i = 0; \
+	while (_i < (N) && strcmp((ARR)[_i].name, name) != 0) \
+		_i++; \
+	if (_i < (N)) { \
+		cfg_error(ld->err, ld->file, ld->line, \
+			  "duplicate section [" KIND " %s] (first at line %d)", name, \
+			  (ARR)[_i].line); \
+	} else { \
+		(ARR) = xgrow((ARR), (N), sizeof(*(ARR))); \
+		_e = &(ARR)[(N)++]; \
+		_e->name = xstrdup(name); \
+		_e->line = ld->line; \
+		ld->obj = _e; \
+		ld->sec = (SEC); \
+	} \
+	_e; \
+})
+
 static void
 begin_section(struct loader *ld, const char *hdr)
 {
@@ -1412,35 +1430,25 @@ begin_section(struct loader *ld, const char *hdr)
 	memcpy(kind, hdr, klen);
 	kind[klen] = '\0';
 
-	if (strcmp(kind, "auth_guard") == 0) {
+	if (strcmp(kind, "auth_guard") == 0 || strcmp(kind, "admin") == 0) {
+		bool guard = kind[1] == 'u';
+		bool *saw = guard ? &ld->saw_auth_guard : &ld->saw_admin;
+
 		if (*name) {
 			cfg_error(ld->err, ld->file, ld->line, "section [%s] takes no name", kind);
 			return;
 		}
-		if (ld->saw_auth_guard) {
+		if (*saw) {
 			cfg_error(ld->err, ld->file, ld->line, "duplicate section [%s]", kind);
 			return;
 		}
-		ld->saw_auth_guard = true;
-		ld->sec = SEC_AUTH_GUARD;
-		ld->obj = &c->auth_guard;
-		c->auth_guard.line = ld->line;
-		ld->sec_bad = false;
-		return;
-	}
-	if (strcmp(kind, "admin") == 0) {
-		if (*name) {
-			cfg_error(ld->err, ld->file, ld->line, "section [%s] takes no name", kind);
-			return;
-		}
-		if (ld->saw_admin) {
-			cfg_error(ld->err, ld->file, ld->line, "duplicate section [%s]", kind);
-			return;
-		}
-		ld->saw_admin = true;
-		ld->sec = SEC_ADMIN;
-		ld->obj = &c->admin;
-		c->admin.line = ld->line;
+		*saw = true;
+		ld->sec = guard ? SEC_AUTH_GUARD : SEC_ADMIN;
+		ld->obj = guard ? (void *)&c->auth_guard : (void *)&c->admin;
+		if (guard)
+			c->auth_guard.line = ld->line;
+		else
+			c->admin.line = ld->line;
 		ld->sec_bad = false;
 		return;
 	}
@@ -1477,64 +1485,31 @@ begin_section(struct loader *ld, const char *hdr)
 	}
 
 	if (kind[0] == 'l') {
-		for (int i = 0; i < c->nlisteners; i++)
-			if (strcmp(c->listeners[i].name, name) == 0) {
-				cfg_error(ld->err, ld->file, ld->line,
-					  "duplicate section [listener %s] (first at line %d)", name,
-					  c->listeners[i].line);
-				return;
-			}
-		if (c->nlisteners == CFG_MAX_LISTENERS) {
+		struct cfg_listener *l;
+		int i = 0;
+
+		while (i < c->nlisteners && strcmp(c->listeners[i].name, name) != 0)
+			i++;
+		if (i == c->nlisteners && c->nlisteners == CFG_MAX_LISTENERS) {
 			cfg_error(ld->err, ld->file, ld->line, "too many listeners (max %d)",
 				  CFG_MAX_LISTENERS);
 			return;
 		}
-		c->listeners = xgrow(c->listeners, c->nlisteners, sizeof(*c->listeners));
-		ld->obj = &c->listeners[c->nlisteners++];
-		ld->sec = SEC_LISTENER;
-		((struct cfg_listener *)ld->obj)->name = xstrdup(name);
-		((struct cfg_listener *)ld->obj)->line = ld->line;
-		((struct cfg_listener *)ld->obj)->acme_idx = -1;
+		if ((l = NEW_NAMED(c->listeners, c->nlisteners, "listener", SEC_LISTENER)) == NULL)
+			return;
+		l->acme_idx = -1;
 	} else if (kind[0] == 'a') {
-		for (int i = 0; i < c->nacmes; i++)
-			if (strcmp(c->acmes[i].name, name) == 0) {
-				cfg_error(ld->err, ld->file, ld->line,
-					  "duplicate section [acme %s] (first at line %d)", name,
-					  c->acmes[i].line);
-				return;
-			}
-		c->acmes = xgrow(c->acmes, c->nacmes, sizeof(*c->acmes));
-		ld->obj = &c->acmes[c->nacmes++];
-		ld->sec = SEC_ACME;
-		((struct cfg_acme *)ld->obj)->name = xstrdup(name);
-		((struct cfg_acme *)ld->obj)->line = ld->line;
+		if (NEW_NAMED(c->acmes, c->nacmes, "acme", SEC_ACME) == NULL)
+			return;
 	} else if (kind[0] == 'p') {
-		for (int i = 0; i < c->npools; i++)
-			if (strcmp(c->pools[i].name, name) == 0) {
-				cfg_error(ld->err, ld->file, ld->line,
-					  "duplicate section [pool %s] (first at line %d)", name,
-					  c->pools[i].line);
-				return;
-			}
-		c->pools = xgrow(c->pools, c->npools, sizeof(*c->pools));
-		ld->obj = &c->pools[c->npools++];
-		ld->sec = SEC_POOL;
-		((struct cfg_pool *)ld->obj)->name = xstrdup(name);
-		((struct cfg_pool *)ld->obj)->line = ld->line;
+		if (NEW_NAMED(c->pools, c->npools, "pool", SEC_POOL) == NULL)
+			return;
 	} else {
-		for (int i = 0; i < c->nroutes; i++)
-			if (strcmp(c->routes[i].name, name) == 0) {
-				cfg_error(ld->err, ld->file, ld->line,
-					  "duplicate section [route %s] (first at line %d)", name,
-					  c->routes[i].line);
-				return;
-			}
-		c->routes = xgrow(c->routes, c->nroutes, sizeof(*c->routes));
-		ld->obj = &c->routes[c->nroutes++];
-		ld->sec = SEC_ROUTE;
-		((struct cfg_route *)ld->obj)->name = xstrdup(name);
-		((struct cfg_route *)ld->obj)->line = ld->line;
-		((struct cfg_route *)ld->obj)->pool = -1;
+		struct cfg_route *r = NEW_NAMED(c->routes, c->nroutes, "route", SEC_ROUTE);
+
+		if (r == NULL)
+			return;
+		r->pool = -1;
 	}
 	ld->sec_bad = false;
 	apply_defaults(ld, ld->sec, ld->obj);

@@ -620,6 +620,18 @@ on_stop_signal(struct ctl *x, int signo)
 	workers_wake(x);
 }
 
+/* Request heads received by every worker so far (their admin counters, relaxed loads). */
+static uint64_t
+requests_total(const struct ctl *x)
+{
+	uint64_t n = 0;
+
+	for (int w = 0; w < x->started; w++)
+		for (int l = 0; l < CTR_LISTENERS; l++)
+			n += __atomic_load_n(&x->ws[w].ctr.l[l].requests, __ATOMIC_RELAXED);
+	return n;
+}
+
 /* Waits for signals (and reclaims, rotates ticket keys) until every worker has exited. */
 static void
 control_loop(struct ctl *x)
@@ -637,7 +649,8 @@ control_loop(struct ctl *x)
 			log_info("acme: new certificate files: reloading %s", x->file);
 			reload(x);
 		}
-		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed));
+		notify_tick(atomic_load_explicit(&x->sh->nconns, memory_order_relaxed),
+			    requests_total(x));
 		guard_hook_tick(timer_now_ms());
 		if (x->stop_at != 0 && !x->stopping && timer_now_ms() >= x->stop_at)
 			on_stop_signal(x, x->stop_signo);

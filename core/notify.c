@@ -84,16 +84,25 @@ notify_stopping(void)
 }
 
 void
-notify_tick(uint64_t conns)
+notify_tick(uint64_t conns, uint64_t requests)
 {
+	static uint64_t last_req, last_ms;
 	uint64_t now = mono_us() / 1000;
-	char buf[96];
+	char buf[128];
+	double rps;
 
+	if (last_ms == 0) {	/* the first turn: the baseline of the first rate */
+		last_req = requests;
+		last_ms = now;
+	}
 	if (!status_on || now < status_next_ms)
 		return;
 	status_next_ms = now + status_period_ms;
-	/* requests are not counted per worker yet (the admin-listener counters will be) */
-	snprintf(buf, sizeof(buf), "STATUS=serving: %llu client connection%s",
-		 (unsigned long long)conns, conns == 1 ? "" : "s");
+	rps = last_ms != 0 && now > last_ms && requests >= last_req ?
+	      (double)(requests - last_req) * 1000.0 / (double)(now - last_ms) : 0.0;
+	last_req = requests;
+	last_ms = now;
+	snprintf(buf, sizeof(buf), "STATUS=serving: %llu client connection%s, %.0f requests/s",
+		 (unsigned long long)conns, conns == 1 ? "" : "s", rps);
 	send_state(buf);
 }

@@ -19,8 +19,9 @@ void notify_reloaded(unsigned gen_id, const char *err);
 /* SIGTERM/SIGINT: STOPPING=1 and STATUS=draining. */
 void notify_stopping(void);
 /* Called every loop turn of the control thread; sends STATUS= with the client connections
- * at most every NOTIFY_STATUS_MS (RINGEDGE_NOTIFY_STATUS_MS overrides it for tests). */
-void notify_tick(uint64_t conns);
+ * and the requests per second since the last one (from the running request total), at most
+ * every NOTIFY_STATUS_MS (RINGEDGE_NOTIFY_STATUS_MS overrides it for tests). */
+void notify_tick(uint64_t conns, uint64_t requests);
 
 #define NOTIFY_STATUS_MS	5000
 

@@ -75,15 +75,19 @@ process_metrics(struct abuf *b, const struct admin_src *src)
 	abuf_printf(b, "ringedge_process_workers %d\n", src->nw);
 }
 
-/* One line per listener: ringedge_frontend_NAME{proxy="L"} value. */
-#define FRONT(field, nm, type, help) do { \
-	head(b, "frontend_" nm, type, help); \
-	for (int i = 0; i < nl; i++) { \
-		abuf_puts(b, "ringedge_frontend_" nm "{proxy=\""); \
-		label(b, cfg->listeners[i].name); \
+/* One line per listener or pool i < n: ringedge_SCOPE_NAME{proxy="L"} value. */
+#define PER(scope, n, name_i, field, nm, type, help) do { \
+	head(b, scope "_" nm, type, help); \
+	for (int i = 0; i < (n); i++) { \
+		abuf_puts(b, "ringedge_" scope "_" nm "{proxy=\""); \
+		label(b, (name_i)); \
 		abuf_printf(b, "\"} %llu\n", (unsigned long long)(field)); \
 	} \
 } while (0)
+#define FRONT(field, nm, type, help) \
+	PER("frontend", nl, cfg->listeners[i].name, field, nm, type, help)
+#define BACK(field, nm, type, help) \
+	PER("backend", np, cfg->pools[i].name, field, nm, type, help)
 
 static void
 frontend_metrics(struct abuf *b, const struct admin_src *src, const struct config *cfg,
@@ -117,14 +121,6 @@ frontend_metrics(struct abuf *b, const struct admin_src *src, const struct confi
 	      "TLS handshakes that failed or were abandoned.");
 }
 
-#define BACK(field, nm, type, help) do { \
-	head(b, "backend_" nm, type, help); \
-	for (int i = 0; i < np; i++) { \
-		abuf_puts(b, "ringedge_backend_" nm "{proxy=\""); \
-		label(b, cfg->pools[i].name); \
-		abuf_printf(b, "\"} %llu\n", (unsigned long long)(field)); \
-	} \
-} while (0)
 
 static void
 backend_metrics(struct abuf *b, const struct admin_src *src, const struct config *cfg,

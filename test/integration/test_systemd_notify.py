@@ -6,6 +6,7 @@ RELOADING=1 + MONOTONIC_USEC= then READY=1 on SIGHUP, READY=1 + STATUS= naming t
 the reload is refused, STOPPING=1 on SIGTERM.
 """
 import os
+import re
 import signal
 import socket
 import time
@@ -78,12 +79,21 @@ def test_ready_status_reload_refused_reload_stopping(proxy, backend_factory, not
     assert get(r.port, "/x").status == 200
 
     # STATUS= while running counts the open client connections
+    # and the requests per second since the previous STATUS= line
+    def status(m, conns):
+        x = re.fullmatch(r"serving: %s, (\d+) requests/s" % conns, m.get("STATUS", ""))
+        return int(x.group(1)) if x else None
+
     with Client(r.port) as c:
         c.request("GET", "/held", "test.example")
-        m = notify.wait(lambda m: m.get("STATUS") == "serving: 1 client connection",
+        m = notify.wait(lambda m: status(m, "1 client connection") is not None,
                         what="STATUS= with the open connection")
         assert "READY" not in m and "RELOADING" not in m, m
-    notify.wait(lambda m: m.get("STATUS") == "serving: 0 client connections",
+        for _ in range(20):
+            c.request("GET", "/held", "test.example")
+        notify.wait(lambda m: (status(m, "1 client connection") or 0) > 0,
+                    what="STATUS= with a request rate above 0 after 20 requests")
+    notify.wait(lambda m: status(m, "0 client connections") is not None,
                 what="STATUS= after the connection closed")
 
     # a good reload: RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC, as time.monotonic)
