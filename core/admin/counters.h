@@ -49,6 +49,17 @@ ctr_accept(struct wcounters *w, unsigned lidx)
 		l->conns_opened++;
 }
 
+/* A client connection was refused by a policy (client_max_connections, a PROXY protocol
+ * peer or header refused): denied_connections_total. */
+static inline void
+ctr_denied(struct wcounters *w, unsigned lidx)
+{
+	struct ctr_listener *l = ctr_l(w, lidx);
+
+	if (l != NULL)
+		l->denied++;
+}
+
 /* A client connection's slot is freed. */
 static inline void
 ctr_client_closed(struct wcounters *w, unsigned lidx)

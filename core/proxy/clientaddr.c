@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "core/admin/counters.h"
 #include "core/http/h1.h"
 #include "core/http/msg.h"
 #include "core/http/realip.h"
@@ -38,6 +39,7 @@ pp_reject(struct conn *c, const char *why)
 
 	accesslog_peer(c, addr, sizeof(addr));
 	log_info("client %s: PROXY protocol: %s: closed", addr, why);
+	ctr_denied(&c->w->ctr, c->u.cli.lidx);
 	conn_close(c);
 }
 

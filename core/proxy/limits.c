@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/io/conn.h"
 #include "core/lib/cidr.h"
@@ -153,6 +154,7 @@ limits_accept_(struct conn *c, const struct cfg_listener *l)
 		return 0;
 	}
 	atomic_fetch_add(&lim_refused_conns, 1);
+	ctr_denied(&c->w->ctr, c->u.cli.lidx);
 	if (lim_log_now(now)) {
 		char addr[64];
 

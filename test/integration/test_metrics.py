@@ -247,3 +247,45 @@ def test_queue_and_retry_metrics(proxy, backend_factory):
     with Client(port) as c:
         assert c.request("GET", "/rd", "h").status == 502
     assert g("ringedge_backend_retries_total", "rd") == 2
+
+
+def test_denied_connections(proxy, backend_factory):
+    """Connections refused by a policy count in denied_connections_total: one over
+    client_max_connections, and one from a peer outside proxy_protocol_from."""
+    b = backend_factory(name="d0")
+    spec = ProxySpec(workers=1)
+    port = spec.listener("web", client_max_connections=1)
+    pp = spec.listener("pp", proxy_protocol="on", proxy_protocol_from="10.0.0.0/8")
+    spec.pool("p", [b])
+    spec.route("r", pool="p")
+    spec.admin_port = harness.free_port()
+    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
+    spec.ports["admin"] = spec.admin_port
+    proxy(spec)
+    g = lambda p: prom.value(scrape(spec.admin_port),  # noqa: E731
+                             "ringedge_frontend_denied_connections_total", proxy=p)
+    # the harness's own readiness probe may already count on "pp" (127.0.0.1 is untrusted)
+    w0, p0 = g("web"), g("pp")
+    with Client(port) as c:
+        assert c.request("GET", "/x", "h").status == 200
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"GET /y HTTP/1.1\r\nHost: h\r\n\r\n")
+            assert s.recv(100) == b""       # closed right after accept
+        except ConnectionResetError:
+            pass
+        finally:
+            s.close()
+    s = socket.create_connection(("127.0.0.1", pp), timeout=10)
+    try:
+        s.sendall(b"PROXY TCP4 192.0.2.1 192.0.2.2 1000 80\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert s.recv(100) == b""
+    except ConnectionResetError:
+        pass
+    finally:
+        s.close()
+    deadline = time.monotonic() + 10
+    while g("web") < w0 + 1 or g("pp") < p0 + 1:
+        assert time.monotonic() < deadline, (w0, g("web"), p0, g("pp"))
+        time.sleep(0.05)
+    assert g("web") == w0 + 1 and g("pp") == p0 + 1

@@ -31,6 +31,14 @@ def binary():
     return build_dir() / "core" / "ringedge"
 
 
+def is_sanitized():
+    """True for an AddressSanitizer build of ringedge (it links libasan): several times
+    slower, which load tests with fixed timeouts must allow for."""
+    import subprocess
+    out = subprocess.run(["ldd", str(binary())], capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
 def sanitizer_env(env=None):
     """Environment for a ringedge run: keep the caller's sanitizer options, else ask for
     reports that never abort silently (halt_on_error stays on for ASan: a bug is a bug)."""

@@ -141,7 +141,8 @@ v2(uint8_t *b, uint8_t vc, uint8_t fam, const void *body, uint16_t blen)
 	b[13] = fam;
 	b[14] = (uint8_t)(blen >> 8);
 	b[15] = (uint8_t)blen;
-	memcpy(b + 16, body, blen);
+	if (blen > 0)	/* body may be NULL for an empty one (memcpy wants a pointer) */
+		memcpy(b + 16, body, blen);
 	return 16u + blen;
 }
 
