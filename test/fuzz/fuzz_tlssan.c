@@ -15,10 +15,9 @@
 static int
 appears(const uint8_t *p, size_t len, const struct tls_ip *ip)
 {
-	for (size_t i = 0; i + 2 + ip->len <= len; i++)
-		if (p[i] == 0x87 && p[i + 1] == ip->len && memcmp(p + i + 2, ip->a, ip->len) == 0)
-			return 1;
-	return 0;
+	/* the address bytes come from the input (its [7] length may be in long form, which
+	 * the reader accepts: BER, e.g. 87 84 00 00 00 04) */
+	return memmem(p, len, ip->a, ip->len) != NULL;
 }
 
 int
