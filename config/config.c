@@ -454,30 +454,62 @@ set_user(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 	return set_string(ld, obj, k, val);
 }
 
+/* A list value's names: bit is OR'ed in, alone marks a name that must stand by itself. */
+struct name_bit {
+	const char	*name;
+	unsigned	 bit;
+	bool		 alone;
+};
+
+/*
+ * Splits buf (modified) at spaces, commas and tabs; every token must be one of names[0..n)
+ * (case-insensitive). Sets *bits to their OR, *ntok to the token count and *alone to whether
+ * a stand-alone name was among them. NULL, or the first unknown token (inside buf).
+ */
+static const char *
+name_bits(char *buf, const struct name_bit *names, size_t n, unsigned *bits, int *ntok,
+	  bool *alone)
+{
+	char *save = NULL, *tok;
+
+	*bits = 0;
+	*ntok = 0;
+	*alone = false;
+	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		size_t i = 0;
+
+		while (i < n && strcasecmp(tok, names[i].name) != 0)
+			i++;
+		if (i == n)
+			return tok;
+		*bits |= names[i].bit;
+		*alone |= names[i].alone;
+		(*ntok)++;
+	}
+	return NULL;
+}
+
 static const char *
 set_protocols(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
-	static const struct { const char *name; unsigned bit; } names[] = {
-		{ "TLSv1", CFG_TLS10 }, { "TLSv1.0", CFG_TLS10 }, { "TLSv1.1", CFG_TLS11 },
-		{ "TLSv1.2", CFG_TLS12 }, { "TLSv1.3", CFG_TLS13 },
+	static const struct name_bit names[] = {
+		{ "TLSv1", CFG_TLS10, false }, { "TLSv1.0", CFG_TLS10, false },
+		{ "TLSv1.1", CFG_TLS11, false }, { "TLSv1.2", CFG_TLS12, false },
+		{ "TLSv1.3", CFG_TLS13, false },
 	};
-	char buf[256], *save = NULL, *tok;
-	unsigned bits = 0;
+	char buf[256];
+	const char *bad;
+	unsigned bits;
+	int ntok;
+	bool alone;
 
 	if (strlen(val) >= sizeof(buf))
 		return "protocols: value too long";
 	strcpy(buf, val);
-	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
-		size_t i;
-
-		for (i = 0; i < RE_ARRAY_SIZE(names); i++)
-			if (strcasecmp(tok, names[i].name) == 0)
-				break;
-		if (i == RE_ARRAY_SIZE(names))
-			return msgf(ld, "protocols: unknown protocol \"%s\" (expected TLSv1.2, "
-				    "TLSv1.3, TLSv1.1 or TLSv1)", tok);
-		bits |= names[i].bit;
-	}
+	bad = name_bits(buf, names, RE_ARRAY_SIZE(names), &bits, &ntok, &alone);
+	if (bad != NULL)
+		return msgf(ld, "protocols: unknown protocol \"%s\" (expected TLSv1.2, "
+			    "TLSv1.3, TLSv1.1 or TLSv1)", bad);
 	if (bits == 0)
 		return "protocols: no protocol given";
 	*FIELD(obj, k, unsigned) = bits;
@@ -831,35 +863,28 @@ set_guard_mode(struct loader *ld, void *obj, const struct cfg_key *k, const char
 static const char *
 set_auth_schemes(struct loader *ld, void *obj, const struct cfg_key *k, const char *val)
 {
-	static const struct { const char *name; unsigned bits; } names[] = {
-		{ "ntlm", CFG_AUTH_NTLM }, { "negotiate", CFG_AUTH_NEGOTIATE },
-		{ "basic", CFG_AUTH_BASIC }, { "bearer", CFG_AUTH_BEARER },
-		{ "other", CFG_AUTH_OTHER }, { "any", CFG_AUTH_ANY }, { "none", 0 },
+	static const struct name_bit names[] = {
+		{ "ntlm", CFG_AUTH_NTLM, false }, { "negotiate", CFG_AUTH_NEGOTIATE, false },
+		{ "basic", CFG_AUTH_BASIC, false }, { "bearer", CFG_AUTH_BEARER, false },
+		{ "other", CFG_AUTH_OTHER, false }, { "any", CFG_AUTH_ANY, true },
+		{ "none", 0, true },
 	};
-	char buf[256], *save = NULL, *tok;
-	unsigned bits = 0;
-	int ntok = 0;
-	bool special = false;
+	char buf[256];
+	const char *bad;
+	unsigned bits;
+	int ntok;
+	bool alone;
 
 	if (strlen(val) >= sizeof(buf))
 		return "auth_schemes: value too long";
 	strcpy(buf, val);
-	for (tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
-		size_t i;
-
-		for (i = 0; i < RE_ARRAY_SIZE(names); i++)
-			if (strcasecmp(tok, names[i].name) == 0)
-				break;
-		if (i == RE_ARRAY_SIZE(names))
-			return msgf(ld, "auth_schemes: unknown scheme \"%s\" (expected any, none, or "
-				    "a list of ntlm, negotiate, basic, bearer, other)", tok);
-		special |= strcasecmp(tok, "any") == 0 || strcasecmp(tok, "none") == 0;
-		bits |= names[i].bits;
-		ntok++;
-	}
+	bad = name_bits(buf, names, RE_ARRAY_SIZE(names), &bits, &ntok, &alone);
+	if (bad != NULL)
+		return msgf(ld, "auth_schemes: unknown scheme \"%s\" (expected any, none, or "
+			    "a list of ntlm, negotiate, basic, bearer, other)", bad);
 	if (ntok == 0)
 		return "auth_schemes: empty (write none to refuse every scheme)";
-	if (special && ntok > 1)
+	if (alone && ntok > 1)
 		return msgf(ld, "auth_schemes: any and none stand alone, got \"%s\"", val);
 	*FIELD(obj, k, unsigned) = bits;
 	return NULL;
