@@ -1238,10 +1238,12 @@ static const struct cfg_key keys[] = {
 	{ SEC_POOL, "max_queue", set_uint, P(max_queue), "1024", 0, 1000000, "number",
 	  "requests waiting for a connection, per worker; full: 503 + Retry-After", false },
 	{ SEC_POOL, "queue_timeout", set_duration, P(queue_timeout), "30s", 1, DUR_MAX,
-	  "duration", "longest wait in the queue; then 503 + Retry-After", false },
+	  "duration", "longest wait in the queue; then 503 + Retry-After; also how long connects "
+	  "timed out under congestion are retried free of retries", false },
 	{ SEC_POOL, "retries", set_uint, P(retries), "3", 0, 100, "number",
 	  "failed connects (refused, timed out, reset before any response byte) retried: "
-	  "another server first, else the same one after a short backoff", false },
+	  "another server first, else the same one after a short backoff; a connect_timeout "
+	  "while the server completes other connects is congestion and spends none", false },
 	{ SEC_POOL, "slow_start", set_duration, P(slow_start), "0", 0, DUR_MAX, "duration",
 	  "a server coming back up gets its weight ramped from 0 to full over this time; "
 	  "0 = off", false },

@@ -253,9 +253,11 @@ queue_metrics(struct abuf *b, const struct admin_src *src, const struct generati
 		abuf_printf(b, "\"} %.3f\n", (double)QSUM(queued_ms) / 1000);
 	}
 	BACK(QSUM(retries), "retries_total", "counter",
-	     "Connect retries on the same server (after a backoff).");
+	     "Retries after every server of the pool was tried (after a backoff).");
+	BACK(QSUM(congested), "congested_retries_total", "counter",
+	     "Of retries_total: after a connect_timeout under congestion (free of retries).");
 	BACK(QSUM(redispatches), "redispatch_total", "counter",
-	     "Connect retries on another server of the pool.");
+	     "Retries on the next untried server or on a fresh connection.");
 }
 
 /* [acme NAME] certificates: expiry (0 before the first issuance), last success, failures. */

@@ -165,9 +165,12 @@ struct stream {
 	uint32_t	 q_ms;		/* ms spent queued (access log) */
 	uint32_t	 q_len;		/* queue length when it entered, itself included */
 	int16_t		 q_srv;		/* the server it waits for, -1: any */
-	uint8_t		 retries;	/* connect retries and resends (access log) */
+	uint8_t		 retries;	/* connects after the first, any kind (access log) */
+	uint8_t		 spent;		/* of them, taken from the pool's `retries` budget */
 	bool		 queued;
 	bool		 q_woken;	/* dequeued by a freed connection: pick again */
+	bool		 be_failed;	/* an attempt failed: the next connect is a retry */
+	bool		 congested;	/* it was a connect_timeout under congestion (queue.c) */
 	const struct cfg_route *route;	/* the exchange's route, NULL before/without one */
 	struct guard_hook_att *gatt;	/* auth guard attempt (core/proxy/guard_hook.c) or NULL */
 };

@@ -105,6 +105,13 @@ be_on_connect_timeout(struct conn *be)
 	struct conn *c = stream_cli(be->s);
 	const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
 
+	/* congestion (docs/pools.md "Backend protection"): no passive failure, no retry spent */
+	if (queue_connect_congested(be)) {
+		log_info("backend %s:%u (pool %s): connect_timeout while it completes other "
+			 "connects: congested, retried", sv->host, sv->port, stream_pool(c)->name);
+		stream_backend_congested(c);
+		return;
+	}
 	log_error("backend %s:%u (pool %s): connect_timeout", sv->host, sv->port,
 		  stream_pool(c)->name);
 	stream_report_failure(c, -ETIMEDOUT);
@@ -162,6 +169,7 @@ be_on_connect(struct conn *be, int res)
 		return;
 	}
 	be->s->t_be_conn = be->w->now;
+	queue_be_connected(be);
 	if (be->g->tls_cli[be->u.be.pool] != NULL) {
 		const struct cfg_server *sv = &stream_pool(c)->servers[be->s->srv];
 		struct tls_sess_slot *slot;

@@ -8,9 +8,15 @@
  *   use its server; the waiter re-runs the pick from a 1 ms timer (never inside the freeing
  *   code). NTLM-pinned connections never reach the keep-alive pool, so they are never handed
  *   to a waiter.
- * - retries: once every server was tried, up to `retries` more attempts after a backoff
- *   (50 ms doubling, at most 1 s), the tried set cleared; a fresh connection closed before
- *   any response byte is retried for GET/HEAD without a body only.
+ * - retries: a failed attempt goes to the next untried server (redispatch); once every server
+ *   was tried, up to `retries` more rounds after a backoff (50 ms doubling, at most 1 s), the
+ *   tried set cleared; a fresh connection closed before any response byte is retried for
+ *   GET/HEAD without a body only. A connect_timeout while this worker completed other
+ *   connects to the same server (during the attempt or the connect_timeout before it:
+ *   queue_connect_congested) is congestion, not a dead server:
+ *   its round costs nothing of `retries` and waits 50 ms, as long as the request has waited
+ *   less than queue_timeout for a backend. Every retry made is counted once
+ *   (queue_count_retry): in the access log's retries and in retries or redispatches.
  * Counters for metrics: bal_wpool(set, worker, pool)->st (routing/pool/balance-t.h).
  */
 #include "core/proxy/queue.h"
@@ -248,17 +254,62 @@ queue_on_backoff(struct conn *c)
 	stream_backend_failed(c);
 }
 
+void
+queue_be_connected(struct conn *be)
+{
+	if (be->g->bal != NULL)
+		bal_wsrv(be->g->bal, be->w->id, be->u.be.pool, be->u.be.srv)->t_connected =
+			be->w->now;
+}
+
+bool
+queue_connect_congested(const struct conn *be)
+{
+	const struct cfg_pool *p = &be->g->cfg->pools[be->u.be.pool];
+	uint64_t t;
+
+	/* be->xg is set once be's own TCP connect completed: a TLS handshake timed out */
+	if (be->g->bal == NULL || be->xg != NULL)
+		return false;
+	t = bal_wsrv(be->g->bal, be->w->id, be->u.be.pool, be->u.be.srv)->t_connected;
+	/* this attempt, or the connect_timeout before it: a retried herd's SYNs all go out
+	 * together, fill the backlog at once and the rest wait a whole connect_timeout */
+	return t != 0 && t + 2 * p->connect_timeout > be->w->now;
+}
+
+void
+queue_count_retry(struct conn *c, bool redispatch)
+{
+	struct stream *s = c->s;
+	struct bal_pool_stats *st = &wpool_of(c, s->pool)->st;
+
+	s->be_failed = false;
+	if (s->retries < UINT8_MAX)
+		s->retries++;
+	if (redispatch)
+		st->redispatches++;
+	else
+		st->retries++;
+}
+
 bool
 queue_retry_later(struct conn *c)
 {
 	struct stream *s = c->s;
-	uint64_t ms;
+	const struct cfg_pool *p = &c->g->cfg->pools[s->pool];
+	bool congested = s->congested && c->w->now - s->t_be < p->queue_timeout;
+	uint64_t ms = QUEUE_BACKOFF_MS;
 
-	if (s->retries >= c->g->cfg->pools[s->pool].retries)
+	if (!congested && s->spent >= p->retries)
 		return false;
-	ms = (uint64_t)QUEUE_BACKOFF_MS << (s->retries < 5 ? s->retries : 5);
-	s->retries++;
-	wpool_of(c, s->pool)->st.retries++;
+	if (congested) {
+		wpool_of(c, s->pool)->st.congested++;
+	} else {
+		ms <<= s->spent < 5 ? s->spent : 5;
+		s->spent++;
+	}
+	s->congested = false;
+	queue_count_retry(c, false);
 	s->tried = 0;
 	conn_timer(c, ms < QUEUE_BACKOFF_MAX_MS ? ms : QUEUE_BACKOFF_MAX_MS);
 	c->on_timeout = queue_on_backoff;
@@ -266,14 +317,10 @@ queue_retry_later(struct conn *c)
 }
 
 bool
-queue_may_resend(struct conn *c)
+queue_may_resend(const struct conn *c)
 {
-	struct stream *s = c->s;
+	const struct stream *s = c->s;
 
-	if (!(s->flags & SF_IDEMPOTENT) || (s->flags & SF_RESP_BYTE) ||
-	    s->retries >= c->g->cfg->pools[s->pool].retries)
-		return false;
-	s->retries++;
-	wpool_of(c, s->pool)->st.redispatches++;
-	return true;
+	return (s->flags & SF_IDEMPOTENT) && !(s->flags & SF_RESP_BYTE) &&
+	       s->spent < c->g->cfg->pools[s->pool].retries;
 }

@@ -30,15 +30,28 @@ void queue_be_freed(struct conn *be);
 /* A connection of (pool, srv) went idle in the keep-alive pool: a waiting request takes it. */
 void queue_be_idle(struct conn *be);
 
+/* be's TCP connect completed: the time goes to queue_connect_congested()'s evidence. */
+void queue_be_connected(struct conn *be);
+
+/* be's connect timed out while this worker completed other connects to the same server
+ * (during be's attempt or the connect_timeout before it): congestion (a full listen backlog
+ * drops SYNs), not a dead server. */
+bool queue_connect_congested(const struct conn *be);
+
 /*
  * Every server of the pool was tried for c's request and failed to connect (or reset before
  * any response byte, for a request that may be replayed): true when a retry was scheduled
- * (retries left: the tried set is cleared and the pick runs again after a short backoff).
+ * (the tried set is cleared and the pick runs again after a short backoff). Costs one of the
+ * pool's `retries` unless the last failure was congestion and c waited < queue_timeout.
  */
 bool queue_retry_later(struct conn *c);
 
+/* A retry is being made for c: on another server (redispatch) or after queue_retry_later;
+ * counted in the access log's retries and the pool's counters. */
+void queue_count_retry(struct conn *c, bool redispatch);
+
 /* May c's request be sent again after its fresh connection closed before any response
- * byte? (idempotent, nothing of a body sent, retries left.) Counts the retry when true. */
-bool queue_may_resend(struct conn *c);
+ * byte? (idempotent, nothing of a body sent, retries left.) */
+bool queue_may_resend(const struct conn *c);
 
 #endif

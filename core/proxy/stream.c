@@ -394,19 +394,40 @@ stream_on_request_sent(struct conn *c)
 	pump_advance(&s->req);
 }
 
-void
-stream_backend_failed(struct conn *c)
+/* The attempt on s->be failed (congested: a connect_timeout under congestion, queue.c), or
+ * nothing is attached (a queue wake-up, the end of a backoff): pick again. */
+static void
+backend_failed(struct conn *c, bool congested)
 {
-	ctr_conn_error(&c->w->ctr, c->g, c->s->pool, c->s->srv);
+	struct stream *s = c->s;
+
+	if (s->be != NULL) {
+		ctr_conn_error(&c->w->ctr, c->g, s->pool, s->srv);
+		s->be_failed = true;
+		s->congested = congested;
+	}
 	stream_drop_be(c);
 	stream_srv_end(c);
 	stream_pick_backend(c);
 }
 
 void
+stream_backend_failed(struct conn *c)
+{
+	backend_failed(c, false);
+}
+
+void
+stream_backend_congested(struct conn *c)
+{
+	backend_failed(c, true);
+}
+
+void
 stream_reconnect(struct conn *c)
 {
 	stream_drop_be(c);
+	queue_count_retry(c, true);	/* another connection, same server */
 	be_connect(c, c->s->srv);
 }
 
@@ -464,6 +485,8 @@ stream_pick_backend(struct conn *c)
 	}
 	if (queue_admit(c, &srv))
 		return;
+	if (s->be_failed)
+		queue_count_retry(c, true);	/* the next untried server */
 	s->tried |= 1ULL << (srv & 63);
 	stream_srv_begin(c, srv);
 	be = bepool_idle_take(c->w, s->pool, srv);

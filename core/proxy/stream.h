@@ -67,6 +67,10 @@ bool stream_drops_interim(const struct stream *s, const struct h1_msg *m);
  * and the next server is tried (none left: 502/503). */
 void stream_backend_failed(struct conn *c);
 
+/* The same for a connect_timeout under congestion (queue_connect_congested()): not a
+ * passive failure, and its retry costs nothing of the pool's `retries`. */
+void stream_backend_congested(struct conn *c);
+
 /* c's backend is dropped and the same server gets one fresh connection (a reused connection
  * that died, a refused TLS resumption). */
 void stream_reconnect(struct conn *c);

@@ -93,6 +93,7 @@ struct bal_wsrv {
 	uint8_t			 ok;		/* scratch of bal_pick: eligible in this round */
 	uint32_t		 ew;		/* scratch of bal_pick: weight after slow_start */
 	uint32_t		 conns;		/* this worker's open connections to it (max_conns) */
+	uint64_t		 t_connected;	/* ms: this worker's last completed connect to it */
 };
 
 struct conn;
@@ -112,6 +113,7 @@ struct bal_pool_stats {
 	uint64_t		 queued_ms;	/* total time spent queued */
 	uint64_t		 retries;	/* connect retries (same server, after a backoff) */
 	uint64_t		 redispatches;	/* connect retries on another server */
+	uint64_t		 congested;	/* of retries: after a connect_timeout under congestion */
 	uint32_t		 queue_len;	/* waiting now */
 	uint32_t		 queue_max;	/* longest seen */
 };
