@@ -155,6 +155,7 @@ limits_accept_(struct conn *c, const struct cfg_listener *l)
 	}
 	atomic_fetch_add(&lim_refused_conns, 1);
 	ctr_denied(&c->w->ctr, c->u.cli.lidx);
+	ctr_limit_conn(&c->w->ctr, c->u.cli.lidx);
 	if (lim_log_now(now)) {
 		char addr[64];
 
@@ -228,6 +229,7 @@ limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
 	if (wait == 0)
 		return 0;
 	atomic_fetch_add(&lim_refused_reqs, 1);
+	ctr_limit_req(&c->w->ctr, c->u.cli.lidx);
 	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
 	/* a request body we would have to drain closes the connection */
 	if (c->s->req_body == PM_NONE && !(c->s->flags & SF_UPGRADE)) {
