@@ -210,3 +210,49 @@ def test_guard_and_limit_metrics_move_exactly(proxy, ntlm_be):
     assert v("ringedge_frontend_limited_connections_total", proxy="lim") == 1
     assert v("ringedge_frontend_rate_limited_requests_total", proxy="l") == 0
     assert v("ringedge_frontend_limited_connections_total", proxy="l") == 0
+
+
+def test_route_request_rate(proxy, backend_factory):
+    """client_request_rate on a route: its own bucket per client address; other routes and
+    the listener's exempt networks are not limited; 429s are counted on the listener."""
+    b = backend_factory(name="fe")
+    spec = ProxySpec(workers=2)
+    spec.listener("l", client_limits_exempt="127.0.0.14/32")
+    spec.pool("fe", [b.port])
+    spec.route("slow", path="/slow/", pool="fe", client_request_rate=1, client_request_burst=2)
+    spec.route("all", path="/", pool="fe")
+    spec.admin_port = harness.free_port()
+    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
+    r = proxy(spec)
+    r.admin = spec.admin_port
+    port = spec.ports["l"]
+
+    def run(src, path, n, method="GET"):
+        s = conn(port, src)
+        out = []
+        try:
+            for _ in range(n):
+                s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\n\r\n" % (method, path)).encode())
+                if method == "HEAD":
+                    st, cl, rest, head = read_head(s)
+                    assert rest == b"" and no_more_bytes(s, 0.05)
+                else:
+                    st, head = read_response(s)
+                out.append((st, b"Retry-After: 1" in head))
+        finally:
+            s.close()
+        return out
+
+    slow = run("127.0.0.13", "/slow/a", 6)
+    assert slow[:2] == [(200, False)] * 2, slow
+    assert (429, True) in slow and all(st in (200, 429) for st, _ in slow), slow
+    assert sum(1 for st, _ in slow if st == 200) <= 2 + 1, slow   # + a refill, if slow
+    # the other route, same address, is not limited; nor is the exempt network on "slow"
+    assert run("127.0.0.13", "/other", 6) == [(200, False)] * 6
+    assert run("127.0.0.14", "/slow/b", 6) == [(200, False)] * 6
+    # HEAD over the route's rate: a 429 head without its body, the connection goes on
+    head = run("127.0.0.15", "/slow/c", 5, "HEAD")
+    assert (429, True) in head, head
+    m = scrape(r)
+    n429 = sum(1 for st, _ in slow + head if st == 429)
+    assert prom.value(m, "ringedge_frontend_rate_limited_requests_total", proxy="l") == n429
