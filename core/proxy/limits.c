@@ -1,7 +1,7 @@
 /*
  * Client limits per client address (core/proxy/limits.h). The table is keyed by the
- * listener's (or route's) name and the address (so it survives reloads); entries are never removed, only
- * replaced (open addressing with a bounded probe), so probe chains stay intact.
+ * listener's (or route's) name and the address (so it survives reloads); entries are never
+ * removed, only replaced (open addressing with a bounded probe), so probe chains stay intact.
  */
 #include "core/proxy/limits.h"
 

@@ -8,6 +8,7 @@ user, 429) carries the GET's Content-Length and no body, and the connection keep
 Every loop is bounded in count.
 """
 import base64
+import json
 import socket
 import time
 
@@ -176,6 +177,19 @@ def test_guard_and_limit_metrics_move_exactly(proxy, ntlm_be):
     assert v("ringedge_auth_guard_attempts_total", route="all", kind="basic") == 7
     assert v("ringedge_auth_guard_locks_total", scope="user") == 2
     assert v("ringedge_auth_guard_active_locks", scope="user") == 2
+
+    # the status page shows the same figures per route
+    resp = get(r.admin, "/status.json")
+    assert resp.status == 200
+    routes = {x["name"]: x for x in json.loads(resp.body)["routes"]}
+    assert routes["all"]["auth_guard"] == "on" and routes["lo"]["auth_guard"] == "log_only"
+    a = routes["all"]
+    assert (a["guard_attempts"], a["guard_failures"], a["guard_local_answers"],
+            a["guard_would_block"]) == (7, 3, 4, 0)
+    assert (routes["lo"]["guard_attempts"], routes["lo"]["guard_would_block"]) == (5, 2)
+    assert routes["open"]["auth_guard"] == "off" and "guard_attempts" not in routes["open"]
+    page = get(r.admin, "/status").body.decode()
+    assert "<th>answered here</th>" in page
 
     # client limits on listener "lim": HEAD requests over the rate get a bodiless 429 and
     # the connection keeps serving
