@@ -226,7 +226,11 @@ gh_answer(struct conn *c, const struct cfg_route *rt, enum guard_answer_kind kin
 	const char *cv[GH_CHAL_MAX];
 	/* +2: t_start and now are whole ms of the loop's clock (truncated, read once a turn) */
 	uint64_t floor = s->t_start + c->g->cfg->auth_guard.min_answer_time + 2;
-	bool keep = (s->flags & SF_CLI_KA) && !(s->flags & SF_VER10) &&
+	/* kept only when the whole request (head and any body) is in `used`: a body left
+	 * unread would otherwise be parsed as the next request */
+	bool read = s->req_body == PM_NONE ||
+		(s->req_body == PM_LENGTH && used >= (uint64_t)s->head_in + s->req_cl);
+	bool keep = (s->flags & SF_CLI_KA) && !(s->flags & (SF_VER10 | SF_UPGRADE)) && read &&
 		c->in.len >= used && kind != GUARD_ANSWER_413;
 	int n = kind == GUARD_ANSWER_401 ? gh_challenges(c, rt, chal) : 0;
 	char *out = malloc(GUARD_ANSWER_MAX);
