@@ -15,6 +15,7 @@ import time
 import pytest
 
 import test_auth_backend as ab
+import test_auth_guard as tag
 from conftest import ProxySpec
 from util import harness, prom
 from util.http import get
@@ -186,6 +187,16 @@ def test_guard_and_limit_metrics_move_exactly(proxy, ntlm_be):
     assert v("ringedge_auth_guard_local_answers_total", route="all", kind="basic") == 5
     assert v("ringedge_auth_guard_attempts_total", route="all", kind="basic") == 8
 
+    # one real failure of each other kind (curl --ntlm: only its type 3 is an attempt)
+    assert ab.curl_ntlm(r.l, "CONTOSO\\erin", "bad") == 401
+    assert tag.oauth(r.l, "frank@contoso.com", "bad", "127.0.0.20")[0] == 400
+    assert tag.webticket(r.l, "CONTOSO\\gina", "bad", "127.0.0.21")[0] == 500
+    m = scrape(r)
+    for kind in ("ntlm", "oauthtoken", "webticket"):
+        assert v("ringedge_auth_guard_attempts_total", route="all", kind=kind) == 1, kind
+        assert v("ringedge_auth_guard_failures_total", route="all", kind=kind) == 1, kind
+        assert v("ringedge_auth_guard_local_answers_total", route="all", kind=kind) == 0, kind
+
     # log_only on route "lo": dave's 4th and 5th attempts would have been answered here
     assert [basic(r, "CONTOSO\\dave", "g%d" % i, "/lo/x", "127.0.0.6")
             for i in range(5)] == [401] * 5
@@ -205,7 +216,7 @@ def test_guard_and_limit_metrics_move_exactly(proxy, ntlm_be):
     assert routes["all"]["auth_guard"] == "on" and routes["lo"]["auth_guard"] == "log_only"
     a = routes["all"]
     assert (a["guard_attempts"], a["guard_failures"], a["guard_local_answers"],
-            a["guard_would_block"]) == (8, 3, 5, 0)
+            a["guard_would_block"]) == (11, 6, 5, 0)   # all kinds
     assert (routes["lo"]["guard_attempts"], routes["lo"]["guard_would_block"]) == (5, 2)
     assert routes["open"]["auth_guard"] == "off" and "guard_attempts" not in routes["open"]
     page = get(r.admin, "/status").body.decode()
