@@ -236,6 +236,8 @@ struct cfg_route {
 	int		 auth_guard;		/* enum cfg_guard_mode */
 	unsigned	 auth_schemes;		/* enum cfg_auth_scheme bits */
 	struct cfg_names hide_headers;		/* response fields removed (and the pool's) */
+	uint64_t	 client_request_rate;	/* per client address on this route, 0 = off */
+	uint64_t	 client_request_burst;
 };
 
 struct config {

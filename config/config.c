@@ -1272,6 +1272,13 @@ static const struct cfg_key keys[] = {
 	{ SEC_ROUTE, "hide_response_header", set_hide_header, R(hide_headers), NULL, 0, 0,
 	  "field name", "remove this field from responses on this route (adds to the pool's), "
 	  "repeatable", true },
+	{ SEC_ROUTE, "client_request_rate", set_uint, R(client_request_rate), "0", 0, 1000000,
+	  "requests per second", "request rate per client address on this route (0: no limit), "
+	  "a token bucket of client_request_burst, counted apart from the listener's; over it: "
+	  "429 with Retry-After (the listener's client_limits_exempt applies)", false },
+	{ SEC_ROUTE, "client_request_burst", set_uint, R(client_request_burst), "20", 1,
+	  1000000, "count", "requests a client address may send at once above the route's rate",
+	  false },
 
 	{ SEC_AUTH_GUARD, "user_failures", set_uint, A(user_failures), "5", 1, 1000, "number",
 	  "failures per user from unfamiliar addresses within user_window that lock the user "
@@ -2413,6 +2420,9 @@ config_dump(const struct config *c, FILE *f)
 		}
 		for (int j = 0; j < r->hide_headers.n; j++)
 			fprintf(f, "hide_response_header = %s\n", r->hide_headers.names[j]);
+		fprintf(f, "client_request_rate = %llu\nclient_request_burst = %llu\n",
+			(unsigned long long)r->client_request_rate,
+			(unsigned long long)r->client_request_burst);
 	}
 	for (int i = 0; i < c->nacmes; i++) {
 		static const char *const kt[] = { "ecdsa", "rsa2048", "rsa3072" };

@@ -24,6 +24,9 @@
 #define CTR_SERVERS	512	/* servers of all pools together */
 #define CTR_CLASSES	6	/* status class 1xx..5xx, [0] = other (no status) */
 #define CTR_BUCKETS	13	/* latency buckets, the last is +Inf */
+#define CTR_ROUTES	128	/* routes whose auth guard attempts are counted */
+#define CTR_KINDS	5	/* enum cred_kind (ntlm, basic, oauthtoken, webticket; [0] unused) */
+#define CTR_SCOPES	3	/* enum guard_what: user, address, user+address */
 
 /* Upper bounds of the latency buckets, in ms (the +Inf bucket has none). */
 #define CTR_BUCKET_MS	{ 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000 }
@@ -37,6 +40,8 @@ struct ctr_listener {
 	uint64_t	 bytes_out;		/* bytes sent to clients */
 	uint64_t	 req_errors;		/* requests answered 4xx by ringedge itself */
 	uint64_t	 denied;		/* connections refused by a policy (see metrics.c) */
+	uint64_t	 limit_conns;		/* ... of them over client_max_connections */
+	uint64_t	 limit_reqs;		/* requests answered 429 (client_request_rate) */
 	uint64_t	 tls_full;		/* client TLS handshakes, full */
 	uint64_t	 tls_resumed;		/* ... resumed (ticket or session cache) */
 	uint64_t	 tls_failed;		/* handshakes that failed or were abandoned */
@@ -61,10 +66,24 @@ struct ctr_server {
 	uint64_t	 idle_out;		/* ... taken out or closed there */
 };
 
+/* The auth guard on one route (core/proxy/guard_hook.c), by kind of password attempt. */
+struct ctr_guard {
+	uint64_t	 attempts;		/* attempts seen (forwarded or answered here) */
+	uint64_t	 failures;		/* forwarded attempts the backend failed */
+	uint64_t	 local;			/* answered by ringedge (locked, repeated password) */
+	uint64_t	 would;			/* log_only: `on` would have answered them here */
+};
+
+struct ctr_route {
+	struct ctr_guard g[CTR_KINDS];
+};
+
 struct wcounters {
 	struct ctr_listener	 l[CTR_LISTENERS];
 	struct ctr_pool		 p[CTR_POOLS];
 	struct ctr_server	 s[CTR_SERVERS];
+	struct ctr_route	 r[CTR_ROUTES];
+	uint64_t		 guard_locks[CTR_SCOPES];	/* locks taken, by scope */
 };
 
 #endif

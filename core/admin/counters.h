@@ -60,6 +60,35 @@ ctr_denied(struct wcounters *w, unsigned lidx)
 		l->denied++;
 }
 
+/* A client connection refused over client_max_connections (also counted by ctr_denied). */
+static inline void
+ctr_limit_conn(struct wcounters *w, unsigned lidx)
+{
+	struct ctr_listener *l = ctr_l(w, lidx);
+
+	if (l != NULL)
+		l->limit_conns++;
+}
+
+/* A request answered 429 over client_request_rate. */
+static inline void
+ctr_limit_req(struct wcounters *w, unsigned lidx)
+{
+	struct ctr_listener *l = ctr_l(w, lidx);
+
+	if (l != NULL)
+		l->limit_reqs++;
+}
+
+/* The auth guard counters of route ridx, kind (enum cred_kind); NULL past the limits. */
+static inline struct ctr_guard *
+ctr_guard(struct wcounters *w, long ridx, int kind)
+{
+	if (ridx < 0 || ridx >= CTR_ROUTES || kind <= 0 || kind >= CTR_KINDS)
+		return NULL;
+	return &w->r[ridx].g[kind];
+}
+
 /* A client connection's slot is freed. */
 static inline void
 ctr_client_closed(struct wcounters *w, unsigned lidx)

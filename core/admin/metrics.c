@@ -12,6 +12,7 @@
 #include "core/acme/ctl.h"
 #include "core/admin/metrics.h"
 #include "core/gen-t.h"
+#include "core/proxy/guard_hook.h"
 #include "core/worker-t.h"
 #include "routing/pool/balance.h"
 
@@ -114,6 +115,10 @@ frontend_metrics(struct abuf *b, const struct admin_src *src, const struct confi
 	      "Requests answered 4xx by ringedge itself (bad request, no route, timeout).");
 	FRONT(l[i].denied, "denied_connections_total", "counter",
 	      "Connections refused by a policy.");
+	FRONT(l[i].limit_conns, "limited_connections_total", "counter",
+	      "Connections refused over client_max_connections.");
+	FRONT(l[i].limit_reqs, "rate_limited_requests_total", "counter",
+	      "Requests answered 429 over client_request_rate.");
 	FRONT(l[i].tls_full, "tls_full_handshakes_total", "counter", "Full TLS handshakes.");
 	FRONT(l[i].tls_resumed, "tls_resumed_handshakes_total", "counter",
 	      "Resumed TLS handshakes (ticket or session cache).");
@@ -260,6 +265,53 @@ queue_metrics(struct abuf *b, const struct admin_src *src, const struct generati
 	     "Retries on the next untried server or on a fresh connection.");
 }
 
+/* The auth guard: attempts by route and kind (routes with auth_guard on or log_only), locks
+ * taken and held by scope. The per-route counters are the workers'; the held locks are read
+ * from the guard's table (one shard lock at a time, admin thread). */
+static void
+guard_metrics(struct abuf *b, const struct admin_src *src, const struct config *cfg)
+{
+	static const char *const kinds[CTR_KINDS] = { "", "ntlm", "basic", "oauthtoken",
+						      "webticket" };
+	static const char *const scopes[CTR_SCOPES] = { "user", "address", "user_address" };
+	static const struct { const char *nm, *help; size_t off; } m[] = {
+		{ "auth_guard_attempts_total", "Password attempts seen (forwarded or answered "
+		  "by ringedge).", offsetof(struct ctr_guard, attempts) },
+		{ "auth_guard_failures_total", "Forwarded attempts the backend failed.",
+		  offsetof(struct ctr_guard, failures) },
+		{ "auth_guard_local_answers_total", "Attempts answered by ringedge (user or "
+		  "address locked, repeated password).", offsetof(struct ctr_guard, local) },
+		{ "auth_guard_would_block_total", "log_only: attempts `on` would have answered "
+		  "locally.", offsetof(struct ctr_guard, would) },
+	};
+	static _Thread_local struct ctr_route r[CTR_ROUTES];
+	uint64_t locks[CTR_SCOPES], held[CTR_SCOPES] = { 0 };
+	int nr = cfg->nroutes < CTR_ROUTES ? cfg->nroutes : CTR_ROUTES;
+
+	SUM(src, r, r);
+	SUM(src, guard_locks, locks);
+	for (size_t q = 0; q < sizeof(m) / sizeof(m[0]); q++) {
+		head(b, m[q].nm, "counter", m[q].help);
+		for (int i = 0; i < nr; i++)
+			for (int k = 1; k < CTR_KINDS && cfg->routes[i].auth_guard != CFG_GUARD_OFF;
+			     k++) {
+				abuf_printf(b, "ringedge_%s{route=\"", m[q].nm);
+				label(b, cfg->routes[i].name);
+				abuf_printf(b, "\",kind=\"%s\"} %llu\n", kinds[k], (unsigned long long)
+					    *(const uint64_t *)((const char *)&r[i].g[k] + m[q].off));
+			}
+	}
+	head(b, "auth_guard_locks_total", "counter", "Locks taken, by scope.");
+	for (int k = 0; k < CTR_SCOPES; k++)
+		abuf_printf(b, "ringedge_auth_guard_locks_total{scope=\"%s\"} %llu\n", scopes[k],
+			    (unsigned long long)locks[k]);
+	head(b, "auth_guard_active_locks", "gauge", "Locks held now, by scope.");
+	guard_hook_locks(held);
+	for (int k = 0; k < CTR_SCOPES; k++)
+		abuf_printf(b, "ringedge_auth_guard_active_locks{scope=\"%s\"} %llu\n", scopes[k],
+			    (unsigned long long)held[k]);
+}
+
 /* [acme NAME] certificates: expiry (0 before the first issuance), last success, failures. */
 static void
 acme_metrics(struct abuf *b)
@@ -304,5 +356,6 @@ metrics_render(struct abuf *b, const struct admin_src *src, const struct generat
 	backend_metrics(b, src, g->cfg, p);
 	server_metrics(b, src, g, s);
 	queue_metrics(b, src, g);
+	guard_metrics(b, src, g->cfg);
 	acme_metrics(b);
 }

@@ -90,8 +90,30 @@ listener_json(const struct generation *g, int i, const struct ctr_listener *c, d
 	return o;
 }
 
+/* The auth guard's figures of route i (summed over kinds), when it has the guard. */
+static void
+route_guard_json(json_t *o, const struct cfg_route *r, int i, const struct wcounters *c)
+{
+	static const char *const mode[] = { "off", "on", "log_only" };
+	uint64_t n[4] = { 0 };
+
+	json_object_set_new(o, "auth_guard", json_string(mode[r->auth_guard % 3]));
+	if (r->auth_guard == CFG_GUARD_OFF || i >= CTR_ROUTES)
+		return;
+	for (int k = 1; k < CTR_KINDS; k++) {
+		n[0] += c->r[i].g[k].attempts;
+		n[1] += c->r[i].g[k].failures;
+		n[2] += c->r[i].g[k].local;
+		n[3] += c->r[i].g[k].would;
+	}
+	json_object_set_new(o, "guard_attempts", json_integer((json_int_t)n[0]));
+	json_object_set_new(o, "guard_failures", json_integer((json_int_t)n[1]));
+	json_object_set_new(o, "guard_local_answers", json_integer((json_int_t)n[2]));
+	json_object_set_new(o, "guard_would_block", json_integer((json_int_t)n[3]));
+}
+
 static json_t *
-routes_json(const struct config *cfg)
+routes_json(const struct config *cfg, const struct wcounters *c)
 {
 	json_t *a = json_array();
 
@@ -106,6 +128,7 @@ routes_json(const struct config *cfg)
 				    json_string(r->listeners_text ? r->listeners_text : "all"));
 		json_object_set_new(o, "target", json_string(r->kind == CFG_ROUTE_POOL ?
 			r->pool_name : "redirect to https"));
+		route_guard_json(o, r, i, c);
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -203,7 +226,7 @@ build(const struct admin_src *src, const struct generation *g, bool draining)
 	json_object_set_new(doc, "workers", json_integer(src->nw));
 	json_object_set_new(doc, "state", json_string(draining ? "draining" : "serving"));
 	json_object_set_new(doc, "listeners", ls);
-	json_object_set_new(doc, "routes", routes_json(cfg));
+	json_object_set_new(doc, "routes", routes_json(cfg, &c));
 	json_object_set_new(doc, "pools", ps);
 	return doc;
 }
@@ -336,8 +359,11 @@ html_certs(struct abuf *b, json_t *doc)
 static void
 html_routes(struct abuf *b, json_t *doc)
 {
-	static const char *const cols[] = { "route", "host", "path", "listeners", "to", NULL };
-	static const char *const keys[] = { "name", "host", "path", "listeners", "target", NULL };
+	static const char *const cols[] = { "route", "host", "path", "listeners", "to",
+		"auth guard", "attempts", "failures", "answered here", "would block", NULL };
+	static const char *const keys[] = { "name", "host", "path", "listeners", "target",
+		"auth_guard", "guard_attempts", "guard_failures", "guard_local_answers",
+		"guard_would_block", NULL };
 	size_t i;
 	json_t *r;
 

@@ -41,7 +41,7 @@ field_ok(const char *v)
 
 size_t
 guard_answer(enum guard_answer_kind kind, const char *const *challenges, int n, bool close,
-	     char *buf, size_t cap)
+	     bool head, char *buf, size_t cap)
 {
 	const char *status, *ctype, *body;
 	size_t o = 0, bl;
@@ -85,8 +85,9 @@ guard_answer(enum guard_answer_kind kind, const char *const *challenges, int n, 
 			return 0;
 		o += (size_t)w;
 	}
+	/* a HEAD request gets the GET's Content-Length and no body (RFC 9110 9.3.2) */
 	w = snprintf(buf + o, cap - o, "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n%s",
-		     ctype, bl, close ? "Connection: close\r\n" : "", body);
+		     ctype, bl, close ? "Connection: close\r\n" : "", head ? "" : body);
 	if (w < 0 || (size_t)w >= cap - o)
 		return 0;
 	return o + (size_t)w;

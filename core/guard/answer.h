@@ -24,9 +24,11 @@ enum guard_answer_kind {
 
 /* Writes the whole response (head and body) into buf[cap]. challenges[n] are the
  * WWW-Authenticate values of a 401 (one field each, in order; values with control characters
- * are skipped); close adds Connection: close. Returns the length, 0 if cap is too small. */
+ * are skipped); close adds Connection: close; head (a HEAD request): the head only, with the
+ * Content-Length the body would have (RFC 9110 9.3.2). Returns the length, 0 if cap is too
+ * small. */
 size_t guard_answer(enum guard_answer_kind kind, const char *const *challenges, int n,
-		    bool close, char *buf, size_t cap);
+		    bool close, bool head, char *buf, size_t cap);
 
 /* The answer kind that looks like a real failure of an attempt of this kind. */
 enum guard_answer_kind guard_answer_kind_of(enum cred_kind kind);

@@ -53,6 +53,7 @@ struct shard {
 	uint32_t	 cap, used;
 	uint32_t	 head, tail;	/* LRU: head = most recently used */
 	uint32_t	 nlocked;
+	uint32_t	 nlocked_by[3];	/* by enum guard_what, for guard_locks() */
 } __attribute__((aligned(RE_CACHELINE)));
 
 struct guard {
@@ -121,6 +122,15 @@ hash_unlink(struct shard *s, uint32_t i)
 	*pp = s->e[i].hnext;
 }
 
+/* e's lock is lifted (or e goes away locked). */
+static void
+unlocked(struct shard *s, struct gentry *e)
+{
+	e->locked = false;
+	s->nlocked--;
+	s->nlocked_by[e->what % 3]--;
+}
+
 /* The least recently used entry, skipping (and refreshing) a few locked ones so that a spray
  * of new names does not evict the locks it is meant to run into. */
 static uint32_t
@@ -134,7 +144,7 @@ evict(struct shard *s)
 		i = s->tail;
 	}
 	if (s->e[i].locked)
-		s->nlocked--;
+		unlocked(s, &s->e[i]);
 	hash_unlink(s, i);
 	lru_unlink(s, i);
 	return i;
@@ -236,8 +246,7 @@ is_locked(struct shard *s, struct gentry *e, uint64_t now, struct guard_events *
 		return false;
 	if (now < e->locked_until)
 		return true;
-	e->locked = false;
-	s->nlocked--;
+	unlocked(s, e);
 	event(ev, e, GUARD_EV_UNLOCK, 0);
 	return false;
 }
@@ -260,6 +269,7 @@ lock(struct shard *s, struct gentry *e, uint64_t now, uint32_t fails, struct gua
 	e->locked = true;
 	e->locked_until = now + d;
 	s->nlocked++;
+	s->nlocked_by[e->what % 3]++;
 	event(ev, e, GUARD_EV_LOCK, fails);
 }
 
@@ -578,8 +588,7 @@ guard_outcome(struct guard *g, const struct guard_attempt *a, bool success, uint
 		e->last_success = now;
 		e->cur = e->prev = 0;
 		if (e->locked) {
-			e->locked = false;
-			s->nlocked--;
+			unlocked(s, e);
 			event(ev, e, GUARD_EV_UNLOCK, 0);
 		}
 		pthread_mutex_unlock(&s->mu);
@@ -677,6 +686,18 @@ guard_tracked(struct guard *g)
 		pthread_mutex_unlock(&g->sh[i].mu);
 	}
 	return n;
+}
+
+void
+guard_locks(struct guard *g, uint64_t out[3])
+{
+	out[0] = out[1] = out[2] = 0;
+	for (int i = 0; i < GUARD_SHARDS; i++) {
+		pthread_mutex_lock(&g->sh[i].mu);
+		for (int k = 0; k < 3; k++)
+			out[k] += g->sh[i].nlocked_by[k];
+		pthread_mutex_unlock(&g->sh[i].mu);
+	}
 }
 
 size_t

@@ -81,6 +81,11 @@ bool guard_scheme_allowed(unsigned schemes, const char *authz, size_t len);
 size_t guard_tracked(struct guard *g);	/* keys held now */
 size_t guard_memory(const struct guard *g);	/* bytes the table holds (its cap, allocated) */
 
+/* Locks held now by enum guard_what (user, address, pair), for the admin thread's /metrics:
+ * one shard lock at a time. A lock whose time is over counts until guard_sweep() (or the
+ * next attempt on its key) lifts it. */
+void guard_locks(struct guard *g, uint64_t out[3]);
+
 const char *guard_what_name(enum guard_what w);
 
 /* One log line for an event, e.g. "auth guard: locked user contoso\alice (5 failures from

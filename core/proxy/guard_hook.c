@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/admin/counters.h"
 #include "core/gen.h"
 #include "core/guard/answer.h"
 #include "core/guard/cred.h"
@@ -25,6 +26,7 @@
 #include "core/proxy/client.h"
 #include "core/proxy/proxy.h"
 #include "core/proxy/stream.h"
+#include "core/worker-t.h"
 
 #define GH_CHAL_SLOTS	64	/* pools whose 401 challenges are remembered (by name hash) */
 #define GH_CHAL_MAX	3
@@ -34,6 +36,7 @@
 struct guard_hook_att {
 	struct guard_attempt a;
 	enum cred_kind	 kind;
+	long		 ridx;		/* the route's index, for the counters */
 	bool		 log_only;
 	bool		 keep;		/* a local answer keeps the connection */
 	char		 user[GUARD_NAME_MAX];	/* printable, for the access log */
@@ -88,6 +91,26 @@ gh_log_event(const struct guard_event *e, void *arg)
 
 	guard_event_text(e, *(const uint64_t *)arg, line, sizeof(line));
 	log_warn("%s", line);
+}
+
+/* Logs a worker's events and counts its locks (per worker: ringedge_auth_guard_locks_total). */
+static void
+gh_events(struct conn *c, const struct guard_events *ev)
+{
+	for (int i = 0; i < ev->n; i++) {
+		if (ev->ev[i].type == GUARD_EV_LOCK)
+			c->w->ctr.guard_locks[ev->ev[i].what % CTR_SCOPES]++;
+		gh_log_event(&ev->ev[i], &c->w->now);
+	}
+}
+
+bool
+guard_hook_locks(uint64_t out[3])
+{
+	if (gh_table == NULL)
+		return false;
+	guard_locks(gh_table, out);
+	return true;
 }
 
 void
@@ -203,7 +226,11 @@ gh_answer(struct conn *c, const struct cfg_route *rt, enum guard_answer_kind kin
 	const char *cv[GH_CHAL_MAX];
 	/* +2: t_start and now are whole ms of the loop's clock (truncated, read once a turn) */
 	uint64_t floor = s->t_start + c->g->cfg->auth_guard.min_answer_time + 2;
-	bool keep = (s->flags & SF_CLI_KA) && !(s->flags & (SF_VER10 | SF_HEAD_REQ)) &&
+	/* kept only when the whole request (head and any body) is in `used`: a body left
+	 * unread would otherwise be parsed as the next request */
+	bool read = s->req_body == PM_NONE ||
+		(s->req_body == PM_LENGTH && used >= (uint64_t)s->head_in + s->req_cl);
+	bool keep = (s->flags & SF_CLI_KA) && !(s->flags & (SF_VER10 | SF_UPGRADE)) && read &&
 		c->in.len >= used && kind != GUARD_ANSWER_413;
 	int n = kind == GUARD_ANSWER_401 ? gh_challenges(c, rt, chal) : 0;
 	char *out = malloc(GUARD_ANSWER_MAX);
@@ -215,7 +242,8 @@ gh_answer(struct conn *c, const struct cfg_route *rt, enum guard_answer_kind kin
 	for (int i = 0; i < n; i++)
 		cv[i] = chal[i];
 	conn_consume(c, keep ? used : c->in.len);
-	s->rlen = (uint32_t)guard_answer(kind, cv, n, !keep, out, GUARD_ANSWER_MAX);
+	s->rlen = (uint32_t)guard_answer(kind, cv, n, !keep,
+					 (s->flags & SF_HEAD_REQ) != 0, out, GUARD_ANSWER_MAX);
 	s->status = kind == GUARD_ANSWER_401 ? 401 : kind == GUARD_ANSWER_OAUTH ? 400 :
 		kind == GUARD_ANSWER_WEBTICKET ? 500 : 413;
 	free(s->rbuf);
@@ -307,6 +335,7 @@ gh_check(struct conn *c, const struct cfg_route *rt, const struct cred *cr, uint
 	uint8_t ab[16];
 	size_t alen = gh_client_addr(c, ab, addr, sizeof(addr));
 	struct guard_verdict v;
+	struct ctr_guard *k;
 
 	if (t == NULL)
 		return 0;	/* no memory: forward uncounted rather than refuse */
@@ -314,11 +343,16 @@ gh_check(struct conn *c, const struct cfg_route *rt, const struct cred *cr, uint
 	guard_attempt_init(&t->a, key, ab, alen, addr, cr);
 	gh_printable(t->user, key, sizeof(t->user));
 	t->kind = cr->kind;
+	t->ridx = rt - cfg->routes;
 	t->log_only = rt->auth_guard == CFG_GUARD_LOG_ONLY;
 	c->s->gatt = t;
 	guard_check(gh_table, &t->a, c->w->now, t->log_only, &v);
-	for (int i = 0; i < v.events.n; i++)
-		gh_log_event(&v.events.ev[i], &c->w->now);
+	gh_events(c, &v.events);
+	if ((k = ctr_guard(&c->w->ctr, t->ridx, (int)t->kind)) != NULL) {
+		k->attempts++;
+		k->would += t->log_only && v.would != GUARD_ALLOW;
+		k->local += v.action != GUARD_ALLOW;
+	}
 	if (t->log_only && v.would != GUARD_ALLOW)
 		log_warn("auth guard (log_only, route %s): would answer %s from %s locally (%s %s)",
 			 rt->name, key[0] ? key : "-", addr,
@@ -371,13 +405,17 @@ guard_hook_response_(struct conn *c, const struct h1_msg *m, const char *buf)
 {
 	struct guard_hook_att *t = c->s->gatt;
 	struct guard_events ev;
+	struct ctr_guard *k;
+	bool failed;
 
 	if (m->status < 200 || gh_table == NULL)
 		return;
 	if (m->status == 401)
 		gh_learn_challenges(c, m, buf);
-	guard_outcome(gh_table, &t->a, !guard_failed(t->kind, m->status), c->w->now, &ev);
-	for (int i = 0; i < ev.n; i++)
-		gh_log_event(&ev.ev[i], &c->w->now);
+	failed = guard_failed(t->kind, m->status);
+	if (failed && (k = ctr_guard(&c->w->ctr, t->ridx, (int)t->kind)) != NULL)
+		k->failures++;
+	guard_outcome(gh_table, &t->a, !failed, c->w->now, &ev);
+	gh_events(c, &ev);
 	t->kind = CRED_NONE;	/* counted once; the user stays for the access log */
 }

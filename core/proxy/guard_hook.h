@@ -10,6 +10,7 @@
 #ifndef RINGEDGE_CORE_PROXY_GUARD_HOOK_H
 #define RINGEDGE_CORE_PROXY_GUARD_HOOK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config-t.h"
@@ -25,6 +26,10 @@ int guard_hook_start(const struct config *c);
 void guard_hook_reload(const struct config *c);
 void guard_hook_tick(uint64_t now);
 void guard_hook_stop(void);
+
+/* Admin thread: the locks held now by scope (enum guard_what: user, address, user+address);
+ * false when the guard has no table (every route off, or no memory at start). */
+bool guard_hook_locks(uint64_t out[3]);
 
 int guard_hook_request_(struct conn *c, const struct cfg_route *rt, const struct h1_msg *m,
 			const char *buf, uint32_t head_len);

@@ -1,7 +1,7 @@
 /*
  * Client limits per client address (core/proxy/limits.h). The table is keyed by the
- * listener's name and the address (so it survives reloads); entries are never removed, only
- * replaced (open addressing with a bounded probe), so probe chains stay intact.
+ * listener's (or route's) name and the address (so it survives reloads); entries are never
+ * removed, only replaced (open addressing with a bounded probe), so probe chains stay intact.
  */
 #include "core/proxy/limits.h"
 
@@ -80,9 +80,10 @@ limits_refused_requests(void)
 	return atomic_load(&lim_refused_reqs);
 }
 
-/* The key of (listener, client address), never 0; 0 too when the address is exempt. */
+/* The key of (scope name, client address), never 0; 0 too when the address is exempt (the
+ * listener's client_limits_exempt). tag: 'l' listener, 'r' route. */
 static uint64_t
-lim_key(const struct conn *c, const struct cfg_listener *l)
+lim_key(const struct conn *c, const struct cfg_listener *l, char tag, const char *name)
 {
 	uint8_t a[16];
 	uint64_t h;
@@ -90,7 +91,8 @@ lim_key(const struct conn *c, const struct cfg_listener *l)
 	if (lim == NULL || !cidr_addr16((const struct sockaddr *)&c->u.cli.peer, a) ||
 	    cidr_list_match16(&l->client_limits_exempt, a))
 		return 0;
-	h = fnv1a64(l->name, strlen(l->name), FNV64_BASIS);
+	h = fnv1a64(&tag, 1, FNV64_BASIS);
+	h = fnv1a64(name, strlen(name), h);
 	h = fnv1a64(a, sizeof(a), h);
 	return h ? h : 1;
 }
@@ -134,7 +136,7 @@ lim_log_now(uint64_t now)
 int
 limits_accept_(struct conn *c, const struct cfg_listener *l)
 {
-	uint64_t key = lim_key(c, l), now = c->w->now;
+	uint64_t key = lim_key(c, l, 'l', l->name), now = c->w->now;
 	struct lim_shard *s;
 	struct lim_entry *e;
 	int rc = 0;
@@ -155,6 +157,7 @@ limits_accept_(struct conn *c, const struct cfg_listener *l)
 	}
 	atomic_fetch_add(&lim_refused_conns, 1);
 	ctr_denied(&c->w->ctr, c->u.cli.lidx);
+	ctr_limit_conn(&c->w->ctr, c->u.cli.lidx);
 	if (lim_log_now(now)) {
 		char addr[64];
 
@@ -189,10 +192,10 @@ limits_close_(struct conn *c)
 
 /* Takes a token; 0, or the seconds until one is there. Shard locked. */
 static uint32_t
-lim_take(struct lim_entry *e, const struct cfg_listener *l, uint64_t now)
+lim_take(struct lim_entry *e, uint64_t rate_, uint64_t burst, uint64_t now)
 {
-	int64_t cap = (int64_t)(l->client_request_burst * MILLI);
-	int64_t rate = (int64_t)l->client_request_rate;	/* milli-tokens per ms */
+	int64_t cap = (int64_t)(burst * MILLI);
+	int64_t rate = (int64_t)rate_;	/* milli-tokens per ms */
 
 	if (now > e->refill) {
 		e->tokens += (int64_t)(now - e->refill) * rate;
@@ -208,10 +211,10 @@ lim_take(struct lim_entry *e, const struct cfg_listener *l, uint64_t now)
 	return (uint32_t)(((MILLI - e->tokens + rate - 1) / rate + 999) / 1000);
 }
 
-int
-limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
+/* A request against the bucket of key (rate per second, burst): 0, or 1 when answered 429. */
+static int
+lim_request(struct conn *c, uint64_t key, uint64_t rate, uint64_t burst, uint32_t head_len)
 {
-	uint64_t key = lim_key(c, l);
 	struct lim_shard *s;
 	struct lim_entry *e;
 	uint32_t wait = 0;
@@ -221,13 +224,14 @@ limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
 		return 0;
 	s = &lim[key % LIM_SHARDS];
 	pthread_mutex_lock(&s->mu);
-	e = lim_get(s, key, c->w->now, l->client_request_burst);
+	e = lim_get(s, key, c->w->now, burst);
 	if (e != NULL)
-		wait = lim_take(e, l, c->w->now);
+		wait = lim_take(e, rate, burst, c->w->now);
 	pthread_mutex_unlock(&s->mu);
 	if (wait == 0)
 		return 0;
 	atomic_fetch_add(&lim_refused_reqs, 1);
+	ctr_limit_req(&c->w->ctr, c->u.cli.lidx);
 	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
 	/* a request body we would have to drain closes the connection */
 	if (c->s->req_body == PM_NONE && !(c->s->flags & SF_UPGRADE)) {
@@ -238,4 +242,18 @@ limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
 		cli_respond(c, 429, extra, false);
 	}
 	return 1;
+}
+
+int
+limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
+{
+	return lim_request(c, lim_key(c, l, 'l', l->name), l->client_request_rate,
+			   l->client_request_burst, head_len);
+}
+
+int
+limits_route_request_(struct conn *c, const struct cfg_route *rt, uint32_t head_len)
+{
+	return lim_request(c, lim_key(c, cli_listener(c), 'r', rt->name), rt->client_request_rate,
+			   rt->client_request_burst, head_len);
 }

@@ -1,8 +1,8 @@
 /*
  * Client limits per client address (issue 12; docs/auth-guard.md "Client limits"): open
  * connections (over the limit: the accepted connection is closed at once) and the request
- * rate (token bucket with a burst; over it: 429 with Retry-After), per listener, with a list
- * of exempt networks. One process-wide table shared by all workers (64 mutex shards, a fixed
+ * rate (token bucket with a burst; over it: 429 with Retry-After), per listener and per route
+ * (client_request_rate on a route), with a list of exempt networks. One process-wide table shared by all workers (64 mutex shards, a fixed
  * number of entries, least recently used entry without connections replaced when full),
  * created at start-up; a listener whose limits are 0 never touches it (one branch).
  * The client address is the conn's peer field (c->u.cli.peer), which PROXY protocol /
@@ -26,6 +26,7 @@ void limits_stop(void);
 int limits_accept_(struct conn *c, const struct cfg_listener *l);
 void limits_close_(struct conn *c);
 int limits_request_(struct conn *c, const struct cfg_listener *l, uint32_t head_len);
+int limits_route_request_(struct conn *c, const struct cfg_route *rt, uint32_t head_len);
 
 /* A client connection was accepted on listener l: 0 to serve it, -1 when its address is at
  * client_max_connections (the caller closes it at once; counted, logged once a second). */
@@ -52,6 +53,16 @@ limits_request(struct conn *c, const struct cfg_listener *l, uint32_t head_len)
 	if (l->client_request_rate == 0)
 		return 0;
 	return limits_request_(c, l, head_len);
+}
+
+/* The same for the route's own client_request_rate (its bucket is apart from the listener's;
+ * the listener's client_limits_exempt applies), once the route is known. */
+static inline int
+limits_route_request(struct conn *c, const struct cfg_route *rt, uint32_t head_len)
+{
+	if (rt->client_request_rate == 0)
+		return 0;
+	return limits_route_request_(c, rt, head_len);
 }
 
 /* Connections refused and requests answered 429 since start (all workers). */

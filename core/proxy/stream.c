@@ -260,6 +260,8 @@ stream_on_request_head(struct conn *c, const struct h1_msg *m, uint32_t head_len
 		stream_answer_here(c, &k, rt, head_len, upgrade, misdirected);
 		return;
 	}
+	if (limits_route_request(c, rt, head_len) != 0)
+		return;
 	s->pool = (int16_t)rt->pool;
 	stream_keys(c, m, buf);
 	if (guard_hook_request(c, rt, m, buf, head_len) != 0)
