@@ -120,6 +120,7 @@ struct opts {
 	double		rate;		/* -R, 0 = closed loop */
 	int		new_conn, resume, insecure, json, quiet;
 	int		eager_wake;	/* --eager-wake: wake for every completion (no batch wait) */
+	int		wait_stats;	/* --wait-stats: the loop's waits, on stderr at the end */
 	enum rb_tls_max	tls_max;	/* --tls-max */
 	int		have_tls_max;
 	const char	*cacert, *method, *body_file;
@@ -196,6 +197,21 @@ struct conn {
 	WOLFSSL_SESSION	*sess;
 };
 
+/* --wait-stats: what each io_uring_enter waited for and brought (measured window only). */
+#define RB_WS_BUCKETS	12
+struct waitstats {
+	uint64_t	enters;		/* loop iterations: one io_uring_submit_and_wait each */
+	uint64_t	etime;		/* waits that ended by the timeout */
+	uint64_t	responses;	/* responses completed by those iterations */
+	uint64_t	drained;	/* closed loop: woke with every response in (none left out) */
+	uint64_t	asked;		/* sum of the responses each wait asked for */
+	uint64_t	collects, collected;	/* no-wait enters after a filled batch; their responses */
+	uint64_t	sleep_ns;	/* time inside io_uring_enter */
+	uint64_t	busy_ns;	/* wake-up to the next submit: a response's next send waits this */
+	uint64_t	per_wake[RB_WS_BUCKETS];	/* responses per wake: 0, 1, ..., 10, 11+ */
+	uint64_t	busy_hist[RB_WS_BUCKETS];	/* busy time: <1us, <2us, <4us, ... */
+};
+
 struct worker {
 	uint32_t	id;
 	pthread_t	tid;
@@ -212,6 +228,11 @@ struct worker {
 	uint32_t	got;		/* responses completed in this loop iteration */
 	uint32_t	batch_cap;	/* most responses a batch wait may ask for (adapts) */
 	uint32_t	batch_calm;	/* plain waits left before batch waits are tried again */
+	int		collect;	/* a batch wait filled: collect what came after it, no wait */
+	uint32_t	late;		/* responses a collect finds (running mean): the wake-up's cost */
+	uint32_t	late_calm;	/* plain waits left before late is halved */
+	struct waitstats ws;		/* --wait-stats */
+	uint64_t	ws_enter, ws_wake;
 	int		stopping;
 	uint64_t	t_stop, t_last_done, next_scan;
 	struct rusage	ru0, ru1;
@@ -1124,19 +1145,37 @@ should_stop(struct worker *w, uint64_t now)
  * start-up, the end and small counts (up to 3 requests out) wait for one response. The
  * sends queued this iteration complete inline and count as completions: they are added, so
  * they do not end the wait at once (that cost one io_uring_enter per request).
+ *
+ * A batch wait that fills is followed by a collect (0 here: submit, run the ring's pending
+ * task work, no wait). After the wake-up the kernel runs only as many completions as the
+ * wait still needed (io_cqring_wait: io_run_local_work(ctx, nr_wait, nr_wait)); responses
+ * that arrive while this thread is being woken stay queued until the next wait is satisfied,
+ * i.e. a whole batch later, and their connections idle meanwhile. With few connections that
+ * is a large share of them (plain -c8: 2.7 more responses per collect after a batch of 4).
+ * What a collect finds is what the server answered while this thread was being woken: the
+ * batch leaves twice that (w->late, a running mean) with the server, so that it is not idle
+ * by the time the next requests go out (with 8 connections: batches of 2, not 4; from about
+ * 32 connections on, half of them is less than that anyway). When that leaves fewer than 2
+ * to wait for, waits are plain and w->late is halved every 64 of them.
  */
 static unsigned
 batch_wait(struct worker *w, uint64_t now, uint64_t *until)
 {
 	unsigned k = w->awaiting / 2;
 
+	if (w->collect)
+		return 0;
 	if (R.o.eager_wake)
 		return 1;
 	if (k > w->batch_cap)
 		k = w->batch_cap;
+	if (k > 0 && w->awaiting < k + 2 * w->late)
+		k = w->awaiting > 2 * w->late ? w->awaiting - 2 * w->late : 0;
 	if (R.o.rate > 0 || w->stopping || k < 2) {
 		if (w->batch_cap < 2 && --w->batch_calm == 0)
 			w->batch_cap = UINT32_MAX;
+		if (w->late_calm > 0 && --w->late_calm == 0)
+			w->late /= 2;
 		return w->awaiting > 0 ? w->nsend_q + 1 : 1;
 	}
 	if (*until > now + RB_BATCH_NS)
@@ -1144,7 +1183,10 @@ batch_wait(struct worker *w, uint64_t now, uint64_t *until)
 	return w->nsend_q + k;
 }
 
-/* After a wait that asked for k responses, returned ret and brought w->got responses. */
+/*
+ * After a wait that asked for k responses, returned ret and brought w->got responses. A batch
+ * that filled is followed by a collect (see batch_wait).
+ */
 static void
 batch_adapt(struct worker *w, unsigned k, int ret)
 {
@@ -1155,9 +1197,58 @@ batch_adapt(struct worker *w, unsigned k, int ret)
 		if (w->got > 0)
 			w->batch_cap = w->got;
 		w->batch_calm = 64;
-	} else if (w->batch_cap < UINT32_MAX / 2) {
-		w->batch_cap *= 2;
+	} else {
+		if (w->batch_cap < UINT32_MAX / 2)
+			w->batch_cap *= 2;
+		w->collect = 1;
 	}
+}
+
+static unsigned
+ws_bucket(uint64_t v)
+{
+	unsigned b = 0;
+
+	while (v > 0 && b < RB_WS_BUCKETS - 1) {
+		v >>= 1;
+		b++;
+	}
+	return b;
+}
+
+/* --wait-stats: just before the submit-and-wait (w->ws_wake: when the last one returned). */
+static void
+ws_before(struct worker *w, uint64_t now)
+{
+	struct waitstats *s = &w->ws;
+
+	if (w->ws_wake != 0 && w->ws_wake >= R.tw && !w->stopping) {
+		s->busy_ns += now - w->ws_wake;
+		s->busy_hist[ws_bucket((now - w->ws_wake) / 1000)]++;
+	}
+	w->ws_enter = now;
+}
+
+/* After the wait that asked for `asked` responses returned ret, out0 requests were out. */
+static void
+ws_after(struct worker *w, uint64_t now, unsigned asked, int ret, unsigned out0)
+{
+	struct waitstats *s = &w->ws;
+
+	w->ws_wake = now;
+	if (w->ws_enter < R.tw || w->stopping)
+		return;
+	s->enters++;
+	if (asked == 0 && w->collect) {
+		s->collects++;
+		s->collected += w->got;
+	}
+	s->etime += ret == -ETIME;
+	s->responses += w->got;
+	s->asked += asked;
+	s->drained += R.o.rate == 0 && out0 > 0 && w->got >= out0;
+	s->sleep_ns += now - w->ws_enter;
+	s->per_wake[w->got < RB_WS_BUCKETS - 1 ? w->got : RB_WS_BUCKETS - 1]++;
 }
 
 static void *
@@ -1167,7 +1258,7 @@ worker_main(void *arg)
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 	uint64_t now, until, drain_end = 0;
-	unsigned head, n, wait_nr;
+	unsigned head, n, wait_nr, out0;
 	int ret;
 
 	ret = worker_ring_init(w);
@@ -1208,7 +1299,12 @@ worker_main(void *arg)
 		ts.tv_sec = (long long)(until / 1000000000ull);
 		ts.tv_nsec = (long long)(until % 1000000000ull);
 		/* One submit (and wait) per iteration. */
-		ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, &ts, NULL);
+		if (R.o.wait_stats)
+			ws_before(w, now);
+		if (wait_nr == 0)
+			ret = io_uring_submit_and_get_events(&w->ring);
+		else
+			ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, wait_nr, &ts, NULL);
 		wait_nr -= wait_nr > w->nsend_q ? w->nsend_q : wait_nr;	/* responses asked for */
 		w->nsend_q = 0;
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
@@ -1219,12 +1315,20 @@ worker_main(void *arg)
 		now = now_ns();
 		n = 0;
 		w->got = 0;
+		out0 = w->awaiting;
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			dispatch(w, cqe, now);
 			if (++n == RB_CQE_BATCH)
 				break;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		if (R.o.wait_stats)
+			ws_after(w, now, wait_nr, ret, out0);
+		if (w->collect) {
+			w->late = (w->late + w->got + 1) / 2;
+			w->late_calm = 64;
+			w->collect = 0;
+		}
 		batch_adapt(w, wait_nr, ret);
 	}
 	if (!w->ru_started) {
@@ -1275,6 +1379,7 @@ usage(FILE *f)
 	    "                    ~28,000 connections to one destination (IP_BIND_ADDRESS_NO_PORT)\n"
 	    "      --eager-wake  closed loop: wake for every response instead of batches\n"
 	    "                    (the old behaviour; for A/B comparisons only)\n"
+	    "      --wait-stats  print what the loop's waits asked for and brought (stderr)\n"
 	    "  -q, --quiet       no live progress line\n"
 	    "URLs of one host:port share connections and are sent round-robin.\n");
 }
@@ -1319,7 +1424,7 @@ read_body(struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
-	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_IDLE,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_WAITSTATS, OPT_IDLE,
 	OPT_IDLE_SAMPLE, OPT_SOURCE, OPT_IDLE_SECOND,
 };
 
@@ -1342,6 +1447,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"crypto", no_argument, NULL, OPT_CRYPTO},
 		{"eager-wake", no_argument, NULL, OPT_EAGER},
+		{"wait-stats", no_argument, NULL, OPT_WAITSTATS},
 		{"idle", required_argument, NULL, OPT_IDLE},
 		{"idle-sample", required_argument, NULL, OPT_IDLE_SAMPLE},
 		{"source", required_argument, NULL, OPT_SOURCE},
@@ -1459,6 +1565,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_EAGER:
 			o->eager_wake = 1;
+			break;
+		case OPT_WAITSTATS:
+			o->wait_stats = 1;
 			break;
 		case OPT_IDLE:
 		case OPT_IDLE_SAMPLE:
@@ -1860,6 +1969,32 @@ report_idle_json(const struct result *r)
 	    err ? strerror(err) : "");
 }
 
+/* --wait-stats: one block per thread on stderr. */
+static void
+report_waitstats(uint32_t t, const struct waitstats *s)
+{
+	double e = s->enters ? (double)s->enters : 1, r = s->responses ? (double)s->responses : 1;
+	unsigned i;
+
+	fprintf(stderr, "wait-stats thread %u: %llu enters (%.3f per response), %.2f responses "
+	    "per wake, asked %.2f, %.1f%% ended by timeout, %.1f%% drained (every response in), "
+	    "mean sleep %.1f us, mean busy (wake to next submit) %.1f us\n", t,
+	    (unsigned long long)s->enters, s->enters / r, s->responses / e, s->asked / e,
+	    100.0 * s->etime / e, 100.0 * s->drained / e, s->sleep_ns / e / 1000,
+	    s->busy_ns / e / 1000);
+	fprintf(stderr, "wait-stats thread %u: %llu collects after a filled batch brought %llu "
+	    "responses (%.2f each)\n", t, (unsigned long long)s->collects,
+	    (unsigned long long)s->collected,
+	    s->collects ? (double)s->collected / s->collects : 0.0);
+	fprintf(stderr, "wait-stats thread %u: responses per wake (0,1,...,10,11+):", t);
+	for (i = 0; i < RB_WS_BUCKETS; i++)
+		fprintf(stderr, " %llu", (unsigned long long)s->per_wake[i]);
+	fprintf(stderr, "\nwait-stats thread %u: busy us (<1,1,2-3,4-7,...):", t);
+	for (i = 0; i < RB_WS_BUCKETS; i++)
+		fprintf(stderr, " %llu", (unsigned long long)s->busy_hist[i]);
+	fprintf(stderr, "\n");
+}
+
 static void
 report_text(struct result *r, struct worker *ws)
 {
@@ -2161,6 +2296,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "ringbench: thread %u: %s\n", t, ws[t].fatal);
 			goto out;
 		}
+		if (R.o.wait_stats)
+			report_waitstats(t, &ws[t].ws);
 		hist_merge(r.lat, ws[t].lat);
 		hist_merge(r.unc, ws[t].lat_unc);
 		for (i = 0; i < sizeof(r.st) / sizeof(uint64_t); i++)

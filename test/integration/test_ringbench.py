@@ -12,6 +12,7 @@ The binary is $RINGEDGE_BUILD/bench/ringbench (RINGEDGE_BUILD defaults to "build
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -335,6 +336,26 @@ def test_batch_wait_many_connections_counts_match(binary, backend):
     no_errors(r)
     assert r["requests"] == 3000 == backend.count == r["latency"]["count"]
     assert r["status"]["2xx"] == 3000
+
+
+def test_collect_after_filled_batch(binary, backend):
+    # After a batch wait fills, the kernel has run only as many completions as the wait
+    # still needed; responses that arrived while ringbench was being woken stay queued until
+    # the next wait fills (a whole batch later). ringbench collects them at once (submit, run
+    # the pending task work, no wait). --wait-stats reports how many collects ran and what
+    # they brought: with 8 connections (batches of 4) against a backend thread per
+    # connection, some responses always land in that window. Counts stay exact.
+    p = subprocess.run([binary, "-q", "--json", "--wait-stats", "-c", "8", "-n", "3000",
+                        url(backend)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    no_errors(r)
+    assert r["requests"] == 3000 == backend.count == r["latency"]["count"]
+    m = re.search(r"wait-stats thread 0: (\d+) collects after a filled batch brought (\d+) "
+                  r"responses", p.stderr)
+    assert m, p.stderr
+    assert int(m.group(1)) > 0 and int(m.group(2)) > 0, p.stderr
+    assert re.search(r"wait-stats thread 0: \d+ enters \(", p.stderr), p.stderr
 
 
 def test_post_body_and_headers(binary, backend, tmp_path):
