@@ -155,7 +155,8 @@ tls_ip_literal(const char *host, size_t len, struct tls_ip *ip)
 	}
 	if (colon != NULL)
 		len = (size_t)(colon - host);	/* "v4:port" */
-	if (len == 0 || len >= sizeof(s))
+	/* a dotted quad starts with a digit: names (every request's Host) stop here */
+	if (len == 0 || len >= sizeof(s) || host[0] < '0' || host[0] > '9')
 		return false;
 	memcpy(s, host, len);
 	s[len] = '\0';

@@ -628,18 +628,18 @@ h1_field_name(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
 			*pi = i + 1;
 			return 0;
 		}
-		if (IS(p[i], C_TCHAR)) {
-			if (m->nhdr == H1_MAX_FIELDS)
-				return h1_fail(m, 431, "too many header fields", i);
-			m->hdr[m->nhdr].name.off = i;
-			m->tok = i;
-			m->state = H1_S_FIELD_NAME;
-			return 0;
+		if (!IS(p[i], C_TCHAR)) {
+			if (IS_WS(p[i]))
+				return h1_fail(m, 400, m->nhdr ? "obs-fold" :
+				    "whitespace before first field", i);
+			return h1_fail(m, 400, h1_eol_reason(p[i], "invalid field name"), i);
 		}
-		if (IS_WS(p[i]))
-			return h1_fail(m, 400, m->nhdr ? "obs-fold" :
-			    "whitespace before first field", i);
-		return h1_fail(m, 400, h1_eol_reason(p[i], "invalid field name"), i);
+		if (m->nhdr == H1_MAX_FIELDS)
+			return h1_fail(m, 431, "too many header fields", i);
+		m->hdr[m->nhdr].name.off = i;
+		m->tok = i;
+		m->state = H1_S_FIELD_NAME;
+		/* on into the name: one call per field name, not one per state */
 	}
 	/* H1_S_FIELD_NAME */
 	while (i < end && IS(p[i], C_TCHAR))
@@ -672,8 +672,7 @@ h1_field_value(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
 			break;
 		m->tok = i;
 		m->state = H1_S_FIELD_VALUE;
-		break;
-
+		/* fall through: the value usually follows in the same bytes */
 	case H1_S_FIELD_VALUE:
 		while (i < end && IS(p[i], C_FIELD))
 			i++;
@@ -689,9 +688,10 @@ h1_field_value(struct h1_msg *m, const uint8_t *p, uint32_t *pi, uint32_t end)
 		h->value.len = e - m->tok;
 		i++;
 		m->state = H1_S_FIELD_LF;
-		break;
-
+		/* fall through */
 	case H1_S_FIELD_LF:
+		if (i == end)
+			break;
 		if (p[i] != '\n')
 			return h1_fail(m, 400, "bare CR", i);
 		i++;
