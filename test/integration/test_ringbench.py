@@ -17,6 +17,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -738,3 +739,33 @@ def test_idle_says_the_server_does_not_keep_alive(binary):
         assert "ended 5 connections with their response" in idle["why"], idle
     finally:
         stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_idle_long_poll_through_bench_hold_backend(binary, cert):
+    # bench/compare's scenario 11 backend: every request held ?hold=S seconds, TLS and plain,
+    # keep-alive; pending long polls are "waiting", short holds answer after S.
+    ports = [free_port(), free_port()]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, os.path.join(root, "bench", "hold_backend.py"),
+                          "--tls-port", str(ports[0]), "--http-port", str(ports[1]),
+                          "--cert", cert[0], "--key", cert[1]],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        r = run(binary, "--idle", "6", "--idle-sample", "0", "-d", "1s",
+                "http://127.0.0.1:%d/lp?hold=30" % ports[1])
+        assert r["idle"]["waiting"] == 6 and r["idle"]["answered"] == 0, r["idle"]
+        r = run(binary, "-k", "--idle", "4", "--idle-sample", "4", "-d", "2s",
+                "https://127.0.0.1:%d/lp?hold=0.3" % ports[0])
+        no_errors(r)
+        assert r["idle"]["answered"] == 4 and r["requests"] == 8
+        assert r["latency"]["min_us"] >= 300000
+    finally:
+        p.terminate()
+        p.wait(10)
