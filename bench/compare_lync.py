@@ -268,7 +268,9 @@ def scale_lines(out, results, proxies, get, prefix, title):
                 p, fmt_kb(r.get("rss_per_conn_b")), fmt_kb(r.get("pss_per_conn_b")),
                 100 * (r.get("quiet_cpu_util") or 0),
                 "" if r.get("opened") == r.get("connections") else
-                " (held %s of %s)" % (r.get("opened"), r.get("connections"))))
+                " (held %s of %s)" % (r.get("opened"), r.get("connections"))) + (
+                " (%d first answers 5xx)" % (r.get("status") or {}).get("5xx")
+                if (r.get("status") or {}).get("5xx") else ""))
         out.append("    %6s: %s" % (k.rsplit("_", 1)[1], "; ".join(cells)))
         for p in proxies:
             r = get(p, k)
