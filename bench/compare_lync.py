@@ -39,9 +39,9 @@ class IdleHold:
     """ringbench --idle N in the background, on the client CPU. Its stderr says when all are
     open and when all have their first response (bench/ringbench.c idle_sample)."""
 
-    def __init__(self, bench, url, n, hold_s, sample=0, second_s=None, ramp_s=0):
+    def __init__(self, bench, url, n, hold_s, sample=0, second_s=None, ramp_s=0, timeout_s=120):
         argv = ["taskset", "-c", bench.client_cpu, bench.rb, "-q", "--json", "-t", "1",
-                "--expect-status", "200", "--timeout", "120s", "--idle", str(n),
+                "--expect-status", "200", "--timeout", "%ds" % timeout_s, "--idle", str(n),
                 "--idle-sample", str(sample), "-d", "%ds" % hold_s, "--ramp", "%gs" % ramp_s]
         if second_s is not None:
             argv += ["--idle-second", "%ds" % second_s]
@@ -149,7 +149,9 @@ def scale(c, name, res, quick, longpoll=False):
             if longpoll:
                 # held past the end of the run: ringbench is stopped (SIGINT) while all wait
                 url += "?hold=%d" % (hold_s + 60)
-            h = IdleHold(c.bench, url, n, hold_s, ramp_s=ramp, sample=0)
+            # a pending long poll is not a timeout: ringbench's --timeout outlasts the hold
+            h = IdleHold(c.bench, url, n, hold_s, ramp_s=ramp, sample=0,
+                         timeout_s=hold_s + 120 if longpoll else 120)
             secs = h.wait_for("waiting" if longpoll else "answered", budget + 60)
             time.sleep(1.0)
             m1 = c.memory_kib(proc.pid)

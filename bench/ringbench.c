@@ -1949,7 +1949,8 @@ first_error(const struct worker *ws)
 /*
  * --idle: why the count held is not --idle N, in plain words (buf), and a one-word kind for
  * the JSON: none, fd, ports, memory (a local limit), errors (the server, or its backend,
- * failed or closed them), closed (no keep-alive), or time (the hold ended before the ramp and connects finished).
+ * failed or closed them), closed (no keep-alive), or time (the hold ended before the ramp
+ * and the connects did).
  */
 static const char *
 idle_why(const struct result *r, const char *first, char *buf, size_t len)

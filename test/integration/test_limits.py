@@ -5,8 +5,9 @@ start-up warning when the fd limit is below what max_connections needs, and memo
 Past the fd limit accept fails; new clients must wait in the listen backlog (not be refused,
 not spin the worker), the log must say so at most once a second per worker (not once per
 attempt), and when connections close the waiting clients are served. A request that finds
-no fd for its backend socket is answered 503 and logged the same way (a count once a second). A failed allocation
-closes that connection with a log line; the process and the other connections go on.
+no fd for its backend socket is answered 503 and logged the same way (a count once a second).
+A failed allocation closes that connection with a log line; the process and the other
+connections go on.
 """
 import os
 import re
