@@ -10,6 +10,11 @@ of requests) and the floor. Imported by bench/compare, which owns the proxies an
      with none vs 15,000 (quick: 1,000) idle TLS connections held.
   9  accept storm: 15,000 (quick: 1,000) new TLS connections as fast as one ringbench thread
      opens them: handshakes/s and the time until every one has its first response.
+  11 long polls (scenario 7 with a pending request on every connection): N clients, each with
+     a long poll the backend holds (bench/hold_backend.py, ?hold=S) for the whole measurement,
+     at 1,000 / 5,000 / 9,000 (quick: 200 / 500): proxy memory per pending long poll (RSS,
+     PSS), and its CPU while they wait. Each needs a client and a backend socket at the proxy,
+     so 9,000 is what a 20,000 fd limit allows.
   10 the floor: bench/cpu_relay (a byte relay with no HTTP, io_uring) through scenario 2's
      load; every proxy's CPU per request as a multiple of it (plain) and its TLS cost above it.
 """
@@ -21,6 +26,7 @@ import threading
 import time
 
 IDLE_COUNTS = {False: (1000, 5000, 18000), True: (200, 500, 1000)}
+LP_COUNTS = {False: (1000, 5000, 9000), True: (200, 500)}
 QUIET_S = {False: 60, True: 3}
 LAT_IDLE = {False: 15000, True: 1000}
 STORM = {False: 15000, True: 1000}
@@ -33,9 +39,9 @@ class IdleHold:
     """ringbench --idle N in the background, on the client CPU. Its stderr says when all are
     open and when all have their first response (bench/ringbench.c idle_sample)."""
 
-    def __init__(self, bench, url, n, hold_s, sample=0, second_s=None, ramp_s=0):
+    def __init__(self, bench, url, n, hold_s, sample=0, second_s=None, ramp_s=0, timeout_s=120):
         argv = ["taskset", "-c", bench.client_cpu, bench.rb, "-q", "--json", "-t", "1",
-                "--expect-status", "200", "--timeout", "120s", "--idle", str(n),
+                "--expect-status", "200", "--timeout", "%ds" % timeout_s, "--idle", str(n),
                 "--idle-sample", str(sample), "-d", "%ds" % hold_s, "--ramp", "%gs" % ramp_s]
         if second_s is not None:
             argv += ["--idle-second", "%ds" % second_s]
@@ -85,34 +91,68 @@ class IdleHold:
                                                        " | ".join(self.err[-3:]))}
 
 
+def log_marks(d):
+    """Sizes of bench/compare's log files now (the proxy's output, nginx's error logs)."""
+    marks = {}
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".log"):
+            marks[f] = os.path.getsize(os.path.join(d, f))
+    return marks
+
+
+def log_news(d, marks, keep=4):
+    """What each log got since marks: its line count and last lines (why a set fell short:
+    the proxy's timeouts, the backend's "worker_connections are not enough", ...)."""
+    out = {}
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".log"):
+            continue
+        with open(os.path.join(d, f), "rb") as fh:
+            fh.seek(marks.get(f, 0))
+            lines = [x for x in fh.read().decode(errors="replace").splitlines() if x.strip()]
+        if lines:
+            out[f] = {"lines": len(lines), "last": [x[:300] for x in lines[-keep:]]}
+    return out
+
+
 def idle_env(env, nofile):
     """Configs raised so the proxy, not its config, is the limit: every connection slot the
     fd limit allows (idle clients hold one fd each at the proxy; the backend is pooled)."""
     return dict(env, MAXCONN=max(1024, nofile - 500))
 
 
-def scale(c, name, res, quick):
-    """Scenario 7 for one proxy: c is bench/compare's context (see compare.lync_context)."""
+def scale(c, name, res, quick, longpoll=False):
+    """Scenario 7 for one proxy: c is bench/compare's context (see compare.lync_context).
+    longpoll: scenario 11, the same with every first request held by bench/hold_backend.py
+    (c.start(name, longpoll=True) points the proxy at it) until the set is let go."""
     quiet = QUIET_S[quick]
-    for n in IDLE_COUNTS[quick]:
-        key = "s7_idle_tls_%d" % n
-        proc, notes = c.start(name)
+    for n in (LP_COUNTS if longpoll else IDLE_COUNTS)[quick]:
+        key = ("s11_longpoll_tls_%d" if longpoll else "s7_idle_tls_%d") % n
+        proc, notes = c.start(name, longpoll=longpoll)
         try:
             url = c.bench.url(name, True, c.SMALL)
             why = notes.get("tls") or c.bench.probe(url, 100)
             if why:
                 res[key] = c.na(name, why)
                 continue
-            c.log("%s %s: %d idle TLS connections, quiet %d s" % (name, key, n, quiet))
+            c.log("%s %s: %d idle TLS connections%s, quiet %d s" % (
+                name, key, n, " each with a pending long poll" if longpoll else "", quiet))
             time.sleep(0.3)
             m0 = c.memory_kib(proc.pid)
+            marks = log_marks(c.d)
             # Clients arrive over a ramp (RAMP_RATE/s), as they do at an edge: opened all at
             # once, every proxy's peak of concurrent handshakes would stay in its allocator
             # and be counted as idle cost (scenario 9 is that burst).
             ramp = n / RAMP_RATE
             budget = ramp + n / OPEN_RATE + 10
-            h = IdleHold(c.bench, url, n, int(budget + quiet + 120), ramp_s=ramp)
-            secs = h.wait_for("answered", budget + 60)
+            hold_s = int(budget + quiet + 120)
+            if longpoll:
+                # held past the end of the run: ringbench is stopped (SIGINT) while all wait
+                url += "?hold=%d" % (hold_s + 60)
+            # a pending long poll is not a timeout: ringbench's --timeout outlasts the hold
+            h = IdleHold(c.bench, url, n, hold_s, ramp_s=ramp, sample=0,
+                         timeout_s=hold_s + 120 if longpoll else 120)
+            secs = h.wait_for("waiting" if longpoll else "answered", budget + 60)
             time.sleep(1.0)
             m1 = c.memory_kib(proc.pid)
             c0, t0 = c.cpu_seconds(proc.pid), time.monotonic()
@@ -120,13 +160,17 @@ def scale(c, name, res, quick):
             quiet_util = (c.cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
             j = h.finish(stop=True)
             idle = j.get("idle", {})
-            held = n if secs is not None else idle.get("open", 0)
-            r = {"connections": n, "opened": held, "all_answered_s": secs,
+            held = n if secs is not None else idle.get(
+                "waiting" if longpoll else "open", 0)
+            r = {"connections": n, "opened": held,
+                 "all_waiting_s" if longpoll else "all_answered_s": secs,
                  "rss_kib_before": m0[0], "pss_kib_before": m0[1],
                  "rss_kib_held": m1[0], "pss_kib_held": m1[1],
-                 "quiet_s": quiet, "quiet_cpu_util": quiet_util,
+                 "quiet_s": quiet, "quiet_cpu_util": quiet_util, "longpoll": longpoll,
+                 "waiting_at_end": idle.get("waiting"),
                  "open_at_end": idle.get("open"), "limit": idle.get("limit"),
-                 "errors": j.get("errors"),
+                 "why": idle.get("why"), "errors": j.get("errors"),
+                 "status": j.get("status"), "logs": log_news(c.d, marks),
                  "client_bytes_per_conn": idle.get("client_bytes_per_conn"),
                  "ringbench_error": j.get("error")}
             if held:
@@ -209,28 +253,47 @@ def fmt_kb(b):
     return "-" if b is None else "%.1f KB" % (b / 1000)
 
 
+def scale_lines(out, results, proxies, get, prefix, title):
+    """Scenario 7's (or 11's) lines: one per count, and why a proxy held fewer."""
+    keys = sorted({k for p in proxies for k in results.get(p, {}) if k.startswith(prefix)},
+                  key=lambda k: int(k.rsplit("_", 1)[1]))
+    if keys:
+        out.append("  " + title)
+    for k in keys:
+        cells = []
+        for p in proxies:
+            r = get(p, k)
+            if "na" in r or not r:
+                cells.append("%s n/a" % p)
+                continue
+            cells.append("%s %s / %s, %.2f%% CPU%s" % (
+                p, fmt_kb(r.get("rss_per_conn_b")), fmt_kb(r.get("pss_per_conn_b")),
+                100 * (r.get("quiet_cpu_util") or 0),
+                "" if r.get("opened") == r.get("connections") else
+                " (held %s of %s)" % (r.get("opened"), r.get("connections"))) + (
+                " (%d first answers 5xx)" % (r.get("status") or {}).get("5xx")
+                if (r.get("status") or {}).get("5xx") else ""))
+        out.append("    %6s: %s" % (k.rsplit("_", 1)[1], "; ".join(cells)))
+        for p in proxies:
+            r = get(p, k)
+            if r.get("opened") != r.get("connections") and r.get("why"):
+                out.append("            %s: %s" % (p, r["why"]))
+            if r.get("opened") != r.get("connections") or any(
+                    (r.get("errors") or {}).values()):
+                for f, v in sorted((r.get("logs") or {}).items()):
+                    out.append("            %s: %s: %d new lines, last: %s" % (
+                        p, f, v["lines"], v["last"][-1]))
+
+
 def report(results, proxies):
-    """Text lines for scenarios 7-10 (after bench/compare's main table)."""
+    """Text lines for scenarios 7-11 (after bench/compare's main table)."""
     out = []
     get = lambda p, k: (results.get(p) or {}).get(k) or {}	# noqa: E731
-    keys7 = sorted({k for p in proxies for k in results.get(p, {})
-                    if k.startswith("s7_idle_tls_")}, key=lambda k: int(k.rsplit("_", 1)[1]))
-    if keys7:
-        out.append("  scenario 7, idle TLS connections: proxy memory per connection RSS / PSS;"
-                   " proxy CPU while idle")
-        for k in keys7:
-            cells = []
-            for p in proxies:
-                r = get(p, k)
-                if "na" in r or not r:
-                    cells.append("%s n/a" % p)
-                    continue
-                cells.append("%s %s / %s, %.2f%% CPU%s" % (
-                    p, fmt_kb(r.get("rss_per_conn_b")), fmt_kb(r.get("pss_per_conn_b")),
-                    100 * (r.get("quiet_cpu_util") or 0),
-                    "" if r.get("opened") == r.get("connections") else
-                    " (held %s of %s)" % (r.get("opened"), r.get("connections"))))
-            out.append("    %6s: %s" % (k.rsplit("_", 1)[1], "; ".join(cells)))
+    for prefix, title in (("s7_idle_tls_", "scenario 7, idle TLS connections: proxy memory "
+                           "per connection RSS / PSS; proxy CPU while idle"),
+                          ("s11_longpoll_tls_", "scenario 11, TLS connections each with a "
+                           "pending long poll: proxy memory per connection RSS / PSS; CPU")):
+        scale_lines(out, results, proxies, get, prefix, title)
     if any(get(p, "s8_tls_open_idle") for p in proxies):
         out.append("  scenario 8, open loop on 50 TLS connections: p50 / p99 / p99.9 (us), "
                    "no idle vs idle held")

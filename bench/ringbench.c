@@ -154,6 +154,7 @@ struct run {
 	uint64_t	t_second;	/* when the sampled connections send their second request */
 	_Atomic uint32_t open, answered, waiting;
 	_Atomic int	limit_err;	/* first errno that names a local limit (rb_limit_name) */
+	_Atomic uint32_t not_kept;	/* --idle: responses that ended their connection */
 };
 
 static struct run R;
@@ -829,6 +830,7 @@ idle_hold(struct worker *w, struct conn *c, uint64_t now)
 	uint64_t g = (uint64_t)w->gbase + c->slot, step;
 
 	if (!c->resp.keepalive) {
+		atomic_fetch_add_explicit(&R.not_kept, 1, memory_order_relaxed);
 		conn_retire(w, c, now);
 		return;
 	}
@@ -1929,14 +1931,83 @@ struct result {
 	 * measured just before the second requests; counts at that moment */
 	long		rss0, rss1;
 	uint32_t	open, answered, waiting, open_max;
-	int		said_all, said_mid, said_answered;
+	int		said_all, said_mid, said_answered, said_waiting;
 };
+
+/* The first error any thread noted ("" if none). */
+static const char *
+first_error(const struct worker *ws)
+{
+	uint32_t t;
+
+	for (t = 0; t < R.o.threads; t++)
+		if (ws[t].first_err[0])
+			return ws[t].first_err;
+	return "";
+}
+
+/*
+ * --idle: why the count held is not --idle N, in plain words (buf), and a one-word kind for
+ * the JSON: none, fd, ports, memory (a local limit), errors (the server, or its backend,
+ * failed or closed them), closed (no keep-alive), or time (the hold ended before the ramp
+ * and the connects did).
+ */
+static const char *
+idle_why(const struct result *r, const char *first, char *buf, size_t len)
+{
+	static const char *const what[E_NERR] = {
+		"failed to connect", "failed in the TLS handshake (or the server closed it there)",
+		"were reset", "were closed by the server before a response",
+		"got a short body", "got a malformed response", "had no response within --timeout",
+		"got an unexpected status",
+	};
+	int err = atomic_load(&R.limit_err);
+	uint64_t n = 0;
+	size_t off;
+	int i;
+
+	if (r->open_max >= R.o.idle) {
+		snprintf(buf, len, "Held all %u: no limit reached", R.o.idle);
+		return "none";
+	}
+	if (err != 0) {
+		snprintf(buf, len, "Stopped at %u: ran out of %s (%s); %s", r->open_max,
+		    rb_limit_name(err), strerror(err), rb_limit_advice(err));
+		return err == EMFILE || err == ENFILE ? "fd" :
+		    err == EADDRNOTAVAIL || err == EADDRINUSE ? "ports" : "memory";
+	}
+	for (i = 0; i < E_NERR; i++)
+		n += r->st.errors[i];
+	if (n == 0 && atomic_load(&R.not_kept) > 0) {
+		snprintf(buf, len, "Stopped at %u: the server ended %u connections with their "
+		    "response (Connection: close or HTTP/1.0): it does not keep them alive",
+		    r->open_max, atomic_load(&R.not_kept));
+		return "closed";
+	}
+	if (n == 0) {
+		snprintf(buf, len, "Stopped at %u: no errors and no local limit: the hold (-d) ended "
+		    "before the ramp and the connects did (a slow client or server: raise -d)",
+		    r->open_max);
+		return "time";
+	}
+	off = (size_t)snprintf(buf, len, "Stopped at %u: not a local limit (fds, ports and memory "
+	    "sufficed); the server side failed or dropped them:", r->open_max);
+	for (i = 0; i < E_NERR && off < len; i++)
+		if (r->st.errors[i])
+			off += (size_t)snprintf(buf + off, len - off, " %llu %s;",
+			    (unsigned long long)r->st.errors[i], what[i]);
+	if (off < len)
+		snprintf(buf + off, len - off, " first error: %s. Check the server's log: its "
+		    "handshake/header timeouts against a client slower than the ramp, its connection "
+		    "limits, its backend's", first[0] ? first : "-");
+	return "errors";
+}
 
 /* --idle: what was held, what it cost this client, and why it is not more. */
 static void
-report_idle_text(const struct result *r)
+report_idle_text(const struct result *r, const char *first)
 {
-	int err = atomic_load(&R.limit_err);
+	char why[1024];
 	double per = r->open ? (r->rss1 - r->rss0) * 1024.0 / r->open : 0;
 
 	printf("  Idle: %u of %u connections open at the hold's midpoint (most at once: %u); "
@@ -1944,29 +2015,39 @@ report_idle_text(const struct result *r)
 	    r->open_max, r->answered, r->waiting);
 	printf("  Client memory: %ld KiB before, %ld KiB holding them: %.0f bytes per connection "
 	    "(ringbench's own, not the server's)\n", r->rss0, r->rss1, per);
-	if (r->open_max >= R.o.idle)
-		printf("  Held all %u: no limit reached\n", R.o.idle);
-	else if (err != 0)
-		printf("  Stopped at %u: ran out of %s (%s); %s\n", r->open_max, rb_limit_name(err),
-		    strerror(err), rb_limit_advice(err));
-	else
-		printf("  Stopped at %u: not a local limit: connections failed or were closed (see "
-		    "Errors and first error), or the hold ended before the ramp did\n", r->open_max);
+	idle_why(r, first, why, sizeof(why));
+	printf("  %s\n", why);
+}
+
+/* A JSON string body: quotes and control characters escaped. */
+static void
+json_text(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf(" ");
+		else
+			putchar(*s);
+	}
 }
 
 static void
-report_idle_json(const struct result *r)
+report_idle_json(const struct result *r, const char *first)
 {
+	char why[1024];
+	const char *kind = idle_why(r, first, why, sizeof(why));
 	int err = atomic_load(&R.limit_err);
 
 	printf("\"idle\":{\"wanted\":%u,\"open\":%u,\"open_max\":%u,\"answered\":%u,"
 	    "\"waiting\":%u,\"rss_before_kib\":%ld,\"rss_held_kib\":%ld,"
-	    "\"client_bytes_per_conn\":%.1f,\"limit\":\"%s\",\"limit_errno\":\"%s\"},",
+	    "\"client_bytes_per_conn\":%.1f,\"limit\":\"%s\",\"limit_errno\":\"%s\",\"why\":\"",
 	    R.o.idle, r->open, r->open_max, r->answered, r->waiting, r->rss0, r->rss1,
-	    r->open ? (r->rss1 - r->rss0) * 1024.0 / r->open : 0.0,
-	    r->open_max >= R.o.idle ? "none" : err == EMFILE || err == ENFILE ? "fd" :
-	    err == EADDRNOTAVAIL || err == EADDRINUSE ? "ports" : err != 0 ? "memory" : "errors",
+	    r->open ? (r->rss1 - r->rss0) * 1024.0 / r->open : 0.0, kind,
 	    err ? strerror(err) : "");
+	json_text(why);
+	printf("\"},");
 }
 
 /* --wait-stats: one block per thread on stderr. */
@@ -2032,7 +2113,7 @@ report_text(struct result *r, struct worker *ws)
 	fmt_ns(b, sizeof(b), (uint64_t)hist_stddev(r->lat));
 	printf("    mean %s, stdev %s\n", a, b);
 	if (o->idle)
-		report_idle_text(r);
+		report_idle_text(r, first_error(ws));
 	printf("  Requests: %llu in %.2fs = %.1f req/s, %.2f MB/s in\n",
 	    (unsigned long long)r->st.responses, r->secs, r->st.responses / r->secs,
 	    r->st.bytes_in / r->secs / 1e6);
@@ -2121,7 +2202,7 @@ report_json(struct result *r, struct worker *ws)
 	json_hist("latency", r->lat);
 	printf(",");
 	if (o->idle)
-		report_idle_json(r);
+		report_idle_json(r, first_error(ws));
 	if (o->rate > 0) {
 		json_hist("latency_uncorrected", r->unc);
 		printf(",");
@@ -2165,6 +2246,13 @@ idle_sample(struct result *r)
 	if (open == R.o.idle && !r->said_all) {
 		r->said_all = 1;
 		fprintf(stderr, "ringbench: idle: all %u open after %.3fs\n", open,
+		    (now - R.t0) / 1e9);
+	}
+	/* long polls: every request is out and none answered yet */
+	if (atomic_load_explicit(&R.waiting, memory_order_relaxed) == R.o.idle &&
+	    !r->said_waiting) {
+		r->said_waiting = 1;
+		fprintf(stderr, "ringbench: idle: all %u waiting after %.3fs\n", R.o.idle,
 		    (now - R.t0) / 1e9);
 	}
 	if (atomic_load_explicit(&R.answered, memory_order_relaxed) == R.o.idle &&

@@ -25,6 +25,24 @@ limit_name(int err)
 	}
 }
 
+/* Counts a limit failure; true when a log line is due (the caller writes it, then
+ * logged() starts the next period). */
+static bool
+count_due(struct accept_limit *al, int err, uint64_t now_ms)
+{
+	al->last_err = err;
+	al->failures++;
+	return al->last_log_ms == 0 || now_ms >= al->last_log_ms + ACCEPT_LIMIT_LOG_MS;
+}
+
+static void
+logged(struct accept_limit *al, uint64_t now_ms, bool *log_now)
+{
+	al->failures = 0;
+	al->last_log_ms = now_ms ? now_ms : 1;
+	*log_now = true;
+}
+
 bool
 accept_limit_fail(struct accept_limit *al, int err, uint64_t now_ms, const char *who,
 		  char *msg, size_t msglen, bool *log_now)
@@ -33,17 +51,29 @@ accept_limit_fail(struct accept_limit *al, int err, uint64_t now_ms, const char 
 	if (!accept_limit_is_limit(err))
 		return false;
 	al->paused = true;
-	al->last_err = err;
-	al->failures++;
-	if (al->last_log_ms != 0 && now_ms < al->last_log_ms + ACCEPT_LIMIT_LOG_MS)
+	if (!count_due(al, err, now_ms))
 		return true;
 	snprintf(msg, msglen, "%s: accept failed %llu time%s: out of %s (%s); new clients wait "
 		 "in the listen backlog until connections close", who,
 		 (unsigned long long)al->failures, al->failures == 1 ? "" : "s",
 		 limit_name(err), strerror(err));
-	al->failures = 0;
-	al->last_log_ms = now_ms ? now_ms : 1;
-	*log_now = true;
+	logged(al, now_ms, log_now);
+	return true;
+}
+
+bool
+accept_limit_backend_fail(struct accept_limit *al, int err, uint64_t now_ms, const char *who,
+			  char *msg, size_t msglen, bool *log_now)
+{
+	*log_now = false;
+	if (!accept_limit_is_limit(err))
+		return false;
+	if (!count_due(al, err, now_ms))
+		return true;
+	snprintf(msg, msglen, "%s: no socket for %llu request%s: out of %s (%s); answered 503 "
+		 "until connections close", who, (unsigned long long)al->failures,
+		 al->failures == 1 ? "" : "s", limit_name(err), strerror(err));
+	logged(al, now_ms, log_now);
 	return true;
 }
 

@@ -1,5 +1,5 @@
 /*
- * Accept under resource limits. When accept() fails for lack of a resource (the fd limit,
+ * Accept (and backend sockets) under resource limits. When accept() fails for lack of a resource (the fd limit,
  * kernel memory), retrying at once fails again at once: the worker stops accepting for one
  * timer tick, the clients wait in the kernel's backlog, and the log says so at most once a
  * second with the number of failures in between (not one line per attempt). Pure: the
@@ -26,6 +26,15 @@ bool accept_limit_is_limit(int err);
  */
 bool accept_limit_fail(struct accept_limit *al, int err, uint64_t now_ms, const char *who,
 		       char *msg, size_t msglen, bool *log_now);
+
+/*
+ * A backend socket() failed with err (positive errno): true when err is a resource limit
+ * (counted in al; the caller answers that request 503 and logs nothing itself), false
+ * otherwise (the caller logs it). When a line is due (at most one per ACCEPT_LIMIT_LOG_MS),
+ * writes it to msg with the number of failures since the last one and sets *log_now.
+ */
+bool accept_limit_backend_fail(struct accept_limit *al, int err, uint64_t now_ms,
+			       const char *who, char *msg, size_t msglen, bool *log_now);
 
 /* A timer tick: true when accepting was paused and may be re-armed now (clears paused). */
 bool accept_limit_tick(struct accept_limit *al);

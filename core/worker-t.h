@@ -75,6 +75,7 @@ struct worker {
 	int			 nls;
 	bool			 accept_paused;	/* max_connections reached */
 	struct accept_limit	 alim;		/* accept failed for lack of fds or memory */
+	struct accept_limit	 belim;		/* backend socket() failed for the same */
 	bool			 stopping;
 	unsigned		 reopen_seen;
 

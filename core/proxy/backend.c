@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/accept_limit.h"
 #include "core/gen.h"
 #include "core/http/h1.h"
 #include "core/io/conn.h"
@@ -118,6 +119,27 @@ be_on_connect_timeout(struct conn *be)
 	stream_backend_failed(c);
 }
 
+/* socket() failed: out of fds or memory is this proxy's limit, not the backend's: 503, and
+ * one log line a second per worker with the count (core/accept_limit.h). */
+static void
+be_socket_failed(struct conn *c, const struct cfg_server *sv, int err)
+{
+	char who[160], msg[512];
+	bool log_now;
+
+	snprintf(who, sizeof(who), "worker %d: backend %s:%u (pool %s)", c->w->id, sv->host,
+		 sv->port, stream_pool(c)->name);
+	if (!accept_limit_backend_fail(&c->w->belim, err, c->w->now, who, msg, sizeof(msg),
+				       &log_now)) {
+		log_error("%s: socket: %s", who, strerror(err));
+		stream_abort(c, 502, "socket");
+		return;
+	}
+	if (log_now)
+		log_warn("%s", msg);
+	stream_abort(c, 503, "out of file descriptors");
+}
+
 void
 be_connect(struct conn *c, int srv)
 {
@@ -127,8 +149,7 @@ be_connect(struct conn *c, int srv)
 
 	fd = socket(sv->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		log_error("backend %s:%u: socket: %s", sv->host, sv->port, strerror(errno));
-		stream_abort(c, 502, "socket");
+		be_socket_failed(c, sv, errno);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -4,8 +4,10 @@ start-up warning when the fd limit is below what max_connections needs, and memo
 
 Past the fd limit accept fails; new clients must wait in the listen backlog (not be refused,
 not spin the worker), the log must say so at most once a second per worker (not once per
-attempt), and when connections close the waiting clients are served. A failed allocation
-closes that connection with a log line; the process and the other connections go on.
+attempt), and when connections close the waiting clients are served. A request that finds
+no fd for its backend socket is answered 503 and logged the same way (a count once a second).
+A failed allocation closes that connection with a log line; the process and the other
+connections go on.
 """
 import os
 import re
@@ -53,7 +55,7 @@ def test_fd_limit_clients_wait_in_backlog_one_log_line_a_second(low_nofile, prox
     mark = len(r.stderr())
     t0 = time.monotonic()
     # More clients than fds: the first are served; the one that takes the last fd may get a
-    # 502 (no fd left for its backend socket); the rest wait in the listen backlog.
+    # 503 (no fd left for its backend socket); the rest wait in the listen backlog.
     clients = [Client(r.port, timeout=20) for _ in range(NOFILE + 8)]
     for i, c in enumerate(clients):
         c.send(b"GET /c%d HTTP/1.1\r\nHost: h.example\r\n\r\n" % i)
@@ -68,7 +70,7 @@ def test_fd_limit_clients_wait_in_backlog_one_log_line_a_second(low_nofile, prox
     elapsed = time.monotonic() - t0
     log = r.stderr()[mark:]
     assert served and waiting, (len(served), len(waiting), log[-2000:])
-    assert all(st in (200, 502) for _, st in served)
+    assert all(st in (200, 503) for _, st in served)
     lines = re.findall(r"accept failed (\d+) times?: out of the process's fd limit", log)
     assert lines, log[-2000:]
     # once a second at most (and the first at once), never one line per attempt
@@ -81,6 +83,54 @@ def test_fd_limit_clients_wait_in_backlog_one_log_line_a_second(low_nofile, prox
     for c in waiting:
         c.sock.settimeout(10)
         assert c.read_response().status == 200
+        c.close()
+    assert r.alive()
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_fd_limit_backend_sockets_503_one_log_line_a_second(low_nofile, proxy,
+                                                            backend_factory):
+    """Every fd taken by a client: each request needs a backend socket and socket() fails
+    with EMFILE. The answer is a clean 503 on a connection that stays usable, the log counts
+    the failures once a second (not a line per request), and a freed fd is used again."""
+    r = simple(proxy, backend_factory, workers=1, max_connections=100)
+    time.sleep(0.3)
+    # Clients one at a time until ringedge's fd table is full (no client left in the
+    # backlog: the fds freed later go to backend sockets, not to waiting accepts).
+    clients = []
+    deadline = time.monotonic() + 20
+    while fd_count(r.proc.pid) < NOFILE and time.monotonic() < deadline:
+        before = fd_count(r.proc.pid)
+        clients.append(Client(r.port, timeout=10))
+        while fd_count(r.proc.pid) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert fd_count(r.proc.pid) == NOFILE and clients, fd_count(r.proc.pid)
+    mark = len(r.stderr())
+    t0 = time.monotonic()
+    rounds, statuses = 10, []
+    for _ in range(rounds):
+        for c in clients:
+            statuses.append(c.request(target="/x").status)
+    elapsed = time.monotonic() - t0
+    time.sleep(0.5)
+    log = r.stderr()[mark:]
+    assert statuses == [503] * (rounds * len(clients)), (statuses, log[-2000:])
+    counts = [int(n) for n in re.findall(r"no socket for (\d+) requests?: out of the "
+                                         r"process's fd limit", log)]
+    assert counts, log[-2000:]
+    assert len(counts) <= elapsed + 2, log[-3000:]
+    assert sum(counts) <= len(statuses)
+    assert "socket: Too many open files" not in log
+    assert r.alive()
+    # one fd free again: the next request gets its backend socket (and keeps it pooled)
+    clients.pop().close()
+    time.sleep(0.2)
+    assert clients[0].request(target="/y").status == 200
+    assert clients[1].request(target="/z").status == 200
+    for c in clients:
         c.close()
     assert r.alive()
 

@@ -17,6 +17,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -679,3 +680,92 @@ def test_idle_long_poll_through_test_backend_hold(binary):
         assert r["idle"]["waiting"] == 4 and r["idle"]["answered"] == 0
     finally:
         srv.stop()
+
+
+def one_shot_server(answer):
+    """A listener that reads each request's first bytes, sends answer (b"": none) and closes.
+    Returns (port, stop)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+    ls.settimeout(0.2)
+    done = threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                s, _ = ls.accept()
+            except OSError:
+                continue
+            s.settimeout(2)
+            try:
+                s.recv(4096)
+                s.sendall(answer)
+            except OSError:
+                pass
+            s.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def stop():
+        done.set()
+        t.join(5)
+        ls.close()
+    return ls.getsockname()[1], stop
+
+
+def test_idle_says_the_server_dropped_them(binary):
+    # Not a local limit: the server closes every connection before answering. The report
+    # says so, with the count, the kind and the first error (not "no limit", not "fd").
+    port, stop = one_shot_server(b"")
+    try:
+        p = run(binary, "--idle", "8", "-d", "1s", "http://127.0.0.1:%d/" % port, check=False)
+        idle = json.loads(p.stdout)["idle"]
+        assert idle["limit"] == "errors" and idle["open_max"] < 8, idle
+        assert "not a local limit" in idle["why"], idle
+        assert "8 were closed by the server before a response" in idle["why"], idle
+        assert "first error: 127.0.0.1:%d closed" % port in idle["why"], idle
+    finally:
+        stop()
+
+
+def test_idle_says_the_server_does_not_keep_alive(binary):
+    port, stop = one_shot_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                 b"Connection: close\r\n\r\nok")
+    try:
+        p = run(binary, "--idle", "5", "-d", "1s", "http://127.0.0.1:%d/" % port, check=False)
+        idle = json.loads(p.stdout)["idle"]
+        assert idle["limit"] == "closed", idle
+        assert "ended 5 connections with their response" in idle["why"], idle
+    finally:
+        stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_idle_long_poll_through_bench_hold_backend(binary, cert):
+    # bench/compare's scenario 11 backend: every request held ?hold=S seconds, TLS and plain,
+    # keep-alive; pending long polls are "waiting", short holds answer after S.
+    ports = [free_port(), free_port()]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, os.path.join(root, "bench", "hold_backend.py"),
+                          "--tls-port", str(ports[0]), "--http-port", str(ports[1]),
+                          "--cert", cert[0], "--key", cert[1]],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        r = run(binary, "--idle", "6", "--idle-sample", "0", "-d", "1s",
+                "http://127.0.0.1:%d/lp?hold=30" % ports[1])
+        assert r["idle"]["waiting"] == 6 and r["idle"]["answered"] == 0, r["idle"]
+        r = run(binary, "-k", "--idle", "4", "--idle-sample", "4", "-d", "2s",
+                "https://127.0.0.1:%d/lp?hold=0.3" % ports[0])
+        no_errors(r)
+        assert r["idle"]["answered"] == 4 and r["requests"] == 8
+        assert r["latency"]["min_us"] >= 300000
+    finally:
+        p.terminate()
+        p.wait(10)

@@ -1,4 +1,4 @@
-/* Accept under resource limits: which errors pause, one log line a second with the count,
+/* Accept (and backend socket()) under resource limits: which errors pause, one log line a second with the count,
  * the tick that re-arms, and the start-up fd check (with a lowered RLIMIT_NOFILE). */
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +45,22 @@ main(void)
 	/* a second later: one line that counts what was not logged */
 	CHECK(accept_limit_fail(&al, ENOMEM, 2000, "w", msg, sizeof(msg), &log_now) && log_now);
 	CHECK(strstr(msg, "accept failed 1001 times: out of memory") != NULL);
+
+	/* backend socket(): the same once-a-second count, and it never pauses accepting */
+	memset(&al, 0, sizeof(al));
+	CHECK(!accept_limit_backend_fail(&al, ECONNREFUSED, 5000, "b", msg, sizeof(msg),
+					 &log_now) && !log_now);
+	lines = 0;
+	for (i = 0; i < 500; i++) {
+		CHECK(accept_limit_backend_fail(&al, EMFILE, 5000 + (uint64_t)i, "worker 1: backend "
+						"127.0.0.1:80 (pool p)", msg, sizeof(msg), &log_now));
+		lines += log_now;
+	}
+	CHECK(lines == 1 && !al.paused);
+	CHECK(accept_limit_backend_fail(&al, ENFILE, 6000, "w", msg, sizeof(msg), &log_now) &&
+	      log_now);
+	CHECK(strstr(msg, "w: no socket for 500 requests: out of the system's fd limit "
+		     "(fs.file-max)") == msg);
 
 	/* start-up: with a soft and hard limit of 64, max_connections = 1000 does not fit */
 	CHECK(accept_limit_fds_needed(1000) == 2256);
