@@ -14,12 +14,35 @@ append(char *dst, size_t off, const char *src, size_t n)
 	return off + n;
 }
 
+/* Writes v in decimal at out (at most 20 digits); returns the length. sprintf() cost ~850
+ * instructions here, on every response (bench/cg_per_request). */
+static size_t
+u64_dec(char *out, uint64_t v)
+{
+	char t[20];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		out[i] = t[n - 1 - i];
+	return n;
+}
+
 /* Writes the framing field for a relayed body (at most 48 bytes); returns its length. */
 static size_t
 frame_header(char *out, enum h1_body fr, uint64_t len)
 {
-	if (fr == H1_BODY_LENGTH)
-		return (size_t)sprintf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
+	size_t n;
+
+	if (fr == H1_BODY_LENGTH) {
+		memcpy(out, "Content-Length: ", 16);
+		n = 16 + u64_dec(out + 16, len);
+		memcpy(out + n, "\r\n", 2);
+		return n + 2;
+	}
 	if (fr == H1_BODY_CHUNKED) {
 		memcpy(out, "Transfer-Encoding: chunked\r\n", 28);
 		return 28;
