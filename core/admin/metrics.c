@@ -61,6 +61,19 @@ label(struct abuf *b, const char *v)
 
 static const char *const code_names[CTR_CLASSES] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 
+/* ringedge_SCOPE_http_responses_total{proxy="P",code="Nxx"}, one line per status class. */
+static void
+class_lines(struct abuf *b, const char *scope, const char *proxy,
+	    const uint64_t responses[CTR_CLASSES])
+{
+	for (int k = 1; k < CTR_CLASSES; k++) {
+		abuf_printf(b, "ringedge_%s_http_responses_total{proxy=\"", scope);
+		label(b, proxy);
+		abuf_printf(b, "\",code=\"%s\"} %llu\n", code_names[k],
+			    (unsigned long long)responses[k]);
+	}
+}
+
 static void
 process_metrics(struct abuf *b, const struct admin_src *src)
 {
@@ -103,12 +116,7 @@ frontend_metrics(struct abuf *b, const struct admin_src *src, const struct confi
 	FRONT(l[i].requests, "http_requests_total", "counter", "HTTP requests received.");
 	head(b, "frontend_http_responses_total", "counter", "HTTP responses by status class.");
 	for (int i = 0; i < nl; i++)
-		for (int k = 1; k < CTR_CLASSES; k++) {
-			abuf_puts(b, "ringedge_frontend_http_responses_total{proxy=\"");
-			label(b, cfg->listeners[i].name);
-			abuf_printf(b, "\",code=\"%s\"} %llu\n", code_names[k],
-				    (unsigned long long)l[i].responses[k]);
-		}
+		class_lines(b, "frontend", cfg->listeners[i].name, l[i].responses);
 	FRONT(l[i].bytes_in, "bytes_in_total", "counter", "Request bytes received (heads and bodies).");
 	FRONT(l[i].bytes_out, "bytes_out_total", "counter", "Response bytes sent to clients.");
 	FRONT(l[i].req_errors, "request_errors_total", "counter",
@@ -137,12 +145,7 @@ backend_metrics(struct abuf *b, const struct admin_src *src, const struct config
 	SUM(src, p, p);
 	head(b, "backend_http_responses_total", "counter", "HTTP responses by status class.");
 	for (int i = 0; i < np; i++)
-		for (int k = 1; k < CTR_CLASSES; k++) {
-			abuf_puts(b, "ringedge_backend_http_responses_total{proxy=\"");
-			label(b, cfg->pools[i].name);
-			abuf_printf(b, "\",code=\"%s\"} %llu\n", code_names[k],
-				    (unsigned long long)p[i].responses[k]);
-		}
+		class_lines(b, "backend", cfg->pools[i].name, p[i].responses);
 	BACK(p[i].bytes_out, "bytes_out_total", "counter", "Response bytes sent to clients.");
 	BACK(p[i].pinned_opened - p[i].pinned_closed, "ntlm_pinned_connections", "gauge",
 	     "Backend connections pinned to one client (NTLM/Negotiate) now.");

@@ -300,6 +300,21 @@ header(struct abuf *b, const char *title, const char *const *cols)
 	abuf_puts(b, "</tr>\n");
 }
 
+/* A cell with the strings of a JSON array, comma-separated and escaped. */
+static void
+list_cell(struct abuf *b, json_t *arr)
+{
+	size_t k;
+	json_t *x;
+
+	abuf_puts(b, "<td>");
+	json_array_foreach(arr, k, x) {
+		abuf_puts(b, k ? ", " : "");
+		esc(b, json_string_value(x));
+	}
+	abuf_puts(b, "</td>");
+}
+
 static void
 html_listeners(struct abuf *b, json_t *doc)
 {
@@ -307,19 +322,14 @@ html_listeners(struct abuf *b, json_t *doc)
 		"total", "requests", "req/s", NULL };
 	static const char *const keys[] = { "tls", "current_connections", "connections_total",
 		"requests_total", "requests_per_second", NULL };
-	size_t i, j;
-	json_t *l, *x;
+	size_t i;
+	json_t *l;
 
 	header(b, "Listeners", cols);
 	json_array_foreach(json_object_get(doc, "listeners"), i, l) {
 		abuf_puts(b, "<tr>");
 		cell(b, json_object_get(l, "name"), "name");
-		abuf_puts(b, "<td>");
-		json_array_foreach(json_object_get(l, "binds"), j, x) {
-			abuf_puts(b, j ? ", " : "");
-			esc(b, json_string_value(x));
-		}
-		abuf_puts(b, "</td>");
+		list_cell(b, json_object_get(l, "binds"));
 		cells(b, l, keys);
 		abuf_puts(b, "</tr>\n");
 	}
@@ -331,8 +341,8 @@ html_certs(struct abuf *b, json_t *doc)
 {
 	static const char *const cols[] = { "listener", "names", "expires", "days left", "file",
 		NULL };
-	size_t i, j, k;
-	json_t *l, *c, *n;
+	size_t i, j;
+	json_t *l, *c;
 
 	header(b, "Certificates", cols);
 	json_array_foreach(json_object_get(doc, "listeners"), i, l) {
@@ -341,12 +351,7 @@ html_certs(struct abuf *b, json_t *doc)
 
 			abuf_puts(b, "<tr>");
 			cell(b, json_object_get(l, "name"), "name");
-			abuf_puts(b, "<td>");
-			json_array_foreach(json_object_get(c, "names"), k, n) {
-				abuf_puts(b, k ? ", " : "");
-				esc(b, json_string_value(n));
-			}
-			abuf_puts(b, "</td>");
+			list_cell(b, json_object_get(c, "names"));
 			cell(b, json_object_get(c, "not_after"), NULL);
 			cell(b, json_object_get(c, "days_left"), left < 14 ? "down" : "up");
 			cell(b, json_object_get(c, "file"), NULL);
