@@ -89,6 +89,14 @@ class ProxySpec(Ini):
     def route(self, name, **kv):
         self.section("route %s" % name, **kv)
 
+    def admin(self, **kv):
+        """[admin] on a free loopback port: admin_port and ports["admin"] (waited for at
+        start like the listeners)."""
+        port = harness.free_port()
+        self.section("admin", listen="127.0.0.1:%d" % port, **kv)
+        self.admin_port = self.ports["admin"] = port
+        return port
+
     def release(self):
         for h in self.holds:
             h.close()

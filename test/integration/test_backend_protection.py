@@ -217,9 +217,7 @@ def test_redispatch_is_counted(proxy, backend_factory):
     port = spec.listener("l")
     spec.pool("p", [bad, good])             # round_robin, max_fails 3 (two servers)
     spec.route("r", pool="p")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     r = proxy(spec)
     for i in range(4):
         assert get(port, "/rd%d" % i, host="h.example").status == 200

@@ -43,9 +43,7 @@ def edge(proxy, be):
     spec.route("all", path="/", pool="iis", auth_guard="on")
     spec.section("auth_guard", min_answer_time="%dms" % int(FLOOR * 1000),
                  default_domain="contoso", user_failures=3)
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     r = proxy(spec)
     r.l, r.lim, r.admin = spec.ports["l"], spec.ports["lim"], spec.admin_port
     return r

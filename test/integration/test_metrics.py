@@ -61,9 +61,7 @@ def metrics_edge(proxy, backend_factory, pki, tmp_path):
     spec.route("dead", path="/dead", pool="dead")
     spec.route("probed", path="/probed", pool="probed")
     spec.route("all", path="/", pool="fe")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     r = proxy(spec)
     r.web, r.tls, r.admin = spec.ports["web"], spec.ports["tls"], spec.admin_port
     return r
@@ -182,9 +180,7 @@ def test_ntlm_pinned_gauge(proxy, backend_factory):
     port = spec.listener("web")
     spec.pool("lync", [b])
     spec.route("r", pool="lync")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     proxy(spec)
     g = lambda n: prom.value(scrape(spec.admin_port), n, proxy="lync")  # noqa: E731
     assert g("ringedge_backend_ntlm_pinned_connections") == 0
@@ -216,9 +212,7 @@ def test_queue_and_retry_metrics(proxy, backend_factory):
     spec.pool("rd", [harness.free_port()], retries=2, connect_timeout="1s")
     spec.route("r", pool="q")
     spec.route("rd", path="/rd", pool="rd")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     proxy(spec)
     g = lambda n, p="q": prom.value(scrape(spec.admin_port), n, proxy=p)  # noqa: E731
     assert g("ringedge_backend_current_queue") == 0
@@ -258,9 +252,7 @@ def test_denied_connections(proxy, backend_factory):
     pp = spec.listener("pp", proxy_protocol="on", proxy_protocol_from="10.0.0.0/8")
     spec.pool("p", [b])
     spec.route("r", pool="p")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     proxy(spec)
     g = lambda p: prom.value(scrape(spec.admin_port),  # noqa: E731
                              "ringedge_frontend_denied_connections_total", proxy=p)

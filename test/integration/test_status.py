@@ -38,9 +38,7 @@ def status_edge(proxy, backend_factory, pki):
     spec.route("meet", host="meet.contoso.com", path="/meet", pool="fe")
     spec.route("dead", path="/dead", pool="dead")
     spec.route("all", path="/", pool="fe")
-    spec.admin_port = harness.free_port()
-    spec.section("admin", listen="127.0.0.1:%d" % spec.admin_port)
-    spec.ports["admin"] = spec.admin_port
+    spec.admin()
     r = proxy(spec)
     r.web, r.admin = spec.ports["web"], spec.admin_port
     return r
