@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 
 import test_auth_backend as ab
+from test_auth_backend import ntlm_backend  # noqa: F401 (the fixture)
 from conftest import ProxySpec
 
 pytestmark = pytest.mark.serving
@@ -22,19 +23,6 @@ pytestmark = pytest.mark.serving
 AD_THRESHOLD = 10     # the backend's lockout threshold (AD-like)
 FLOOR = 0.3           # min_answer_time in the tests (seconds)
 SPRAY_ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
-
-
-@pytest.fixture
-def ntlm_be(tmp_path):
-    made = []
-
-    def make(**kw):
-        b = ab.NtlmBackend(tmp_path, **kw)
-        made.append(b)
-        return b
-    yield make
-    for b in made:
-        b.stop()
 
 
 def edge(proxy, be, mode="on", guard=None, route=None, pool=None):
@@ -105,8 +93,8 @@ def local_answers(r):
     return [ln for ln in r.stderr().splitlines() if " iis - " in ln]
 
 
-def test_spray_is_stopped_and_the_user_keeps_signing_in(proxy, ntlm_be):
-    be = ntlm_be(threshold=AD_THRESHOLD)
+def test_spray_is_stopped_and_the_user_keeps_signing_in(proxy, ntlm_backend):
+    be = ntlm_backend(threshold=AD_THRESHOLD)
     port, r = edge(proxy, be)
     # alice signs in from her usual address: it becomes familiar
     assert ab.curl_ntlm(port, "CONTOSO\\alice", "Secret1") == 200
@@ -145,8 +133,8 @@ def test_spray_is_stopped_and_the_user_keeps_signing_in(proxy, ntlm_be):
     assert ab.curl_ntlm(port, "CONTOSO\\alice", "Secret1") == 200
 
 
-def test_local_answers_look_like_real_failures(proxy, ntlm_be):
-    be = ntlm_be(threshold=100)
+def test_local_answers_look_like_real_failures(proxy, ntlm_backend):
+    be = ntlm_backend(threshold=100)
     port, r = edge(proxy, be, guard={"user_failures": 3})
     src = "127.0.0.5"
     real = [basic(port, "CONTOSO\\bob", "guess%d" % i, src) for i in range(3)]
@@ -183,8 +171,8 @@ def test_local_answers_look_like_real_failures(proxy, ntlm_be):
     assert be.stats()["requests"] == before + 1
 
 
-def test_log_only_forwards_everything(proxy, ntlm_be):
-    be = ntlm_be(threshold=100)
+def test_log_only_forwards_everything(proxy, ntlm_backend):
+    be = ntlm_backend(threshold=100)
     port, r = edge(proxy, be, mode="log_only", guard={"user_failures": 3})
     for i in range(6):
         assert basic(port, "CONTOSO\\bob", "g%d" % i, "127.0.0.7")[0] == 401
@@ -213,8 +201,8 @@ def status_of(resp):
     return int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1 ") else 0
 
 
-def test_malformed_inputs_are_forwarded_or_refused(proxy, ntlm_be):
-    be = ntlm_be(threshold=100)
+def test_malformed_inputs_are_forwarded_or_refused(proxy, ntlm_backend):
+    be = ntlm_backend(threshold=100)
     port, r = edge(proxy, be, guard={"body_limit": "1k"})
     t3 = bytearray(b"NTLMSSP\0\x03\0\0\0" + b"\0" * 60)
     bad_ntlm = [b"NTLMSSP\0\x03\0\0\0", bytes(t3[:40]),
@@ -272,8 +260,8 @@ def test_malformed_inputs_are_forwarded_or_refused(proxy, ntlm_be):
     assert wait_log(r, "user=contoso\\bob")
 
 
-def test_auth_schemes_and_hidden_fields(proxy, ntlm_be, backend_factory):
-    be = ntlm_be(threshold=100)
+def test_auth_schemes_and_hidden_fields(proxy, ntlm_backend, backend_factory):
+    be = ntlm_backend(threshold=100)
     port, r = edge(proxy, be, mode="off", route={"auth_schemes": "negotiate,basic"})
     # NTLM is refused here (401, challenges of the allowed schemes); no credentials pass
     st, h, _, _ = request(port, "GET", "/abs/", headers={"Authorization": "NTLM TlRMTVNTUAAB"})

@@ -18,6 +18,7 @@ import time
 import pytest
 
 import test_auth_backend as ab
+from test_auth_backend import ntlm_backend  # noqa: F401 (the fixture)
 from conftest import ProxySpec
 from util.harness import free_port
 
@@ -26,19 +27,6 @@ pytestmark = [pytest.mark.serving,
                                  reason="no redis-server")]
 
 THRESHOLD = 4
-
-
-@pytest.fixture
-def ntlm_be(tmp_path):
-    made = []
-
-    def make(**kw):
-        b = ab.NtlmBackend(tmp_path, **kw)
-        made.append(b)
-        return b
-    yield make
-    for b in made:
-        b.stop()
 
 
 def basic(port, user, pw, src):
@@ -100,8 +88,8 @@ def spray(a, b, user, n):
 
 
 @pytest.mark.parametrize("mode", ["unaware", "instances", "redis"])
-def test_spray_over_two_instances(proxy, ntlm_be, redis, mode):
-    be = ntlm_be()
+def test_spray_over_two_instances(proxy, ntlm_backend, redis, mode):
+    be = ntlm_backend()
     guard = {"unaware": {}, "instances": {"instances": "2"},
              "redis": {"store": "redis://127.0.0.1:%d" % redis.port}}[mode]
     a, b = pair(proxy, be, guard)
@@ -117,8 +105,8 @@ def test_spray_over_two_instances(proxy, ntlm_be, redis, mode):
         assert "failures counted in redis://" in a.stderr()
 
 
-def test_redis_down_falls_back_to_per_instance(proxy, ntlm_be, redis):
-    be = ntlm_be()
+def test_redis_down_falls_back_to_per_instance(proxy, ntlm_backend, redis):
+    be = ntlm_backend()
     a, b = pair(proxy, be, {"store": "redis://127.0.0.1:%d" % redis.port, "instances": "2",
                             "store_timeout": "50ms"})
     redis.kill()
