@@ -1,10 +1,11 @@
 /*
- * Accept (and backend sockets) under resource limits. When accept() fails for lack of a resource (the fd limit,
- * kernel memory), retrying at once fails again at once: the worker stops accepting for one
- * timer tick, the clients wait in the kernel's backlog, and the log says so at most once a
- * second with the number of failures in between (not one line per attempt). Pure: the
- * caller owns the clock, the accept SQEs and the log call. Also the start-up check that the
- * fd limit covers max_connections.
+ * Accept (and backend sockets) under resource limits. When accept() fails for lack of a
+ * resource (the fd limit, kernel memory), retrying at once fails again at once: the worker
+ * stops accepting for one timer tick, the clients wait in the kernel's backlog, and the log
+ * says so at most once a second with the number of failures in between (not one line per
+ * attempt). A backend socket() that fails the same way answers that request 503, logged the
+ * same way. Pure: the caller owns the clock, the accept SQEs and the log call. Also the
+ * start-up check that the fd limit covers max_connections.
  */
 #ifndef CORE_ACCEPT_LIMIT_H
 #define CORE_ACCEPT_LIMIT_H
