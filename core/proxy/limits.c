@@ -41,7 +41,7 @@ struct lim_shard {
 };
 
 static struct lim_shard *lim;
-static atomic_uint_fast64_t lim_refused_conns, lim_refused_reqs, lim_full;
+static atomic_uint_fast64_t lim_refused_conns;	/* for the log line's running total */
 static atomic_uint_fast64_t lim_log_sec;
 
 int
@@ -68,17 +68,6 @@ limits_stop(void)
 	lim = NULL;
 }
 
-uint64_t
-limits_refused_connections(void)
-{
-	return atomic_load(&lim_refused_conns);
-}
-
-uint64_t
-limits_refused_requests(void)
-{
-	return atomic_load(&lim_refused_reqs);
-}
 
 /* The key of (scope name, client address), never 0; 0 too when the address is exempt (the
  * listener's client_limits_exempt). tag: 'l' listener, 'r' route. */
@@ -115,10 +104,8 @@ lim_get(struct lim_shard *s, uint64_t key, uint64_t now, uint64_t burst)
 				      (victim->key != 0 && e->used < victim->used)))
 			victim = e;
 	}
-	if (victim == NULL) {
-		atomic_fetch_add(&lim_full, 1);
+	if (victim == NULL)
 		return NULL;
-	}
 	*victim = (struct lim_entry){ .key = key, .used = now, .refill = now,
 		.tokens = (int64_t)(burst * MILLI) };
 	return victim;
@@ -230,7 +217,6 @@ lim_request(struct conn *c, uint64_t key, uint64_t rate, uint64_t burst, uint32_
 	pthread_mutex_unlock(&s->mu);
 	if (wait == 0)
 		return 0;
-	atomic_fetch_add(&lim_refused_reqs, 1);
 	ctr_limit_req(&c->w->ctr, c->u.cli.lidx);
 	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
 	/* a request body we would have to drain closes the connection */

@@ -65,8 +65,4 @@ limits_route_request(struct conn *c, const struct cfg_route *rt, uint32_t head_l
 	return limits_route_request_(c, rt, head_len);
 }
 
-/* Connections refused and requests answered 429 since start (all workers). */
-uint64_t limits_refused_connections(void);
-uint64_t limits_refused_requests(void);
-
 #endif
