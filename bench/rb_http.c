@@ -9,6 +9,16 @@
 
 #define RB_MAX_LINE	8192	/* chunk extensions and trailer lines */
 
+/* A space or control byte: it would split the request line or a header line on the wire. */
+static int
+has_ctl_or_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 int
 rb_url_parse(struct rb_url *u, const char *s, char *err, size_t errlen)
 {
@@ -82,6 +92,10 @@ rb_url_parse(struct rb_url *u, const char *s, char *err, size_t errlen)
 	memcpy(u->authority, p, (size_t)(pend - p));
 	if (port != NULL && port == pend)	/* "host:" with an empty port */
 		u->authority[pend - p - 1] = '\0';
+	if (has_ctl_or_space(u->authority)) {
+		snprintf(err, errlen, "%s: space or control character in host", s);
+		return -1;
+	}
 	/* The fragment never goes on the wire. */
 	hlen = strcspn(pend, "#");
 	if (hlen + 2 > sizeof(u->path)) {
@@ -91,11 +105,9 @@ rb_url_parse(struct rb_url *u, const char *s, char *err, size_t errlen)
 	if (hlen == 0 || *pend == '?')
 		u->path[0] = '/';
 	memcpy(u->path + strlen(u->path), pend, hlen);
-	for (p = u->path; *p; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			snprintf(err, errlen, "%s: space or control character in path", s);
-			return -1;
-		}
+	if (has_ctl_or_space(u->path)) {
+		snprintf(err, errlen, "%s: space or control character in path", s);
+		return -1;
 	}
 	return 0;
 }

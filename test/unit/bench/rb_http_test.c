@@ -390,6 +390,33 @@ test_reuse(void)
 }
 
 static void
+test_url(void)
+{
+	struct rb_url u;
+	char err[256];
+
+	CHECK(rb_url_parse(&u, "http://127.0.0.1:8080/p?q=1#frag", err, sizeof(err)) == 0);
+	CHECK_STR(u.host, "127.0.0.1");
+	CHECK_STR(u.port, "8080");
+	CHECK_STR(u.authority, "127.0.0.1:8080");
+	CHECK_STR(u.path, "/p?q=1");
+	CHECK(rb_url_parse(&u, "https://[::1]:/?x", err, sizeof(err)) == 0);
+	CHECK(u.tls == 1);
+	CHECK_STR(u.host, "::1");
+	CHECK_STR(u.port, "443");
+	CHECK_STR(u.authority, "[::1]");
+	CHECK_STR(u.path, "/?x");
+	CHECK(rb_url_parse(&u, "http://a b/", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "space or control character in host") != NULL);
+	/* would inject a header line after Host: (found by fuzz_rb_http) */
+	CHECK(rb_url_parse(&u, "http://a\r\nX-Injected: 1/", err, sizeof(err)) == -1);
+	CHECK(rb_url_parse(&u, "http://a\x7f/", err, sizeof(err)) == -1);
+	CHECK(rb_url_parse(&u, "http://a/b c", err, sizeof(err)) == -1);
+	CHECK(strstr(err, "space or control character in path") != NULL);
+	CHECK(rb_url_parse(&u, "ftp://a/", err, sizeof(err)) == -1);
+}
+
+static void
 test_duration(void)
 {
 	CHECK(rb_parse_duration("10") == 10000000000LL);
@@ -414,6 +441,7 @@ main(void)
 	test_malformed();
 	test_short_body();
 	test_reuse();
+	test_url();
 	test_duration();
 	return check_done();
 }
