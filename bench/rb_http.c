@@ -493,7 +493,7 @@ rb_parse_duration(const char *s)
 		v *= 3600e9;
 	else
 		return -1;
-	if (v > 9e18)
+	if (!(v <= 9e18))	/* also NaN ("nan", "nanms"), whose cast would be undefined */
 		return -1;
 	return (int64_t)v;
 }

@@ -428,6 +428,11 @@ test_duration(void)
 	CHECK(rb_parse_duration("") == -1);
 	CHECK(rb_parse_duration("5x") == -1);
 	CHECK(rb_parse_duration("-1s") == -1);
+	CHECK(rb_parse_duration("inf") == -1);
+	CHECK(rb_parse_duration("1e19") == -1);
+	/* NaN passes "v < 0" and "v > 9e18"; its cast to int64_t was undefined (fuzz_rb_http) */
+	CHECK(rb_parse_duration("nan") == -1);
+	CHECK(rb_parse_duration("nanms") == -1);
 }
 
 int
