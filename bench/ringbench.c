@@ -49,6 +49,8 @@
 #define RB_TICK_NS		50000000ull	/* the loop wakes at least this often */
 #define RB_CQE_BATCH		256		/* CQEs handled per loop iteration, at most */
 #define RB_BATCH_NS		200000ull	/* closed loop: longest wait for a batch of responses */
+#define RB_BATCH_FROM		32	/* closed loop: batch waits from this many conns a thread
+					 * (--batch-from; see batch_wait) */
 #define RB_NELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* io_uring user_data: {op:8, slot:24, generation:32}; a stale generation is ignored. */
@@ -120,6 +122,7 @@ struct opts {
 	double		rate;		/* -R, 0 = closed loop */
 	int		new_conn, resume, insecure, json, quiet;
 	int		eager_wake;	/* --eager-wake: wake for every completion (no batch wait) */
+	uint32_t	batch_from;	/* --batch-from: batch waits from this many conns a thread */
 	int		wait_stats;	/* --wait-stats: the loop's waits, on stderr at the end */
 	enum rb_tls_max	tls_max;	/* --tls-max */
 	int		have_tls_max;
@@ -1159,6 +1162,13 @@ should_stop(struct worker *w, uint64_t now)
  * by the time the next requests go out (with 8 connections: batches of 2, not 4; from about
  * 32 connections on, half of them is less than that anyway). When that leaves fewer than 2
  * to wait for, waits are plain and w->late is halved every 64 of them.
+ *
+ * Below --batch-from connections per thread (RB_BATCH_FROM) every wait is plain. There a
+ * batch is 2 or 3 responses and saves almost no wake-ups (plain -c8 on the 2-CPU VM: 0.12-0.13
+ * halts of the client's CPU per response with or without it), while one wake-up that comes
+ * late (a busy host) leaves the server with nothing to do: in alternated rounds at 8 and 16
+ * connections, plain waits were as fast on quiet stretches and lost far less on noisy ones
+ * (docs/benchmarking.md, "Halts").
  */
 static unsigned
 batch_wait(struct worker *w, uint64_t now, uint64_t *until)
@@ -1169,6 +1179,8 @@ batch_wait(struct worker *w, uint64_t now, uint64_t *until)
 		return 0;
 	if (R.o.eager_wake)
 		return 1;
+	if (w->nconn < R.o.batch_from)
+		k = 0;		/* a plain wait: see RB_BATCH_FROM above */
 	if (k > w->batch_cap)
 		k = w->batch_cap;
 	if (k > 0 && w->awaiting < k + 2 * w->late)
@@ -1381,6 +1393,8 @@ usage(FILE *f)
 	    "                    ~28,000 connections to one destination (IP_BIND_ADDRESS_NO_PORT)\n"
 	    "      --eager-wake  closed loop: wake for every response instead of batches\n"
 	    "                    (the old behaviour; for A/B comparisons only)\n"
+	    "      --batch-from N  closed loop: wait for batches of responses from N\n"
+	    "                    connections per thread (default 32; fewer: one at a time)\n"
 	    "      --wait-stats  print what the loop's waits asked for and brought (stderr)\n"
 	    "  -q, --quiet       no live progress line\n"
 	    "URLs of one host:port share connections and are sent round-robin.\n");
@@ -1426,7 +1440,8 @@ read_body(struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_RAMP, OPT_TIMEOUT, OPT_BODY, OPT_NEWCONN, OPT_RESUME, OPT_CACERT,
-	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_WAITSTATS, OPT_IDLE,
+	OPT_EXPECT, OPT_JSON, OPT_HELP, OPT_CRYPTO, OPT_TLSMAX, OPT_EAGER, OPT_BATCH_FROM,
+	OPT_WAITSTATS, OPT_IDLE,
 	OPT_IDLE_SAMPLE, OPT_SOURCE, OPT_IDLE_SECOND,
 };
 
@@ -1449,6 +1464,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"crypto", no_argument, NULL, OPT_CRYPTO},
 		{"eager-wake", no_argument, NULL, OPT_EAGER},
+		{"batch-from", required_argument, NULL, OPT_BATCH_FROM},
 		{"wait-stats", no_argument, NULL, OPT_WAITSTATS},
 		{"idle", required_argument, NULL, OPT_IDLE},
 		{"idle-sample", required_argument, NULL, OPT_IDLE_SAMPLE},
@@ -1463,6 +1479,7 @@ parse_args(struct opts *o, int argc, char **argv)
 
 	o->conns = 10;
 	o->threads = 1;
+	o->batch_from = RB_BATCH_FROM;
 	o->duration_ns = 10000000000ull;
 	o->timeout_ns = 10000000000ull;
 	o->method = "GET";
@@ -1567,6 +1584,11 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_EAGER:
 			o->eager_wake = 1;
+			break;
+		case OPT_BATCH_FROM:
+			if (parse_u64(optarg, RB_MAX_CONNS, &v) < 0 || v < 2)
+				goto bad;
+			o->batch_from = (uint32_t)v;
 			break;
 		case OPT_WAITSTATS:
 			o->wait_stats = 1;

@@ -311,11 +311,12 @@ def test_one_io_uring_enter_per_request(binary, backend, tmp_path):
 
 
 def test_batch_wait_fast_among_slow_connections(binary, tmp_path):
-    # Closed loop waits for half of the requests out to answer (at most 200 us). Here 4 of
-    # 8 connections go to a backend that takes 1.5 s per response, 4 to a fast one: the
-    # batch the wait asks for cannot fill from the fast ones. Nothing may hang or be lost:
-    # exact counts on both backends, no errors, with batching on and off.
-    for extra in ([], ["--eager-wake"]):
+    # Closed loop waits for half of the requests out to answer (at most 200 us), here from 8
+    # connections on (--batch-from 8; the default is 32). 4 of the 8 connections go to a
+    # backend that takes 1.5 s per response, 4 to a fast one: the batch the wait asks for
+    # cannot fill from the fast ones. Nothing may hang or be lost: exact counts on both
+    # backends, no errors, with batching on and off.
+    for extra in (["--batch-from", "8"], [], ["--eager-wake"]):
         fast, slow = start(), start()
         try:
             r = run(binary, "-c", "8", "-n", "120", "--timeout", "5s", *extra, url(fast),
@@ -344,10 +345,11 @@ def test_collect_after_filled_batch(binary, backend):
     # still needed; responses that arrived while ringbench was being woken stay queued until
     # the next wait fills (a whole batch later). ringbench collects them at once (submit, run
     # the pending task work, no wait). --wait-stats reports how many collects ran and what
-    # they brought: with 8 connections (batches of 4) against a backend thread per
-    # connection, some responses always land in that window. Counts stay exact.
+    # they brought: with 8 connections (batches of 4, --batch-from 8) against a backend
+    # thread per connection, some responses always land in that window. Counts stay exact.
     p = subprocess.run([binary, "-q", "--json", "--wait-stats", "-c", "8", "-n", "3000",
-                        url(backend)], capture_output=True, text=True, timeout=60)
+                        "--batch-from", "8", url(backend)], capture_output=True, text=True,
+                       timeout=60)
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     no_errors(r)
@@ -357,6 +359,32 @@ def test_collect_after_filled_batch(binary, backend):
     assert m, p.stderr
     assert int(m.group(1)) > 0 and int(m.group(2)) > 0, p.stderr
     assert re.search(r"wait-stats thread 0: \d+ enters \(", p.stderr), p.stderr
+
+
+def test_plain_waits_below_batch_from(binary, backend):
+    # Below --batch-from connections per thread (default 32) every closed-loop wait asks for
+    # one response (the sends just queued are added) and never collects; from it on, waits
+    # ask for batches. --wait-stats says what the waits asked for on average.
+    def asked(*args):
+        p = subprocess.run([binary, "-q", "--json", "--wait-stats", *args, "-n", "3000",
+                            url(backend)], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        r = json.loads(p.stdout)
+        no_errors(r)
+        assert r["requests"] == 3000 == r["latency"]["count"]
+        m = re.search(r"wait-stats thread 0: \d+ enters .*asked ([\d.]+),", p.stderr)
+        c = re.search(r"wait-stats thread 0: (\d+) collects", p.stderr)
+        assert m and c, p.stderr
+        return float(m.group(1)), int(c.group(1))
+
+    before = backend.count
+    a, collects = asked("-c", "8")
+    assert a == 1.0 and collects == 0, (a, collects)
+    a, collects = asked("-c", "8", "--batch-from", "8")
+    assert a > 1.0 and collects > 0, (a, collects)
+    a, collects = asked("-c", "32")
+    assert a > 1.0 and collects > 0, (a, collects)
+    assert backend.count - before == 9000
 
 
 def test_post_body_and_headers(binary, backend, tmp_path):
@@ -468,7 +496,7 @@ def test_closed_and_short_body_record_first_error(binary, backend):
 
 
 def test_long_option_bad_value_named(binary):
-    for opt in ("--timeout", "--warmup", "--ramp", "--expect-status"):
+    for opt in ("--timeout", "--warmup", "--ramp", "--expect-status", "--batch-from"):
         p = subprocess.run([binary, opt, "abc", "http://127.0.0.1:1/"], capture_output=True,
                            text=True, timeout=10)
         assert p.returncode == 2
@@ -476,6 +504,9 @@ def test_long_option_bad_value_named(binary):
     p = subprocess.run([binary, "-c", "abc", "http://127.0.0.1:1/"], capture_output=True,
                        text=True, timeout=10)
     assert p.returncode == 2 and "bad value for -c: 'abc'" in p.stderr, p.stderr
+    p = subprocess.run([binary, "--batch-from", "1", "http://127.0.0.1:1/"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "bad value for --batch-from: '1'" in p.stderr, p.stderr
 
 
 def test_tls_options_need_https(binary):
