@@ -1163,12 +1163,13 @@ should_stop(struct worker *w, uint64_t now)
  * 32 connections on, half of them is less than that anyway). When that leaves fewer than 2
  * to wait for, waits are plain and w->late is halved every 64 of them.
  *
- * Below --batch-from connections per thread (RB_BATCH_FROM) every wait is plain. There a
- * batch is 2 or 3 responses and saves almost no wake-ups (plain -c8 on the 2-CPU VM: 0.12-0.13
- * halts of the client's CPU per response with or without it), while one wake-up that comes
- * late (a busy host) leaves the server with nothing to do: in alternated rounds at 8 and 16
- * connections, plain waits were as fast on quiet stretches and lost far less on noisy ones
- * (docs/benchmarking.md, "Halts").
+ * Below --batch-from connections per thread (RB_BATCH_FROM) every wait is plain. There the
+ * server holds few requests, so one wake-up of this thread that comes late (a busy host; on
+ * a VM that halts idle CPUs each wake-up costs ~25 us) leaves it with nothing to do: in
+ * alternated rounds at 8 and 16 connections on the 2-CPU VM the batch wait was 3-8 % ahead
+ * of plain waits on quiet stretches and 6-27 % behind on busy ones. From 32 on its gain on a
+ * quiet host is larger and it keeps batching (docs/benchmarking.md, "Measured parity" and
+ * "Halts").
  */
 static unsigned
 batch_wait(struct worker *w, uint64_t now, uint64_t *until)
