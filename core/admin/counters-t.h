@@ -76,6 +76,7 @@ struct ctr_guard {
 
 struct ctr_route {
 	struct ctr_guard g[CTR_KINDS];
+	uint64_t	 scheme_refused;	/* 401: Authorization scheme not in auth_schemes */
 };
 
 struct wcounters {

@@ -89,6 +89,14 @@ ctr_guard(struct wcounters *w, long ridx, int kind)
 	return &w->r[ridx].g[kind];
 }
 
+/* A request of route ridx answered 401: its Authorization scheme is not in auth_schemes. */
+static inline void
+ctr_scheme_refused(struct wcounters *w, long ridx)
+{
+	if (ridx >= 0 && ridx < CTR_ROUTES)
+		w->r[ridx].scheme_refused++;
+}
+
 /* A client connection's slot is freed. */
 static inline void
 ctr_client_closed(struct wcounters *w, unsigned lidx)

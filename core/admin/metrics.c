@@ -268,9 +268,10 @@ queue_metrics(struct abuf *b, const struct admin_src *src, const struct generati
 	     "Retries on the next untried server or on a fresh connection.");
 }
 
-/* The auth guard: attempts by route and kind (routes with auth_guard on or log_only), locks
- * taken and held by scope. The per-route counters are the workers'; the held locks are read
- * from the guard's table (one shard lock at a time, admin thread). */
+/* The auth guard: attempts by route and kind (routes with auth_guard on or log_only), requests
+ * refused for their auth scheme by route (routes that restrict auth_schemes), locks taken and
+ * held by scope. The per-route counters are the workers'; the held locks are read from the
+ * guard's table (one shard lock at a time, admin thread). */
 static void
 guard_metrics(struct abuf *b, const struct admin_src *src, const struct config *cfg)
 {
@@ -304,6 +305,15 @@ guard_metrics(struct abuf *b, const struct admin_src *src, const struct config *
 					    *(const uint64_t *)((const char *)&r[i].g[k] + m[q].off));
 			}
 	}
+	/* auth_schemes applies with the guard off too: every route that restricts it */
+	head(b, "auth_scheme_refused_total", "counter", "Requests answered 401 because their "
+	     "Authorization scheme is not in the route's auth_schemes.");
+	for (int i = 0; i < nr; i++)
+		if (cfg->routes[i].auth_schemes != CFG_AUTH_ANY) {
+			abuf_printf(b, "ringedge_auth_scheme_refused_total{route=\"");
+			label(b, cfg->routes[i].name);
+			abuf_printf(b, "\"} %llu\n", (unsigned long long)r[i].scheme_refused);
+		}
 	head(b, "auth_guard_locks_total", "counter", "Locks taken, by scope.");
 	for (int k = 0; k < CTR_SCOPES; k++)
 		abuf_printf(b, "ringedge_auth_guard_locks_total{scope=\"%s\"} %llu\n", scopes[k],

@@ -379,6 +379,7 @@ guard_hook_request_(struct conn *c, const struct cfg_route *rt, const struct h1_
 			break;
 		}
 	if (!guard_scheme_allowed(rt->auth_schemes, authz, alen)) {
+		ctr_scheme_refused(&c->w->ctr, rt - c->g->cfg->routes);
 		conn_consume(c, c->in.len);
 		return gh_answer(c, rt, GUARD_ANSWER_401, 0);
 	}

@@ -299,3 +299,46 @@ def test_route_request_rate(proxy, backend_factory):
     m = scrape(r)
     n429 = sum(1 for st, _ in slow + head if st == 429)
     assert prom.value(m, "ringedge_frontend_rate_limited_requests_total", proxy="l") == n429
+
+
+def test_auth_scheme_refused_counted_by_route(proxy, backend_factory):
+    """A request whose Authorization scheme is not in the route's auth_schemes is answered
+    401 by ringedge (the guard may be off): counted by route, exactly; requests without the
+    header or with an allowed scheme pass and are not counted; a route that allows any
+    scheme has no series."""
+    b = backend_factory(name="fe")
+    spec = ProxySpec()
+    spec.listener("l")
+    spec.pool("fe", [b.port])
+    spec.route("neg", path="/neg/", pool="fe", auth_schemes="negotiate")
+    spec.route("all", path="/", pool="fe")
+    spec.admin()
+    r = proxy(spec)
+    r.admin = spec.admin_port
+    port = spec.ports["l"]
+    v = lambda m, **kw: prom.value(m, "ringedge_auth_scheme_refused_total", **kw)  # noqa: E731
+    m = scrape(r)
+    assert v(m, route="neg") == 0
+    with pytest.raises(KeyError):
+        v(m, route="all")
+
+    def status(path, authz=None):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            h = "Authorization: %s\r\n" % authz if authz else ""
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+                       % (path, h)).encode())
+            return read_response(s)[0]
+        finally:
+            s.close()
+
+    basic = "Basic " + base64.b64encode(b"CONTOSO\\alice:guess").decode()
+    assert [status("/neg/a", basic) for _ in range(3)] == [401] * 3
+    assert status("/neg/b", "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==") == 401
+    assert status("/neg/c", "Bearer abc") == 401
+    assert status("/neg/d") == 200 and status("/neg/e", "Negotiate YIIB") == 200
+    assert status("/other", basic) == 200
+    m = scrape(r)
+    assert v(m, route="neg") == 5
+    with pytest.raises(KeyError):
+        v(m, route="all")
