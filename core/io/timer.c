@@ -13,6 +13,23 @@ timer_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t
+timer_lag_ms(void)
+{
+	static uint64_t lag;	/* 0 until the first call; every thread computes the same */
+	uint64_t v = __atomic_load_n(&lag, __ATOMIC_RELAXED);
+	struct timespec r = { 0, 10000000 };	/* if clock_getres fails: 10 ms */
+
+	if (v == 0) {
+		(void)clock_getres(CLOCK_MONOTONIC_COARSE, &r);
+		v = ((uint64_t)r.tv_sec * 1000000000ull + (uint64_t)r.tv_nsec + 999999) / 1000000;
+		if (v == 0)
+			v = 1;
+		__atomic_store_n(&lag, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
 void
 timer_wheel_init(struct timer_wheel *w, uint64_t now)
 {

@@ -13,6 +13,9 @@
 #include "core/io/timer-t.h"
 
 uint64_t timer_now_ms(void);
+/* How far timer_now_ms() may lag the real clock, in whole ms (rounded up): the coarse clock's
+ * resolution, one kernel tick (4 ms at HZ=250). */
+uint64_t timer_lag_ms(void);
 
 /* Prepares an empty wheel whose clock starts at now. */
 void timer_wheel_init(struct timer_wheel *w, uint64_t now);

@@ -21,6 +21,7 @@
 #include "core/guard/store.h"
 #include "core/http/h1.h"
 #include "core/io/conn.h"
+#include "core/io/timer.h"
 #include "core/lib/hash.h"
 #include "core/lib/log.h"
 #include "core/proxy/client.h"
@@ -224,8 +225,9 @@ gh_answer(struct conn *c, const struct cfg_route *rt, enum guard_answer_kind kin
 	struct stream *s = c->s;
 	char chal[GH_CHAL_MAX][GH_CHAL_LEN];
 	const char *cv[GH_CHAL_MAX];
-	/* +2: t_start and now are whole ms of the loop's clock (truncated, read once a turn) */
-	uint64_t floor = s->t_start + c->g->cfg->auth_guard.min_answer_time + 2;
+	/* t_start and now are whole ms of the loop's coarse clock, which may lag the real one
+	 * by up to its resolution (4 ms at HZ=250; +2 was short by 1 ms once under ASan) */
+	uint64_t floor = s->t_start + c->g->cfg->auth_guard.min_answer_time + timer_lag_ms() + 1;
 	/* kept only when the whole request (head and any body) is in `used`: a body left
 	 * unread would otherwise be parsed as the next request */
 	bool read = s->req_body == PM_NONE ||
